@@ -1,0 +1,291 @@
+//! The hot path: `can_send` / `check_send` and `should_push` / `push_targets`, on the
+//! engine (clock read lazily, at most once) and on an [`At`] view (time given).
+//!
+//! Each check takes one shard guard at a time, copies out the few facts it needs, and
+//! lets [`decide`](crate::decide) judge them. Nothing here allocates (but the `Vec` that
+//! `push_targets` returns) or calls user code while a guard is held, besides `AsRef<str>`.
+
+use crate::clock::Now;
+use crate::decide::{self, Denied, SendFacts};
+use crate::engine::Engine;
+use crate::expiry::NONE;
+use crate::module::Target;
+use crate::notify::Mentions;
+use crate::role::{AllowPolicy, Role};
+
+impl Engine {
+    fn send_verdict(
+        &self,
+        user: &str,
+        target: Target<'_>,
+        role: Role,
+        now: &mut Now<'_>,
+    ) -> Result<(), Denied> {
+        let mut facts = SendFacts::default();
+        if let Some(u) = self.tables.users.get(user) {
+            facts.module = u.modules[target.module.index()];
+        }
+        let room = if target.is_room() {
+            self.tables.rooms.get(target.id)
+        } else {
+            None
+        };
+        if let Some(r) = room {
+            if !r.members.is_empty() {
+                facts.member = r.members.get(user).copied().unwrap_or(NONE);
+            }
+            facts.room = r.mute;
+            let allow_matters = facts.room != NONE
+                || (facts.member != NONE && self.policy == AllowPolicy::AllowListWins);
+            if allow_matters && !r.allow.is_empty() {
+                facts.allowed = r.allow.contains(user);
+            }
+        }
+        if !facts.any() {
+            return Ok(());
+        }
+        facts.exempt = self.exempt.contains(role);
+        decide::send(&facts, target.module, self.policy, now.get())
+    }
+
+    fn push_verdict(&self, user: &str, room: &str, mentioned: bool, now: &mut Now<'_>) -> bool {
+        let setting = self.tables.users.get(user).and_then(|u| u.setting(room));
+        setting.is_none_or(|s| decide::push(s.level, s.until, mentioned, now.get()))
+    }
+
+    fn push_filter<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        mentions: Mentions<'_>,
+        out: &mut Vec<&'m S>,
+        now: &mut Now<'_>,
+    ) {
+        let guard = self.tables.rooms.get(room);
+        let settings = guard.as_ref().map(|r| &r.notify);
+        match settings {
+            // Nobody in the room has a setting: no per-member work at all.
+            Some(map) if !map.is_empty() => {
+                out.reserve(members.len());
+                for member in members {
+                    let id = member.as_ref();
+                    let pushes = map.get(id).is_none_or(|s| {
+                        decide::push(s.level, s.until, mentions.contains(id), now.get())
+                    });
+                    if pushes {
+                        out.push(member);
+                    }
+                }
+            }
+            _ => {
+                drop(guard);
+                out.extend(members);
+            }
+        }
+    }
+
+    /// Whether `user` may send to `target` now, as an ordinary member.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_room("r1", MuteFor::Forever)?;
+    /// assert!(!engine.can_send("ann", Target::room("r1")));
+    /// assert!(engine.can_send("ann", Target::p2p("bob"))); // room rules stop at the room
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn can_send(&self, user: &str, target: Target<'_>) -> bool {
+        self.check_send(user, target).is_ok()
+    }
+
+    /// Whether `user` may send to `target` now, as an ordinary member; if not, why and
+    /// until when.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`] with the highest-precedence reason (module mute, then member mute, then
+    /// room mute) and the time sending would next be allowed.
+    pub fn check_send(&self, user: &str, target: Target<'_>) -> Result<(), Denied> {
+        self.check_send_as(user, target, Role::Member)
+    }
+
+    /// [`check_send`](Engine::check_send) for a sender with `role` in the room: exempt
+    /// roles (default owner and admin) may speak through a room-wide mute.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `check_send`.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor, Role, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_room("t1", MuteFor::Forever)?;
+    /// assert!(engine.check_send_as("boss", Target::team("t1"), Role::Owner).is_ok());
+    /// assert!(engine.check_send_as("ann", Target::team("t1"), Role::Member).is_err());
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
+        self.send_verdict(user, target, role, &mut Now::Lazy(&*self.clock))
+    }
+
+    /// Whether a message in `room` that does not mention `user` pushes to them now.
+    #[must_use]
+    pub fn should_push(&self, user: &str, room: &str) -> bool {
+        self.should_push_mentioned(user, room, false)
+    }
+
+    /// Whether a message in `room` pushes to `user` now, given whether it mentions them:
+    /// `Off` beats mentions, `MentionsOnly` lets them through.
+    #[must_use]
+    pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
+        self.push_verdict(user, room, mentioned, &mut Now::Lazy(&*self.clock))
+    }
+
+    /// The members of `room` that one message should push to, in the order given.
+    ///
+    /// Members on default settings cost O(1) each; when nobody in the room has a setting,
+    /// no member is looked up at all.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Mentions, MuteFor, NotifyLevel};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_notifications("bob", "r1")?;
+    /// engine.set_notification_level("cat", "r1", NotifyLevel::MentionsOnly, MuteFor::Forever)?;
+    /// let members = ["ann", "bob", "cat"];
+    /// assert_eq!(engine.push_targets("r1", &members, Mentions::None), [&"ann"]);
+    /// assert_eq!(engine.push_targets("r1", &members, Mentions::Users(&["cat"])), [&"ann", &"cat"]);
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn push_targets<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        mentions: Mentions<'_>,
+    ) -> Vec<&'m S> {
+        let mut out = Vec::new();
+        self.push_targets_into(room, members, mentions, &mut out);
+        out
+    }
+
+    /// [`push_targets`](Engine::push_targets) appending to a caller's buffer, so a
+    /// pipeline can reuse one allocation.
+    pub fn push_targets_into<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        mentions: Mentions<'_>,
+        out: &mut Vec<&'m S>,
+    ) {
+        self.push_filter(room, members, mentions, out, &mut Now::Lazy(&*self.clock));
+    }
+
+    /// A view of the engine at a fixed time, so a pipeline reads the clock once per batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, ManualClock, MuteFor, Target};
+    ///
+    /// let engine = Engine::builder().clock(ManualClock::new(0)).build();
+    /// engine.mute_members("r1", ["bob"], MuteFor::millis(100))?;
+    /// assert!(!engine.at(99).can_send("bob", Target::room("r1")));
+    /// assert!(engine.at(100).can_send("bob", Target::room("r1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn at(&self, now_ms: u64) -> At<'_> {
+        At {
+            engine: self,
+            now_ms,
+        }
+    }
+}
+
+/// The engine's checks at a fixed time, from [`Engine::at`].
+#[derive(Clone, Copy, Debug)]
+pub struct At<'e> {
+    engine: &'e Engine,
+    now_ms: u64,
+}
+
+impl At<'_> {
+    /// The time this view checks at.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.now_ms
+    }
+
+    /// [`Engine::can_send`] at this view's time.
+    #[must_use]
+    pub fn can_send(&self, user: &str, target: Target<'_>) -> bool {
+        self.check_send(user, target).is_ok()
+    }
+
+    /// [`Engine::check_send`] at this view's time.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `Engine::check_send`.
+    pub fn check_send(&self, user: &str, target: Target<'_>) -> Result<(), Denied> {
+        self.check_send_as(user, target, Role::Member)
+    }
+
+    /// [`Engine::check_send_as`] at this view's time.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `Engine::check_send`.
+    pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
+        self.engine
+            .send_verdict(user, target, role, &mut Now::Fixed(self.now_ms))
+    }
+
+    /// [`Engine::should_push`] at this view's time.
+    #[must_use]
+    pub fn should_push(&self, user: &str, room: &str) -> bool {
+        self.should_push_mentioned(user, room, false)
+    }
+
+    /// [`Engine::should_push_mentioned`] at this view's time.
+    #[must_use]
+    pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
+        self.engine
+            .push_verdict(user, room, mentioned, &mut Now::Fixed(self.now_ms))
+    }
+
+    /// [`Engine::push_targets`] at this view's time.
+    #[must_use]
+    pub fn push_targets<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        mentions: Mentions<'_>,
+    ) -> Vec<&'m S> {
+        let mut out = Vec::new();
+        self.push_targets_into(room, members, mentions, &mut out);
+        out
+    }
+
+    /// [`Engine::push_targets_into`] at this view's time.
+    pub fn push_targets_into<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        mentions: Mentions<'_>,
+        out: &mut Vec<&'m S>,
+    ) {
+        self.engine
+            .push_filter(room, members, mentions, out, &mut Now::Fixed(self.now_ms));
+    }
+}

@@ -1,0 +1,724 @@
+//! The [`Engine`]: its builder, its mutations and its listings. Checks are in `check.rs`.
+
+use std::num::NonZeroUsize;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Clock, SystemClock};
+use crate::error::{Error, IdKind, check_id};
+use crate::expiry::{Expiry, MuteFor, active};
+use crate::limits::Limits;
+use crate::module::{Module, ModuleChange, ModuleStatus};
+use crate::notify::{NotifyLevel, NotifySetting};
+use crate::op::Op;
+use crate::role::{AllowPolicy, RoleSet};
+use crate::stats::Stats;
+use crate::store::{Key, Tables};
+
+/// The mute engine: all four kinds of mute state, and the checks over them.
+///
+/// `Send + Sync`; share it with `Arc`. Every method takes `&self`. See the
+/// [crate docs](crate) for the consistency model.
+///
+/// # Examples
+///
+/// ```
+/// use mutegate::{Engine, MuteFor, Target};
+///
+/// let engine = Engine::new();
+/// engine.mute_members("room1", ["bob"], MuteFor::Forever)?;
+/// assert!(!engine.can_send("bob", Target::room("room1")));
+/// assert!(engine.can_send("ann", Target::room("room1")));
+/// # Ok::<(), mutegate::Error>(())
+/// ```
+pub struct Engine {
+    pub(crate) tables: Tables,
+    /// Serializes mutations: each is one operation, applied whole before the next.
+    writer: Mutex<()>,
+    pub(crate) clock: Box<dyn Clock>,
+    limits: Limits,
+    pub(crate) exempt: RoleSet,
+    pub(crate) policy: AllowPolicy,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("users", &self.tables.users.len())
+            .field("rooms", &self.tables.rooms.len())
+            .field("limits", &self.limits)
+            .field("exempt", &self.exempt)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+/// Configures an [`Engine`]: clock, limits, exempt roles, allow-list policy, shards.
+///
+/// # Examples
+///
+/// ```
+/// use mutegate::{AllowPolicy, Engine, ManualClock, Role};
+///
+/// let engine = Engine::builder()
+///     .clock(ManualClock::new(0))
+///     .exempt_roles([Role::Owner])
+///     .allow_policy(AllowPolicy::AllowListWins)
+///     .shards(8)
+///     .build();
+/// # let _ = engine;
+/// ```
+#[must_use]
+pub struct EngineBuilder {
+    clock: Box<dyn Clock>,
+    limits: Limits,
+    exempt: RoleSet,
+    policy: AllowPolicy,
+    shards: Option<NonZeroUsize>,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("limits", &self.limits)
+            .field("exempt", &self.exempt)
+            .field("policy", &self.policy)
+            .field("shards", &self.shards)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EngineBuilder {
+    /// The clock to read time from (default [`SystemClock`]).
+    pub fn clock(mut self, clock: impl Clock) -> Self {
+        self.clock = Box::new(clock);
+        self
+    }
+
+    /// Input limits (default [`Limits::default`]).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// Roles that may speak through a room-wide mute (default: owner and admin).
+    pub fn exempt_roles(mut self, roles: impl IntoIterator<Item = crate::Role>) -> Self {
+        self.exempt = RoleSet::from_roles(roles);
+        self
+    }
+
+    /// What wins when an allow-listed member is individually muted
+    /// (default [`AllowPolicy::MuteWins`]).
+    pub fn allow_policy(mut self, policy: AllowPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// How many lock shards each table has. Rounded up to a power of two, at least 2
+    /// (default: four per CPU, as DashMap does).
+    pub fn shards(mut self, shards: usize) -> Self {
+        self.shards = NonZeroUsize::new(shards.max(2).next_power_of_two());
+        self
+    }
+
+    /// Builds the engine.
+    #[must_use]
+    pub fn build(self) -> Engine {
+        let shards = self.shards.map_or_else(
+            || {
+                let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
+                (cpus * 4).next_power_of_two()
+            },
+            NonZeroUsize::get,
+        );
+        Engine {
+            tables: Tables::new(shards),
+            writer: Mutex::new(()),
+            clock: self.clock,
+            limits: self.limits,
+            exempt: self.exempt,
+            policy: self.policy,
+        }
+    }
+}
+
+/// A member's speech mute in a room, as listed by [`Engine::muted_members`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MutedMember {
+    /// The muted user.
+    pub user: String,
+    /// When the mute ends (Agora's `expire`).
+    pub expiry: Expiry,
+}
+
+impl Engine {
+    /// An engine on the system clock with default limits and policies.
+    #[must_use]
+    pub fn new() -> Engine {
+        Engine::builder().build()
+    }
+
+    /// A builder for an engine with a chosen clock, limits or policies.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            clock: Box::new(SystemClock),
+            limits: Limits::default(),
+            exempt: RoleSet::default(),
+            policy: AllowPolicy::default(),
+            shards: None,
+        }
+    }
+
+    /// The limits this engine enforces.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// The current time on the engine's clock.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    // ----- validation -----
+
+    fn id(&self, kind: IdKind, id: &str) -> Result<Key, Error> {
+        check_id(kind, id, self.limits.max_id_len())?;
+        Ok(id.into())
+    }
+
+    fn batch<I, S>(&self, users: I) -> Result<Vec<Key>, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let max = self.limits.max_batch();
+        let mut keys = Vec::new();
+        let mut len = 0usize;
+        for user in users {
+            len += 1;
+            if len <= max {
+                keys.push(self.id(IdKind::User, user.as_ref())?);
+            }
+        }
+        if len > max {
+            return Err(Error::BatchTooLarge { len, max });
+        }
+        if keys.is_empty() {
+            return Err(Error::EmptyBatch);
+        }
+        Ok(keys)
+    }
+
+    /// Runs one mutation: under the writer lock, reads the clock, lets `build` validate
+    /// against the current state and produce the operation, then applies it whole.
+    fn write<T>(
+        &self,
+        build: impl FnOnce(&Tables, u64) -> Result<(Op, T), Error>,
+    ) -> Result<T, Error> {
+        let _writer = self.writer.lock();
+        let now = self.clock.now_ms();
+        let (op, out) = build(&self.tables, now)?;
+        self.tables.apply(op, now);
+        Ok(out)
+    }
+
+    // ----- notification mutes -----
+
+    /// Mutes `room`'s notifications for `user` until unmuted (IMKit `POST .../mute/{room}`).
+    ///
+    /// Muting a muted room keeps one entry, in its place; the new call's level and
+    /// expiry replace the old. Sending is never affected.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let engine = mutegate::Engine::new();
+    /// engine.mute_notifications("aaa", "demo")?;
+    /// engine.mute_notifications("aaa", "demo")?;
+    /// assert_eq!(engine.muted_rooms("aaa"), ["demo"]);
+    /// assert!(!engine.should_push("aaa", "demo"));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_notifications(&self, user: &str, room: &str) -> Result<(), Error> {
+        self.set_notification_level(user, room, NotifyLevel::Off, MuteFor::Forever)
+    }
+
+    /// Sets `user`'s notification level for `room`, lasting `duration`
+    /// ("mute for 8 hours", "mentions only").
+    ///
+    /// [`NotifyLevel::All`] with [`MuteFor::Forever`] restores the default (no error if
+    /// there was no setting).
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id; a zero or overflowing duration;
+    /// [`Error::InvalidCombination`] for `All` with a finite duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, ManualClock, MuteFor, NotifyLevel};
+    ///
+    /// let clock = ManualClock::new(0);
+    /// let engine = Engine::builder().clock(clock.clone()).build();
+    /// engine.set_notification_level("u", "r", NotifyLevel::MentionsOnly, MuteFor::hours(8))?;
+    /// assert!(!engine.should_push("u", "r"));
+    /// assert!(engine.should_push_mentioned("u", "r", true));
+    /// clock.advance(std::time::Duration::from_secs(8 * 3600));
+    /// assert!(engine.should_push("u", "r"));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn set_notification_level(
+        &self,
+        user: &str,
+        room: &str,
+        level: NotifyLevel,
+        duration: MuteFor,
+    ) -> Result<(), Error> {
+        let user = self.id(IdKind::User, user)?;
+        let room = self.id(IdKind::Room, room)?;
+        if level == NotifyLevel::All && duration != MuteFor::Forever {
+            return Err(Error::InvalidCombination(
+                "notification level All is the default and takes no duration",
+            ));
+        }
+        self.write(|_, now| {
+            let until = duration.expiry_from(now)?;
+            let op = Op::SetNotify {
+                user,
+                room,
+                level,
+                until,
+            };
+            Ok((op, ()))
+        })
+    }
+
+    /// Lifts `user`'s notification mute of `room` (IMKit `DELETE .../mute/{room}`).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotMuted`] if the room has no active setting for the user (nothing
+    /// changes); an empty or over-long id.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let engine = mutegate::Engine::new();
+    /// engine.mute_notifications("aaa", "demo")?;
+    /// engine.unmute_notifications("aaa", "demo")?;
+    /// assert!(engine.muted_rooms("aaa").is_empty());
+    /// assert!(engine.unmute_notifications("aaa", "demo").is_err());
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn unmute_notifications(&self, user: &str, room: &str) -> Result<(), Error> {
+        let user = self.id(IdKind::User, user)?;
+        let room = self.id(IdKind::Room, room)?;
+        self.write(|tables, now| {
+            if tables.active_setting(&user, &room, now).is_none() {
+                return Err(Error::NotMuted {
+                    user: user.to_string(),
+                    room: room.to_string(),
+                });
+            }
+            let op = Op::SetNotify {
+                user,
+                room,
+                level: NotifyLevel::All,
+                until: Expiry::Never,
+            };
+            Ok((op, ()))
+        })
+    }
+
+    /// The rooms whose notifications `user` has muted or limited, oldest first (IMKit's
+    /// `mute` array).
+    #[must_use]
+    pub fn muted_rooms(&self, user: &str) -> Vec<String> {
+        self.notification_settings(user)
+            .into_iter()
+            .map(|s| s.room)
+            .collect()
+    }
+
+    /// `user`'s active non-default notification settings with level and expiry, oldest first.
+    #[must_use]
+    pub fn notification_settings(&self, user: &str) -> Vec<NotifySetting> {
+        let now = self.clock.now_ms();
+        let Some(u) = self.tables.users.get(user) else {
+            return Vec::new();
+        };
+        u.notify
+            .iter()
+            .filter(|(_, s)| active(s.until, now))
+            .map(|(room, s)| NotifySetting {
+                room: room.to_string(),
+                level: s.level,
+                expiry: Expiry::from_raw(s.until),
+            })
+            .collect()
+    }
+
+    /// `user`'s notification level for `room` now ([`NotifyLevel::All`] if none is set).
+    #[must_use]
+    pub fn notification_level(&self, user: &str, room: &str) -> NotifyLevel {
+        self.tables
+            .active_setting(user, room, self.clock.now_ms())
+            .map_or(NotifyLevel::All, |s| s.level)
+    }
+
+    // ----- speech mutes of members -----
+
+    /// Speech-mutes `users` in `room` for `duration` (Agora `POST .../mute`). Returns the
+    /// expiry given to every one of them.
+    ///
+    /// The whole batch is validated first; one bad id refuses it all. Re-muting a muted
+    /// member replaces the expiry (longer or shorter). Membership is not consulted:
+    /// leaving and rejoining the room does not lift a mute.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty batch or one over
+    /// [`Limits::max_batch`], a zero or overflowing duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Expiry, ManualClock, MuteFor};
+    ///
+    /// let engine = Engine::builder().clock(ManualClock::new(1_000)).build();
+    /// let expiry = engine.mute_members("r1", ["ann", "bob"], MuteFor::millis(500))?;
+    /// assert_eq!(expiry, Expiry::At(1_500));
+    /// assert_eq!(engine.muted_members("r1").len(), 2);
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_members<I, S>(
+        &self,
+        room: &str,
+        users: I,
+        duration: MuteFor,
+    ) -> Result<Expiry, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let room = self.id(IdKind::Room, room)?;
+        let users = self.batch(users)?;
+        self.write(|_, now| {
+            let until = duration.expiry_from(now)?;
+            Ok((Op::MuteMembers { room, users, until }, until))
+        })
+    }
+
+    /// Lifts the speech mutes of `users` in `room` (Agora `DELETE .../mute/{member}`).
+    /// Returns how many of them were muted.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_members("r1", ["ann"], MuteFor::Forever)?;
+    /// assert_eq!(engine.unmute_members("r1", ["ann", "bob"])?, 1);
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn unmute_members<I, S>(&self, room: &str, users: I) -> Result<usize, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let room = self.id(IdKind::Room, room)?;
+        let users = self.batch(users)?;
+        self.write(|tables, now| {
+            let lifted = tables.rooms.get(&room).map_or(0, |r| {
+                let mut seen = std::collections::HashSet::new();
+                users
+                    .iter()
+                    .filter(|u| seen.insert(&***u))
+                    .filter(|u| r.members.get(&***u).is_some_and(|&e| active(e, now)))
+                    .count()
+            });
+            Ok((Op::UnmuteMembers { room, users }, lifted))
+        })
+    }
+
+    /// The members of `room` with an active speech mute, with their expiry, by user id.
+    #[must_use]
+    pub fn muted_members(&self, room: &str) -> Vec<MutedMember> {
+        let now = self.clock.now_ms();
+        let mut out: Vec<MutedMember> = match self.tables.rooms.get(room) {
+            None => return Vec::new(),
+            Some(r) => r
+                .members
+                .iter()
+                .filter(|&(_, &e)| active(e, now))
+                .map(|(u, &e)| MutedMember {
+                    user: u.to_string(),
+                    expiry: Expiry::from_raw(e),
+                })
+                .collect(),
+        };
+        out.sort_unstable_by(|a, b| a.user.cmp(&b.user));
+        out
+    }
+
+    /// When `user`'s speech mute in `room` ends, or `None` if not muted there.
+    #[must_use]
+    pub fn member_mute(&self, room: &str, user: &str) -> Option<Expiry> {
+        let now = self.clock.now_ms();
+        let e = *self.tables.rooms.get(room)?.members.get(user)?;
+        active(e, now).then(|| Expiry::from_raw(e))
+    }
+
+    // ----- module mutes -----
+
+    /// Mutes or unmutes `user` in whole modules (NetEase `muteModule`), returning the
+    /// user's status in all four afterwards.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NoModuleGiven`] when the change names no module; an empty or over-long
+    /// id; a zero or overflowing duration; [`Error::InvalidCombination`] for a finite
+    /// duration on a change that mutes nothing.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Module, ModuleChange, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.set_module_mutes("u1", ModuleChange::new().set(Module::P2p, true))?;
+    /// assert!(!engine.can_send("u1", Target::p2p("u2")));
+    /// assert!(engine.can_send("u1", Target::team("t1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn set_module_mutes(
+        &self,
+        user: &str,
+        change: ModuleChange,
+    ) -> Result<ModuleStatus, Error> {
+        let user = self.id(IdKind::User, user)?;
+        let flags = change.as_array();
+        if flags.iter().all(Option::is_none) {
+            return Err(Error::NoModuleGiven);
+        }
+        if !flags.contains(&Some(true)) && change.duration != MuteFor::Forever {
+            return Err(Error::InvalidCombination(
+                "a mute duration was given but the change mutes no module",
+            ));
+        }
+        self.write(|tables, now| {
+            let until = change.duration.expiry_from(now)?;
+            let mut raw = tables.users.get(&user).map_or([0; 4], |u| u.modules);
+            for (slot, flag) in raw.iter_mut().zip(flags) {
+                match flag {
+                    Some(true) => *slot = until.raw(),
+                    Some(false) => *slot = 0,
+                    None => {}
+                }
+            }
+            let op = Op::SetModules {
+                user,
+                change: flags,
+                until,
+            };
+            Ok((op, ModuleStatus::from_raw(&raw, now)))
+        })
+    }
+
+    /// `user`'s mute status in each of the four modules.
+    #[must_use]
+    pub fn module_status(&self, user: &str) -> ModuleStatus {
+        let now = self.clock.now_ms();
+        let raw = self.tables.users.get(user).map_or([0; 4], |u| u.modules);
+        ModuleStatus::from_raw(&raw, now)
+    }
+
+    /// When `user`'s mute in `module` ends, or `None` if not muted there.
+    #[must_use]
+    pub fn module_mute(&self, user: &str, module: Module) -> Option<Expiry> {
+        self.module_status(user).expiry(module)
+    }
+
+    // ----- room-wide mutes and allow lists -----
+
+    /// Mutes the whole of `room` for `duration` (Agora "mute all", `POST .../ban`):
+    /// only allow-listed users and exempt roles may send. Returns the expiry. Member
+    /// mutes are untouched.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, a zero or overflowing duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.allow("r1", ["vip"])?;
+    /// engine.mute_room("r1", MuteFor::Forever)?;
+    /// assert!(engine.can_send("vip", Target::room("r1")));
+    /// assert!(!engine.can_send("ann", Target::room("r1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_room(&self, room: &str, duration: MuteFor) -> Result<Expiry, Error> {
+        let room = self.id(IdKind::Room, room)?;
+        self.write(|_, now| {
+            let until = duration.expiry_from(now)?;
+            Ok((Op::MuteRoom { room, until }, until))
+        })
+    }
+
+    /// Lifts `room`'s room-wide mute (Agora `DELETE .../ban`). Returns whether it was muted.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id.
+    pub fn unmute_room(&self, room: &str) -> Result<bool, Error> {
+        let room = self.id(IdKind::Room, room)?;
+        self.write(|tables, now| {
+            let was = tables.rooms.get(&room).is_some_and(|r| active(r.mute, now));
+            Ok((Op::UnmuteRoom { room }, was))
+        })
+    }
+
+    /// When `room`'s room-wide mute ends, or `None` if it is not muted.
+    #[must_use]
+    pub fn room_mute(&self, room: &str) -> Option<Expiry> {
+        let now = self.clock.now_ms();
+        let raw = self.tables.rooms.get(room)?.mute;
+        active(raw, now).then(|| Expiry::from_raw(raw))
+    }
+
+    /// Adds `users` to `room`'s allow list (Agora `POST .../white/users`).
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch.
+    pub fn allow<I, S>(&self, room: &str, users: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let room = self.id(IdKind::Room, room)?;
+        let users = self.batch(users)?;
+        self.write(|_, _| Ok((Op::Allow { room, users }, ())))
+    }
+
+    /// Removes `users` from `room`'s allow list. Returns how many were on it.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch.
+    pub fn disallow<I, S>(&self, room: &str, users: I) -> Result<usize, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        let room = self.id(IdKind::Room, room)?;
+        let users = self.batch(users)?;
+        self.write(|tables, _| {
+            let removed = tables.rooms.get(&room).map_or(0, |r| {
+                let mut seen = std::collections::HashSet::new();
+                users
+                    .iter()
+                    .filter(|u| seen.insert(&***u) && r.allow.contains(&***u))
+                    .count()
+            });
+            Ok((Op::Disallow { room, users }, removed))
+        })
+    }
+
+    /// `room`'s allow list, by user id.
+    #[must_use]
+    pub fn allow_list(&self, room: &str) -> Vec<String> {
+        let mut out: Vec<String> = match self.tables.rooms.get(room) {
+            None => return Vec::new(),
+            Some(r) => r.allow.iter().map(|u| u.to_string()).collect(),
+        };
+        out.sort_unstable();
+        out
+    }
+
+    /// Whether `user` is on `room`'s allow list.
+    #[must_use]
+    pub fn is_allowed(&self, room: &str, user: &str) -> bool {
+        self.tables
+            .rooms
+            .get(room)
+            .is_some_and(|r| r.allow.contains(user))
+    }
+
+    // ----- housekeeping -----
+
+    /// Purges every trace of `user`: notification settings, module mutes, member mutes
+    /// and allow-list entries in every room. Returns whether anything was removed.
+    /// Visits every room (member mutes are indexed by room only).
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id.
+    pub fn remove_user(&self, user: &str) -> Result<bool, Error> {
+        let user = self.id(IdKind::User, user)?;
+        self.write(|tables, _| {
+            let present = tables.users.contains_key(&user)
+                || tables.rooms.iter().any(|r| {
+                    r.notify.contains_key(&user)
+                        || r.members.contains_key(&user)
+                        || r.allow.contains(&user)
+                });
+            Ok((Op::RemoveUser { user }, present))
+        })
+    }
+
+    /// Purges every trace of `room`: its users' notification settings for it, its member
+    /// mutes, room-wide mute and allow list. Returns whether anything was removed.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id.
+    pub fn remove_room(&self, room: &str) -> Result<bool, Error> {
+        let room = self.id(IdKind::Room, room)?;
+        self.write(|tables, _| {
+            let present = tables.rooms.contains_key(&room);
+            Ok((Op::RemoveRoom { room }, present))
+        })
+    }
+
+    /// Counts the active entries of each kind. Visits all state: for monitoring, not for
+    /// the hot path.
+    #[must_use]
+    pub fn stats(&self) -> Stats {
+        Stats::collect(&self.tables, self.clock.now_ms())
+    }
+
+    /// Checks the engine's internal invariants (the user-major and room-major indexes
+    /// agree; no empty entries are kept), between mutations. Visits all state.
+    ///
+    /// # Errors
+    ///
+    /// A description of the first disagreement found.
+    pub fn verify_consistency(&self) -> Result<(), String> {
+        let _writer = self.writer.lock();
+        self.tables.verify()
+    }
+}

@@ -1,0 +1,126 @@
+//! The engine's typed errors. Every error leaves the engine's state unchanged.
+
+use std::fmt;
+use std::time::Duration;
+
+/// Which kind of id an error is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IdKind {
+    /// A user (account) id.
+    User,
+    /// A room id (team, chat room, QChat channel).
+    Room,
+    /// The id of a [`Target`](crate::Target) (a peer for P2P, else a room).
+    Target,
+}
+
+impl fmt::Display for IdKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            IdKind::User => "user",
+            IdKind::Room => "room",
+            IdKind::Target => "target",
+        })
+    }
+}
+
+/// Why a call was refused. The engine is unchanged after any error.
+///
+/// # Examples
+///
+/// ```
+/// use mutegate::{Engine, Error};
+///
+/// let engine = Engine::new();
+/// let err = engine.unmute_notifications("aaa", "demo").unwrap_err();
+/// assert!(matches!(err, Error::NotMuted { .. }));
+/// assert_eq!(err.to_string(), "room \"demo\" is not in the notification mute list of user \"aaa\"");
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// An id was the empty string.
+    #[error("{kind} id is empty")]
+    EmptyId {
+        /// Which id.
+        kind: IdKind,
+    },
+    /// An id was longer than [`Limits::max_id_len`](crate::Limits::max_id_len) bytes.
+    #[error("{kind} id {id:?} is {len} bytes, over the limit of {max}")]
+    IdTooLong {
+        /// Which id.
+        kind: IdKind,
+        /// The id (its first 80 bytes or so, for very long ids).
+        id: String,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit in bytes.
+        max: usize,
+    },
+    /// Unmuting notifications of a room that the user has not muted (IMKit `ROOM_NOT_MUTED`).
+    #[error("room {room:?} is not in the notification mute list of user {user:?}")]
+    NotMuted {
+        /// The user.
+        user: String,
+        /// The room.
+        room: String,
+    },
+    /// A module change named no module (NetEase 414).
+    #[error("no module given: set at least one of p2p, team, room, qchat")]
+    NoModuleGiven,
+    /// A mute duration under one millisecond.
+    #[error("mute duration {duration:?} is under 1 ms; use an unmute call to lift a mute")]
+    ZeroDuration {
+        /// The duration given.
+        duration: Duration,
+    },
+    /// A mute duration whose expiry would not fit in `u64` milliseconds.
+    #[error("mute duration of {duration_ms} ms from now ({now_ms} ms) overflows the time range")]
+    DurationOverflow {
+        /// The duration in milliseconds.
+        duration_ms: u128,
+        /// The time it was counted from.
+        now_ms: u64,
+    },
+    /// A batch held more ids than [`Limits::max_batch`](crate::Limits::max_batch).
+    #[error("batch of {len} user ids is over the limit of {max}")]
+    BatchTooLarge {
+        /// How many ids were given.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A batch held no ids.
+    #[error("batch of user ids is empty")]
+    EmptyBatch,
+    /// A combination of arguments that has no meaning.
+    #[error("invalid combination: {0}")]
+    InvalidCombination(&'static str),
+}
+
+/// How much of an over-long id an error message keeps.
+const SHOWN_ID_BYTES: usize = 80;
+
+/// Checks an id against the emptiness and length rules.
+pub(crate) fn check_id(kind: IdKind, id: &str, max: usize) -> Result<(), Error> {
+    if id.is_empty() {
+        return Err(Error::EmptyId { kind });
+    }
+    if id.len() > max {
+        let mut cut = SHOWN_ID_BYTES.min(id.len());
+        while !id.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let mut shown = id[..cut].to_owned();
+        if cut < id.len() {
+            shown.push('…');
+        }
+        return Err(Error::IdTooLong {
+            kind,
+            id: shown,
+            len: id.len(),
+            max,
+        });
+    }
+    Ok(())
+}

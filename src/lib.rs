@@ -1,0 +1,46 @@
+#![doc = include_str!("../README.md")]
+//!
+//! # Consistency model
+//!
+//! - **Mutations are linearizable with respect to each other.** Each public mutation is
+//!   validated and turned into one operation, and operations are applied one at a time
+//!   under a writer lock. An error leaves the state unchanged.
+//! - **Checks never take the writer lock.** A check reads one shard at a time and sees each
+//!   fact (a member's mute, a module mute, a room-wide mute) either before or after a
+//!   concurrent mutation, never half-written. A batch call (`mute_members` and friends)
+//!   changes one room entry at once, so a check sees the whole batch or none of it.
+//!   A notification setting is written to the user-major index, then the room-major one;
+//!   for that instant `should_push` (user-major) may already see a change that
+//!   `push_targets` (room-major) does not yet.
+//! - **Expiry is lazy.** Expired state reads as absent from the millisecond it ends, whether
+//!   or not anything has cleaned it up.
+//! - **Time** comes from the [`Clock`] given to the builder. Checks read it at most once,
+//!   and only when some rule could apply. The clock must not call into the engine.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+mod check;
+mod clock;
+mod decide;
+mod engine;
+mod error;
+mod expiry;
+mod limits;
+mod module;
+mod notify;
+mod op;
+mod role;
+mod stats;
+mod store;
+
+pub use check::At;
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use decide::{Denied, DenyReason};
+pub use engine::{Engine, EngineBuilder, MutedMember};
+pub use error::{Error, IdKind};
+pub use expiry::{Expiry, MuteFor};
+pub use limits::Limits;
+pub use module::{Module, ModuleChange, ModuleStatus, Target};
+pub use notify::{Mentions, NotifyLevel, NotifySetting};
+pub use role::{AllowPolicy, Role, RoleSet};
+pub use stats::Stats;

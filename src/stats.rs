@@ -1,0 +1,59 @@
+//! Counts of active state, for monitoring.
+
+use crate::expiry::active;
+use crate::store::Tables;
+
+/// How many active entries of each kind the engine holds (expired ones not counted).
+///
+/// # Examples
+///
+/// ```
+/// use mutegate::{Engine, MuteFor};
+///
+/// let engine = Engine::new();
+/// engine.mute_notifications("u1", "r1")?;
+/// engine.mute_members("r1", ["u2", "u3"], MuteFor::Forever)?;
+/// let stats = engine.stats();
+/// assert_eq!((stats.notification_mutes, stats.member_mutes), (1, 2));
+/// # Ok::<(), mutegate::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub struct Stats {
+    /// Active non-default notification settings, (user, room) pairs.
+    pub notification_mutes: usize,
+    /// Active speech mutes, (room, member) pairs.
+    pub member_mutes: usize,
+    /// Active module mutes, (user, module) pairs.
+    pub module_mutes: usize,
+    /// Active room-wide mutes.
+    pub room_mutes: usize,
+    /// Allow-list entries, (room, user) pairs.
+    pub allow_entries: usize,
+    /// Users with any stored state (expired state included until swept).
+    pub users: usize,
+    /// Rooms with any stored state (expired state included until swept).
+    pub rooms: usize,
+}
+
+impl Stats {
+    pub(crate) fn collect(tables: &Tables, now: u64) -> Stats {
+        let mut s = Stats::default();
+        for u in &tables.users {
+            s.users += 1;
+            s.notification_mutes += u
+                .notify
+                .iter()
+                .filter(|(_, x)| active(x.until, now))
+                .count();
+            s.module_mutes += u.modules.iter().filter(|&&e| active(e, now)).count();
+        }
+        for r in &tables.rooms {
+            s.rooms += 1;
+            s.member_mutes += r.members.values().filter(|&&e| active(e, now)).count();
+            s.room_mutes += usize::from(active(r.mute, now));
+            s.allow_entries += r.allow.len();
+        }
+        s
+    }
+}
