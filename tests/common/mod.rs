@@ -1,0 +1,23 @@
+//! Shared test setup.
+#![allow(dead_code)]
+
+use mutegate::{AllowPolicy, Engine, ManualClock};
+
+/// The time every test engine starts at.
+pub const T0: u64 = 1_700_000_000_000;
+
+/// An engine on a manual clock at [`T0`], and the clock.
+pub fn engine() -> (Engine, ManualClock) {
+    let clock = ManualClock::new(T0);
+    (Engine::builder().clock(clock.clone()).build(), clock)
+}
+
+/// Like [`engine`], with an allow-list policy.
+pub fn engine_with_policy(policy: AllowPolicy) -> (Engine, ManualClock) {
+    let clock = ManualClock::new(T0);
+    let engine = Engine::builder()
+        .clock(clock.clone())
+        .allow_policy(policy)
+        .build();
+    (engine, clock)
+}

@@ -1,0 +1,572 @@
+//! Model-based test: random sequences of every mutation, check and clock advance, over a
+//! small id alphabet (with invalid ids mixed in), against a plain reference model.
+//! After every step every check and listing must agree.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use mutegate::{
+    AllowPolicy, Denied, DenyReason, Engine, Error, Expiry, ManualClock, Mentions, Module,
+    ModuleChange, MuteFor, NotifyLevel, Role, Target,
+};
+use proptest::prelude::*;
+
+const T0: u64 = 1_000_000;
+const USERS: [&str; 3] = ["u0", "u1", "u2"];
+const ROOMS: [&str; 3] = ["r0", "r1", "u0"]; // "u0" names a room and a user: no crosstalk
+const LONG: &str = "0123456789012345678901234567890123456789012345678901234567890123x"; // 65 bytes
+const ROLES: [Role; 3] = [Role::Member, Role::Admin, Role::Owner];
+
+fn user() -> impl Strategy<Value = &'static str> {
+    prop_oneof![8 => proptest::sample::select(USERS.to_vec()), 1 => Just(""), 1 => Just(LONG)]
+}
+fn room() -> impl Strategy<Value = &'static str> {
+    prop_oneof![8 => proptest::sample::select(ROOMS.to_vec()), 1 => Just(""), 1 => Just(LONG)]
+}
+fn users() -> impl Strategy<Value = Vec<&'static str>> {
+    prop::collection::vec(user(), 0..4)
+}
+fn duration() -> impl Strategy<Value = MuteFor> {
+    prop_oneof![
+        3 => Just(MuteFor::Forever),
+        6 => (1u64..4_000).prop_map(MuteFor::millis),
+        1 => Just(MuteFor::millis(0)),
+        1 => Just(MuteFor::millis(u64::MAX - T0)),
+    ]
+}
+fn level() -> impl Strategy<Value = NotifyLevel> {
+    prop_oneof![
+        Just(NotifyLevel::All),
+        Just(NotifyLevel::MentionsOnly),
+        Just(NotifyLevel::Off)
+    ]
+}
+fn flag() -> impl Strategy<Value = Option<bool>> {
+    prop_oneof![Just(None), Just(Some(true)), Just(Some(false))]
+}
+
+#[derive(Clone, Debug)]
+enum Step {
+    MuteNotifications(&'static str, &'static str),
+    SetLevel(&'static str, &'static str, NotifyLevel, MuteFor),
+    UnmuteNotifications(&'static str, &'static str),
+    MuteMembers(&'static str, Vec<&'static str>, MuteFor),
+    UnmuteMembers(&'static str, Vec<&'static str>),
+    SetModules(&'static str, [Option<bool>; 4], MuteFor),
+    MuteRoom(&'static str, MuteFor),
+    UnmuteRoom(&'static str),
+    Allow(&'static str, Vec<&'static str>),
+    Disallow(&'static str, Vec<&'static str>),
+    RemoveUser(&'static str),
+    RemoveRoom(&'static str),
+    Advance(u64),
+}
+
+fn step() -> impl Strategy<Value = Step> {
+    prop_oneof![
+        2 => (user(), room()).prop_map(|(u, r)| Step::MuteNotifications(u, r)),
+        2 => (user(), room(), level(), duration()).prop_map(|(u, r, l, d)| Step::SetLevel(u, r, l, d)),
+        2 => (user(), room()).prop_map(|(u, r)| Step::UnmuteNotifications(u, r)),
+        2 => (room(), users(), duration()).prop_map(|(r, us, d)| Step::MuteMembers(r, us, d)),
+        2 => (room(), users()).prop_map(|(r, us)| Step::UnmuteMembers(r, us)),
+        2 => (user(), [flag(), flag(), flag(), flag()], duration())
+            .prop_map(|(u, f, d)| Step::SetModules(u, f, d)),
+        2 => (room(), duration()).prop_map(|(r, d)| Step::MuteRoom(r, d)),
+        2 => room().prop_map(Step::UnmuteRoom),
+        2 => (room(), users()).prop_map(|(r, us)| Step::Allow(r, us)),
+        2 => (room(), users()).prop_map(|(r, us)| Step::Disallow(r, us)),
+        1 => user().prop_map(Step::RemoveUser),
+        1 => room().prop_map(Step::RemoveRoom),
+        3 => prop_oneof![Just(0u64), 1u64..1_500, Just(4_000)].prop_map(Step::Advance),
+    ]
+}
+
+/// The reference: plain ordered maps, no concurrency, stored entries kept until removed
+/// (expired ones included), exactly as the contract describes.
+#[derive(Default)]
+struct Model {
+    now: u64,
+    seq: u64,
+    policy: AllowPolicy,
+    notify: BTreeMap<(String, String), (NotifyLevel, Expiry, u64)>,
+    members: BTreeMap<(String, String), Expiry>,
+    modules: BTreeMap<(String, Module), Expiry>,
+    room_mute: BTreeMap<String, Expiry>,
+    allow: BTreeSet<(String, String)>,
+}
+
+/// Only the kind of error is compared; messages are tested elsewhere.
+type Outcome = Result<String, std::mem::Discriminant<Error>>;
+
+fn kind(e: Error) -> std::mem::Discriminant<Error> {
+    std::mem::discriminant(&e)
+}
+
+fn valid(id: &str) -> Result<(), Error> {
+    if id.is_empty() {
+        Err(Error::EmptyId {
+            kind: mutegate::IdKind::User,
+        })
+    } else if id.len() > 64 {
+        Err(Error::IdTooLong {
+            kind: mutegate::IdKind::User,
+            id: String::new(),
+            len: 0,
+            max: 0,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+fn batch(ids: &[&str]) -> Result<(), Error> {
+    ids.iter().try_for_each(|id| valid(id))?;
+    if ids.is_empty() {
+        Err(Error::EmptyBatch)
+    } else {
+        Ok(())
+    }
+}
+
+fn expiry(now: u64, d: MuteFor) -> Result<Expiry, Error> {
+    match d {
+        MuteFor::Forever => Ok(Expiry::Never),
+        MuteFor::For(d) if d.as_millis() == 0 => Err(Error::ZeroDuration { duration: d }),
+        MuteFor::For(d) => {
+            let until = u128::from(now) + d.as_millis();
+            if until >= u128::from(u64::MAX) {
+                Err(Error::DurationOverflow {
+                    duration_ms: 0,
+                    now_ms: 0,
+                })
+            } else {
+                Ok(Expiry::At(until as u64))
+            }
+        }
+    }
+}
+
+fn on(e: Expiry, now: u64) -> bool {
+    match e {
+        Expiry::Never => true,
+        Expiry::At(t) => now < t,
+    }
+}
+
+fn latest(a: Expiry, b: Expiry) -> Expiry {
+    match (a, b) {
+        (Expiry::Never, _) | (_, Expiry::Never) => Expiry::Never,
+        (Expiry::At(x), Expiry::At(y)) => Expiry::At(x.max(y)),
+    }
+}
+
+impl Model {
+    fn apply(&mut self, step: &Step) -> Outcome {
+        self.run(step).map_err(kind)
+    }
+
+    fn set_level(&mut self, u: &str, r: &str, level: NotifyLevel, until: Expiry) {
+        let key = (u.to_owned(), r.to_owned());
+        if level == NotifyLevel::All {
+            self.notify.remove(&key);
+            return;
+        }
+        let seq = match self.notify.get(&key) {
+            Some(&(_, e, seq)) if on(e, self.now) => seq,
+            _ => {
+                self.seq += 1;
+                self.seq
+            }
+        };
+        self.notify.insert(key, (level, until, seq));
+    }
+
+    fn run(&mut self, step: &Step) -> Result<String, Error> {
+        let now = self.now;
+        match step {
+            Step::MuteNotifications(u, r) => {
+                valid(u)?;
+                valid(r)?;
+                self.set_level(u, r, NotifyLevel::Off, Expiry::Never);
+                Ok(String::new())
+            }
+            Step::SetLevel(u, r, level, d) => {
+                valid(u)?;
+                valid(r)?;
+                if *level == NotifyLevel::All && *d != MuteFor::Forever {
+                    return Err(Error::InvalidCombination(""));
+                }
+                let until = expiry(now, *d)?;
+                self.set_level(u, r, *level, until);
+                Ok(String::new())
+            }
+            Step::UnmuteNotifications(u, r) => {
+                valid(u)?;
+                valid(r)?;
+                let key = (u.to_string(), r.to_string());
+                match self.notify.get(&key) {
+                    Some(&(_, e, _)) if on(e, now) => {
+                        self.notify.remove(&key);
+                        Ok(String::new())
+                    }
+                    _ => Err(Error::NotMuted {
+                        user: String::new(),
+                        room: String::new(),
+                    }),
+                }
+            }
+            Step::MuteMembers(r, us, d) => {
+                valid(r)?;
+                batch(us)?;
+                let until = expiry(now, *d)?;
+                for u in us {
+                    self.members.insert((r.to_string(), u.to_string()), until);
+                }
+                Ok(format!("{until:?}"))
+            }
+            Step::UnmuteMembers(r, us) => {
+                valid(r)?;
+                batch(us)?;
+                let mut lifted = 0;
+                for u in us {
+                    if let Some(e) = self.members.remove(&(r.to_string(), u.to_string())) {
+                        lifted += usize::from(on(e, now));
+                    }
+                }
+                Ok(lifted.to_string())
+            }
+            Step::SetModules(u, flags, d) => {
+                valid(u)?;
+                if flags.iter().all(Option::is_none) {
+                    return Err(Error::NoModuleGiven);
+                }
+                if !flags.contains(&Some(true)) && *d != MuteFor::Forever {
+                    return Err(Error::InvalidCombination(""));
+                }
+                let until = expiry(now, *d)?;
+                for (m, f) in Module::ALL.into_iter().zip(flags) {
+                    match f {
+                        Some(true) => {
+                            self.modules.insert((u.to_string(), m), until);
+                        }
+                        Some(false) => {
+                            self.modules.remove(&(u.to_string(), m));
+                        }
+                        None => {}
+                    }
+                }
+                Ok(self.module_status(u))
+            }
+            Step::MuteRoom(r, d) => {
+                valid(r)?;
+                let until = expiry(now, *d)?;
+                self.room_mute.insert(r.to_string(), until);
+                Ok(format!("{until:?}"))
+            }
+            Step::UnmuteRoom(r) => {
+                valid(r)?;
+                let was = self.room_mute.remove(*r).is_some_and(|e| on(e, now));
+                Ok(was.to_string())
+            }
+            Step::Allow(r, us) => {
+                valid(r)?;
+                batch(us)?;
+                for u in us {
+                    self.allow.insert((r.to_string(), u.to_string()));
+                }
+                Ok(String::new())
+            }
+            Step::Disallow(r, us) => {
+                valid(r)?;
+                batch(us)?;
+                let n = us
+                    .iter()
+                    .filter(|u| self.allow.remove(&(r.to_string(), u.to_string())))
+                    .count();
+                Ok(n.to_string())
+            }
+            Step::RemoveUser(u) => {
+                valid(u)?;
+                let before = self.stored();
+                self.notify.retain(|(x, _), _| x != u);
+                self.modules.retain(|(x, _), _| x != u);
+                self.members.retain(|(_, x), _| x != u);
+                self.allow.retain(|(_, x)| x != u);
+                Ok((before != self.stored()).to_string())
+            }
+            Step::RemoveRoom(r) => {
+                valid(r)?;
+                let before = self.stored();
+                self.notify.retain(|(_, x), _| x != r);
+                self.members.retain(|(x, _), _| x != r);
+                self.room_mute.remove(*r);
+                self.allow.retain(|(x, _)| x != r);
+                Ok((before != self.stored()).to_string())
+            }
+            Step::Advance(ms) => {
+                self.now += ms;
+                Ok(String::new())
+            }
+        }
+    }
+
+    fn stored(&self) -> usize {
+        self.notify.len()
+            + self.members.len()
+            + self.modules.len()
+            + self.room_mute.len()
+            + self.allow.len()
+    }
+
+    fn module_status(&self, u: &str) -> String {
+        let v: Vec<Option<Expiry>> = Module::ALL
+            .iter()
+            .map(|&m| {
+                self.modules
+                    .get(&(u.to_string(), m))
+                    .copied()
+                    .filter(|&e| on(e, self.now))
+            })
+            .collect();
+        format!("{v:?}")
+    }
+
+    fn check(&self, u: &str, t: Target<'_>, role: Role) -> Result<(), Denied> {
+        let now = self.now;
+        let mut blocks: Vec<(DenyReason, Expiry)> = Vec::new();
+        if let Some(&e) = self.modules.get(&(u.to_string(), t.module)) {
+            if on(e, now) {
+                blocks.push((DenyReason::ModuleMuted(t.module), e));
+            }
+        }
+        if t.module != Module::P2p {
+            let allowed = self.allow.contains(&(t.id.to_string(), u.to_string()));
+            if let Some(&e) = self.members.get(&(t.id.to_string(), u.to_string())) {
+                if on(e, now) && !(allowed && self.policy == AllowPolicy::AllowListWins) {
+                    blocks.push((DenyReason::MemberMuted, e));
+                }
+            }
+            if let Some(&e) = self.room_mute.get(t.id) {
+                let exempt = matches!(role, Role::Owner | Role::Admin);
+                if on(e, now) && !allowed && !exempt {
+                    blocks.push((DenyReason::RoomMuted, e));
+                }
+            }
+        }
+        match blocks.first() {
+            None => Ok(()),
+            Some(&(reason, _)) => Err(Denied {
+                reason,
+                until: blocks
+                    .iter()
+                    .fold(Expiry::At(0), |acc, &(_, e)| latest(acc, e)),
+            }),
+        }
+    }
+
+    fn level(&self, u: &str, r: &str) -> NotifyLevel {
+        match self.notify.get(&(u.to_string(), r.to_string())) {
+            Some(&(l, e, _)) if on(e, self.now) => l,
+            _ => NotifyLevel::All,
+        }
+    }
+
+    fn settings(&self, u: &str) -> Vec<(String, NotifyLevel, Expiry)> {
+        let mut v: Vec<_> = self
+            .notify
+            .iter()
+            .filter(|((x, _), (_, e, _))| x == u && on(*e, self.now))
+            .map(|((_, r), &(l, e, seq))| (seq, r.clone(), l, e))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v.into_iter().map(|(_, r, l, e)| (r, l, e)).collect()
+    }
+
+    fn counts(&self) -> [usize; 7] {
+        let now = self.now;
+        let users: BTreeSet<&str> = self
+            .notify
+            .keys()
+            .map(|(u, _)| u.as_str())
+            .chain(self.modules.keys().map(|(u, _)| u.as_str()))
+            .collect();
+        let rooms: BTreeSet<&str> = self
+            .notify
+            .keys()
+            .map(|(_, r)| r.as_str())
+            .chain(self.members.keys().map(|(r, _)| r.as_str()))
+            .chain(self.room_mute.keys().map(String::as_str))
+            .chain(self.allow.iter().map(|(r, _)| r.as_str()))
+            .collect();
+        [
+            self.notify.values().filter(|(_, e, _)| on(*e, now)).count(),
+            self.members.values().filter(|e| on(**e, now)).count(),
+            self.modules.values().filter(|e| on(**e, now)).count(),
+            self.room_mute.values().filter(|e| on(**e, now)).count(),
+            self.allow.len(),
+            users.len(),
+            rooms.len(),
+        ]
+    }
+}
+
+fn run_on_engine(e: &Engine, clock: &ManualClock, step: &Step) -> Outcome {
+    let unit = |r: Result<(), Error>| r.map(|()| String::new());
+    let out = match step {
+        Step::MuteNotifications(u, r) => unit(e.mute_notifications(u, r)),
+        Step::SetLevel(u, r, l, d) => unit(e.set_notification_level(u, r, *l, *d)),
+        Step::UnmuteNotifications(u, r) => unit(e.unmute_notifications(u, r)),
+        Step::MuteMembers(r, us, d) => e.mute_members(r, us, *d).map(|x| format!("{x:?}")),
+        Step::UnmuteMembers(r, us) => e.unmute_members(r, us).map(|n| n.to_string()),
+        Step::SetModules(u, f, d) => {
+            let change = ModuleChange {
+                p2p: f[0],
+                team: f[1],
+                room: f[2],
+                qchat: f[3],
+                duration: *d,
+            };
+            e.set_module_mutes(u, change).map(|s| {
+                let v: Vec<Option<Expiry>> = Module::ALL.iter().map(|&m| s.expiry(m)).collect();
+                format!("{v:?}")
+            })
+        }
+        Step::MuteRoom(r, d) => e.mute_room(r, *d).map(|x| format!("{x:?}")),
+        Step::UnmuteRoom(r) => e.unmute_room(r).map(|b| b.to_string()),
+        Step::Allow(r, us) => unit(e.allow(r, us)),
+        Step::Disallow(r, us) => e.disallow(r, us).map(|n| n.to_string()),
+        Step::RemoveUser(u) => e.remove_user(u).map(|b| b.to_string()),
+        Step::RemoveRoom(r) => e.remove_room(r).map(|b| b.to_string()),
+        Step::Advance(ms) => {
+            clock.advance(Duration::from_millis(*ms));
+            Ok(String::new())
+        }
+    };
+    out.map_err(kind)
+}
+
+fn compare(e: &Engine, m: &Model) -> Result<(), TestCaseError> {
+    let now = m.now;
+    let view = e.at(now);
+    for u in USERS {
+        for id in ROOMS.iter().chain(USERS.iter()) {
+            for module in Module::ALL {
+                let t = Target::new(module, id);
+                for role in ROLES {
+                    let want = m.check(u, t, role);
+                    prop_assert_eq!(
+                        e.check_send_as(u, t, role),
+                        want,
+                        "{} -> {:?} as {:?}",
+                        u,
+                        t,
+                        role
+                    );
+                    prop_assert_eq!(view.check_send_as(u, t, role), want);
+                }
+                prop_assert_eq!(e.can_send(u, t), m.check(u, t, Role::Member).is_ok());
+            }
+        }
+        for r in ROOMS {
+            let level = m.level(u, r);
+            prop_assert_eq!(e.notification_level(u, r), level);
+            for mentioned in [false, true] {
+                prop_assert_eq!(
+                    e.should_push_mentioned(u, r, mentioned),
+                    level.allows_push(mentioned)
+                );
+            }
+        }
+        let got: Vec<_> = e
+            .notification_settings(u)
+            .into_iter()
+            .map(|s| (s.room, s.level, s.expiry))
+            .collect();
+        prop_assert_eq!(got, m.settings(u), "settings of {}", u);
+        let rooms: Vec<String> = m.settings(u).into_iter().map(|(r, ..)| r).collect();
+        prop_assert_eq!(e.muted_rooms(u), rooms);
+        let status: Vec<Option<Expiry>> = Module::ALL
+            .iter()
+            .map(|&x| e.module_status(u).expiry(x))
+            .collect();
+        prop_assert_eq!(format!("{status:?}"), m.module_status(u));
+    }
+    for r in ROOMS {
+        for mentions in [Mentions::None, Mentions::Users(&["u1"]), Mentions::Everyone] {
+            let want: Vec<&&str> = USERS
+                .iter()
+                .filter(|u| m.level(u, r).allows_push(mentions.contains(u)))
+                .collect();
+            prop_assert_eq!(
+                e.push_targets(r, &USERS, mentions),
+                want.clone(),
+                "push in {} {:?}",
+                r,
+                mentions
+            );
+            prop_assert_eq!(view.push_targets(r, &USERS, mentions), want);
+        }
+        let muted: Vec<(String, Expiry)> = m
+            .members
+            .iter()
+            .filter(|((x, _), e)| x == r && on(**e, now))
+            .map(|((_, u), &e)| (u.clone(), e))
+            .collect();
+        let got: Vec<(String, Expiry)> = e
+            .muted_members(r)
+            .into_iter()
+            .map(|x| (x.user, x.expiry))
+            .collect();
+        prop_assert_eq!(got, muted);
+        prop_assert_eq!(
+            e.room_mute(r),
+            m.room_mute.get(r).copied().filter(|&x| on(x, now))
+        );
+        let allow: Vec<String> = m
+            .allow
+            .iter()
+            .filter(|(x, _)| x == r)
+            .map(|(_, u)| u.clone())
+            .collect();
+        prop_assert_eq!(e.allow_list(r), allow);
+    }
+    let s = e.stats();
+    let got = [
+        s.notification_mutes,
+        s.member_mutes,
+        s.module_mutes,
+        s.room_mutes,
+        s.allow_entries,
+        s.users,
+        s.rooms,
+    ];
+    prop_assert_eq!(got, m.counts(), "stats");
+    prop_assert_eq!(e.verify_consistency(), Ok(()));
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn engine_agrees_with_the_reference_model(
+        steps in prop::collection::vec(step(), 1..60),
+        allow_wins in any::<bool>(),
+        many_shards in any::<bool>(),
+    ) {
+        let policy = if allow_wins { AllowPolicy::AllowListWins } else { AllowPolicy::MuteWins };
+        let clock = ManualClock::new(T0);
+        let engine = Engine::builder()
+            .clock(clock.clone())
+            .allow_policy(policy)
+            .shards(if many_shards { 64 } else { 2 })
+            .build();
+        let mut model = Model { now: T0, policy, ..Model::default() };
+        for step in &steps {
+            let want = model.apply(step);
+            let got = run_on_engine(&engine, &clock, step);
+            prop_assert_eq!(got, want, "step {:?}", step);
+            compare(&engine, &model)?;
+        }
+    }
+}
