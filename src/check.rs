@@ -14,73 +14,12 @@ use crate::notify::Mentions;
 use crate::role::{AllowPolicy, Role};
 
 impl Engine {
-    fn send_verdict(
-        &self,
-        user: &str,
-        target: Target<'_>,
-        role: Role,
-        now: &mut Now<'_>,
-    ) -> Result<(), Denied> {
-        let mut facts = SendFacts::default();
-        if let Some(u) = self.tables.users.get(user) {
-            facts.module = u.modules[target.module.index()];
-        }
-        let room = if target.is_room() {
-            self.tables.rooms.get(target.id)
-        } else {
-            None
-        };
-        if let Some(r) = room {
-            if !r.members.is_empty() {
-                facts.member = r.members.get(user).copied().unwrap_or(NONE);
-            }
-            facts.room = r.mute;
-            let allow_matters = facts.room != NONE
-                || (facts.member != NONE && self.policy == AllowPolicy::AllowListWins);
-            if allow_matters && !r.allow.is_empty() {
-                facts.allowed = r.allow.contains(user);
-            }
-        }
-        if !facts.any() {
-            return Ok(());
-        }
-        facts.exempt = self.exempt.contains(role);
-        decide::send(&facts, target.module, self.policy, now.get())
-    }
-
-    fn push_verdict(&self, user: &str, room: &str, mentioned: bool, now: &mut Now<'_>) -> bool {
-        let setting = self.tables.users.get(user).and_then(|u| u.setting(room));
-        setting.is_none_or(|s| decide::push(s.level, s.until, mentioned, now.get()))
-    }
-
-    fn push_filter<'m, S: AsRef<str>>(
-        &self,
-        room: &str,
-        members: &'m [S],
-        mentions: Mentions<'_>,
-        out: &mut Vec<&'m S>,
-        now: &mut Now<'_>,
-    ) {
-        let guard = self.tables.rooms.get(room);
-        let settings = guard.as_ref().map(|r| &r.notify);
-        match settings {
-            // Nobody in the room has a setting: no per-member work at all.
-            Some(map) if !map.is_empty() => {
-                out.reserve(members.len());
-                for member in members {
-                    let id = member.as_ref();
-                    let pushes = map.get(id).is_none_or(|s| {
-                        decide::push(s.level, s.until, mentions.contains(id), now.get())
-                    });
-                    if pushes {
-                        out.push(member);
-                    }
-                }
-            }
-            _ => {
-                drop(guard);
-                out.extend(members);
-            }
+    /// The checks at the clock's time, read lazily (at most once per call).
+    #[inline]
+    fn now_view(&self) -> At<'_> {
+        At {
+            engine: self,
+            fixed: None,
         }
     }
 
@@ -99,7 +38,7 @@ impl Engine {
     /// ```
     #[must_use]
     pub fn can_send(&self, user: &str, target: Target<'_>) -> bool {
-        self.check_send(user, target).is_ok()
+        self.now_view().can_send(user, target)
     }
 
     /// Whether `user` may send to `target` now, as an ordinary member; if not, why and
@@ -110,7 +49,7 @@ impl Engine {
     /// [`Denied`] with the highest-precedence reason (module mute, then member mute, then
     /// room mute) and the time sending would next be allowed.
     pub fn check_send(&self, user: &str, target: Target<'_>) -> Result<(), Denied> {
-        self.check_send_as(user, target, Role::Member)
+        self.now_view().check_send(user, target)
     }
 
     /// [`check_send`](Engine::check_send) for a sender with `role` in the room: exempt
@@ -132,20 +71,20 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
-        self.send_verdict(user, target, role, &mut Now::Lazy(&*self.clock))
+        self.now_view().check_send_as(user, target, role)
     }
 
     /// Whether a message in `room` that does not mention `user` pushes to them now.
     #[must_use]
     pub fn should_push(&self, user: &str, room: &str) -> bool {
-        self.should_push_mentioned(user, room, false)
+        self.now_view().should_push(user, room)
     }
 
     /// Whether a message in `room` pushes to `user` now, given whether it mentions them:
     /// `Off` beats mentions, `MentionsOnly` lets them through.
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
-        self.push_verdict(user, room, mentioned, &mut Now::Lazy(&*self.clock))
+        self.now_view().should_push_mentioned(user, room, mentioned)
     }
 
     /// The members of `room` that one message should push to, in the order given.
@@ -173,9 +112,7 @@ impl Engine {
         members: &'m [S],
         mentions: Mentions<'_>,
     ) -> Vec<&'m S> {
-        let mut out = Vec::new();
-        self.push_targets_into(room, members, mentions, &mut out);
-        out
+        self.now_view().push_targets(room, members, mentions)
     }
 
     /// [`push_targets`](Engine::push_targets) appending to a caller's buffer, so a
@@ -187,7 +124,8 @@ impl Engine {
         mentions: Mentions<'_>,
         out: &mut Vec<&'m S>,
     ) {
-        self.push_filter(room, members, mentions, out, &mut Now::Lazy(&*self.clock));
+        self.now_view()
+            .push_targets_into(room, members, mentions, out);
     }
 
     /// A view of the engine at a fixed time, so a pipeline reads the clock once per batch.
@@ -207,7 +145,7 @@ impl Engine {
     pub fn at(&self, now_ms: u64) -> At<'_> {
         At {
             engine: self,
-            now_ms,
+            fixed: Some(now_ms),
         }
     }
 }
@@ -216,14 +154,23 @@ impl Engine {
 #[derive(Clone, Copy, Debug)]
 pub struct At<'e> {
     engine: &'e Engine,
-    now_ms: u64,
+    /// `None`: the engine's own checks, reading the clock on first need.
+    fixed: Option<u64>,
 }
 
 impl At<'_> {
+    #[inline]
+    fn clock(&self) -> Now<'_> {
+        match self.fixed {
+            Some(ms) => Now::Fixed(ms),
+            None => Now::Lazy(&*self.engine.clock),
+        }
+    }
+
     /// The time this view checks at.
     #[must_use]
     pub fn now_ms(&self) -> u64 {
-        self.now_ms
+        self.clock().get()
     }
 
     /// [`Engine::can_send`] at this view's time.
@@ -247,8 +194,32 @@ impl At<'_> {
     ///
     /// [`Denied`], as for `Engine::check_send`.
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
-        self.engine
-            .send_verdict(user, target, role, &mut Now::Fixed(self.now_ms))
+        let engine = self.engine;
+        let mut facts = SendFacts::default();
+        if let Some(u) = engine.tables.users.get(user) {
+            facts.module = u.modules[target.module.index()];
+        }
+        let room = if target.is_room() {
+            engine.tables.rooms.get(target.id)
+        } else {
+            None
+        };
+        if let Some(r) = room {
+            if !r.members.is_empty() {
+                facts.member = r.members.get(user).copied().unwrap_or(NONE);
+            }
+            facts.room = r.mute;
+            let allow_matters = facts.room != NONE
+                || (facts.member != NONE && engine.policy == AllowPolicy::AllowListWins);
+            if allow_matters && !r.allow.is_empty() {
+                facts.allowed = r.allow.contains(user);
+            }
+        }
+        if !facts.any() {
+            return Ok(());
+        }
+        facts.exempt = engine.exempt.contains(role);
+        decide::send(&facts, target.module, engine.policy, self.clock().get())
     }
 
     /// [`Engine::should_push`] at this view's time.
@@ -260,8 +231,13 @@ impl At<'_> {
     /// [`Engine::should_push_mentioned`] at this view's time.
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
-        self.engine
-            .push_verdict(user, room, mentioned, &mut Now::Fixed(self.now_ms))
+        let setting = self
+            .engine
+            .tables
+            .users
+            .get(user)
+            .and_then(|u| u.setting(room));
+        setting.is_none_or(|s| decide::push(s.level, s.until, mentioned, self.clock().get()))
     }
 
     /// [`Engine::push_targets`] at this view's time.
@@ -285,7 +261,27 @@ impl At<'_> {
         mentions: Mentions<'_>,
         out: &mut Vec<&'m S>,
     ) {
-        self.engine
-            .push_filter(room, members, mentions, out, &mut Now::Fixed(self.now_ms));
+        let guard = self.engine.tables.rooms.get(room);
+        let settings = guard.as_ref().map(|r| &r.notify);
+        match settings {
+            Some(map) if !map.is_empty() => {
+                let mut now = self.clock();
+                out.reserve(members.len());
+                for member in members {
+                    let id = member.as_ref();
+                    let pushes = map.get(id).is_none_or(|s| {
+                        decide::push(s.level, s.until, mentions.contains(id), now.get())
+                    });
+                    if pushes {
+                        out.push(member);
+                    }
+                }
+            }
+            // Nobody in the room has a setting: no per-member work at all.
+            _ => {
+                drop(guard);
+                out.extend(members);
+            }
+        }
     }
 }

@@ -449,12 +449,9 @@ impl Engine {
         let users = self.batch(users)?;
         self.write(|tables, now| {
             let lifted = tables.rooms.get(&room).map_or(0, |r| {
-                let mut seen = std::collections::HashSet::new();
-                users
-                    .iter()
-                    .filter(|u| seen.insert(&***u))
-                    .filter(|u| r.members.get(&***u).is_some_and(|&e| active(e, now)))
-                    .count()
+                count_distinct(&users, |u| {
+                    r.members.get(u).is_some_and(|&e| active(e, now))
+                })
             });
             Ok((Op::UnmuteMembers { room, users }, lifted))
         })
@@ -637,13 +634,10 @@ impl Engine {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
         self.write(|tables, _| {
-            let removed = tables.rooms.get(&room).map_or(0, |r| {
-                let mut seen = std::collections::HashSet::new();
-                users
-                    .iter()
-                    .filter(|u| seen.insert(&***u) && r.allow.contains(&***u))
-                    .count()
-            });
+            let removed = tables
+                .rooms
+                .get(&room)
+                .map_or(0, |r| count_distinct(&users, |u| r.allow.contains(u)));
             Ok((Op::Disallow { room, users }, removed))
         })
     }
@@ -721,4 +715,12 @@ impl Engine {
         let _writer = self.writer.lock();
         self.tables.verify()
     }
+}
+
+/// How many distinct ids in `ids` satisfy `pred` (a batch may name an id twice).
+fn count_distinct(ids: &[Key], mut pred: impl FnMut(&str) -> bool) -> usize {
+    let mut seen = std::collections::HashSet::with_capacity(ids.len());
+    ids.iter()
+        .filter(|id| seen.insert(&***id) && pred(id))
+        .count()
 }
