@@ -82,6 +82,7 @@ pub struct EngineBuilder {
     exempt: RoleSet,
     policy: AllowPolicy,
     shards: Option<NonZeroUsize>,
+    capacity_hint: usize,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -91,6 +92,7 @@ impl std::fmt::Debug for EngineBuilder {
             .field("exempt", &self.exempt)
             .field("policy", &self.policy)
             .field("shards", &self.shards)
+            .field("capacity_hint", &self.capacity_hint)
             .finish_non_exhaustive()
     }
 }
@@ -128,6 +130,16 @@ impl EngineBuilder {
         self
     }
 
+    /// About how many users and rooms with state the engine will hold (default 65,536).
+    ///
+    /// Sizes the lock-free filters that let checks on ids with no state skip the tables:
+    /// four one-byte counters per expected id in each of three filters (between 4 KiB
+    /// and 16 MiB each). A low hint costs speed, never correctness.
+    pub fn capacity_hint(mut self, ids: usize) -> Self {
+        self.capacity_hint = ids;
+        self
+    }
+
     /// Builds the engine.
     #[must_use]
     pub fn build(self) -> Engine {
@@ -138,8 +150,13 @@ impl EngineBuilder {
             },
             NonZeroUsize::get,
         );
+        let filter_slots = self
+            .capacity_hint
+            .saturating_mul(4)
+            .clamp(1 << 12, 1 << 24)
+            .next_power_of_two();
         Engine {
-            tables: Tables::new(shards),
+            tables: Tables::new(shards, filter_slots),
             writer: Mutex::new(()),
             clock: self.clock,
             limits: self.limits,
@@ -173,6 +190,7 @@ impl Engine {
             exempt: RoleSet::default(),
             policy: AllowPolicy::default(),
             shards: None,
+            capacity_hint: 1 << 16,
         }
     }
 

@@ -25,6 +25,7 @@ mod decide;
 mod engine;
 mod error;
 mod expiry;
+mod filter;
 mod limits;
 mod module;
 mod notify;

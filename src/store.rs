@@ -12,6 +12,7 @@ use dashmap::DashMap;
 use smallvec::SmallVec;
 
 use crate::expiry::{NONE, Raw, active};
+use crate::filter::Filters;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 
@@ -81,8 +82,17 @@ impl Entry for RoomState {
 }
 
 /// Edits `key`'s entry; creates it first if `create`; drops it if it ends up empty.
-/// Holds one shard guard at a time. Callers are serialized writers.
-fn edit<V: Entry>(map: &DashMap<Key, V, Hasher>, key: &str, create: bool, f: impl FnOnce(&mut V)) {
+/// `created` runs before a new entry is inserted, `dropped` after an entry is removed
+/// (the filters count entries in before and out after). Holds one shard guard at a
+/// time. Callers are serialized writers.
+fn edit<V: Entry>(
+    map: &DashMap<Key, V, Hasher>,
+    key: &str,
+    create: bool,
+    hooks: (impl FnOnce(), impl FnOnce()),
+    f: impl FnOnce(&mut V),
+) {
+    let (created, dropped) = hooks;
     let emptied = match map.get_mut(key) {
         Some(mut entry) => {
             f(&mut entry);
@@ -92,30 +102,64 @@ fn edit<V: Entry>(map: &DashMap<Key, V, Hasher>, key: &str, create: bool, f: imp
             let mut fresh = V::default();
             f(&mut fresh);
             if !fresh.is_empty() {
+                created();
                 map.insert(key.into(), fresh);
             }
-            false
+            return;
         }
         None => false,
     };
-    if emptied {
-        map.remove_if(key, |_, v| v.is_empty());
+    if emptied && map.remove_if(key, |_, v| v.is_empty()).is_some() {
+        dropped();
     }
 }
 
-/// The two indexes.
+/// No hooks: for tables no filter counts by entry.
+const NO_HOOKS: (fn(), fn()) = (|| {}, || {});
+
+/// The two indexes and the filters in front of them.
 #[derive(Debug)]
 pub(crate) struct Tables {
     pub users: DashMap<Key, UserState, Hasher>,
     pub rooms: DashMap<Key, RoomState, Hasher>,
+    pub filters: Filters,
 }
 
 impl Tables {
-    pub fn new(shards: usize) -> Tables {
+    pub fn new(shards: usize, filter_slots: usize) -> Tables {
         Tables {
             users: DashMap::with_hasher_and_shard_amount(Hasher::new(), shards),
             rooms: DashMap::with_hasher_and_shard_amount(Hasher::new(), shards),
+            filters: Filters::new(filter_slots),
         }
+    }
+
+    fn edit_user(&self, user: &str, create: bool, f: impl FnOnce(&mut UserState)) {
+        let users = &self.filters.users;
+        edit(
+            &self.users,
+            user,
+            create,
+            (|| users.add(user), || users.remove(user)),
+            f,
+        );
+    }
+
+    fn edit_room(&self, room: &str, create: bool, f: impl FnOnce(&mut RoomState)) {
+        edit(&self.rooms, room, create, NO_HOOKS, f);
+    }
+
+    /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
+    fn set_room_mute(&self, room: &str, raw: Raw) {
+        let filter = &self.filters.room_mutes;
+        self.edit_room(room, raw != NONE, |r| {
+            match (r.mute != NONE, raw != NONE) {
+                (false, true) => filter.add(room),
+                (true, false) => filter.remove(room),
+                _ => {}
+            }
+            r.mute = raw;
+        });
     }
 
     /// The active notification setting of (user, room), if any.
@@ -134,23 +178,34 @@ impl Tables {
                 level,
                 until,
             } => self.set_notify(user, room, level, until.raw(), now),
-            Op::MuteMembers { room, users, until } => edit(&self.rooms, &room, true, |r| {
-                for user in users {
-                    r.members.insert(user, until.raw());
-                }
-            }),
-            Op::UnmuteMembers { room, users } => edit(&self.rooms, &room, false, |r| {
-                for user in &users {
-                    r.members.remove(user);
-                }
-            }),
+            Op::MuteMembers { room, users, until } => {
+                let filter = &self.filters.members;
+                self.edit_room(&room, true, |r| {
+                    for user in users {
+                        if !r.members.contains_key(&user) {
+                            filter.add((&*room, &*user));
+                        }
+                        r.members.insert(user, until.raw());
+                    }
+                });
+            }
+            Op::UnmuteMembers { room, users } => {
+                let filter = &self.filters.members;
+                self.edit_room(&room, false, |r| {
+                    for user in &users {
+                        if r.members.remove(user).is_some() {
+                            filter.remove((&*room, &**user));
+                        }
+                    }
+                });
+            }
             Op::SetModules {
                 user,
                 change,
                 until,
             } => {
                 let create = change.contains(&Some(true));
-                edit(&self.users, &user, create, |u| {
+                self.edit_user(&user, create, |u| {
                     for (slot, c) in u.modules.iter_mut().zip(change) {
                         match c {
                             Some(true) => *slot = until.raw(),
@@ -160,30 +215,39 @@ impl Tables {
                     }
                 });
             }
-            Op::MuteRoom { room, until } => {
-                edit(&self.rooms, &room, true, |r| r.mute = until.raw())
-            }
-            Op::UnmuteRoom { room } => edit(&self.rooms, &room, false, |r| r.mute = NONE),
-            Op::Allow { room, users } => edit(&self.rooms, &room, true, |r| r.allow.extend(users)),
-            Op::Disallow { room, users } => edit(&self.rooms, &room, false, |r| {
+            Op::MuteRoom { room, until } => self.set_room_mute(&room, until.raw()),
+            Op::UnmuteRoom { room } => self.set_room_mute(&room, NONE),
+            Op::Allow { room, users } => self.edit_room(&room, true, |r| r.allow.extend(users)),
+            Op::Disallow { room, users } => self.edit_room(&room, false, |r| {
                 for user in &users {
                     r.allow.remove(user);
                 }
             }),
             Op::RemoveUser { user } => {
-                self.users.remove(&user);
+                if self.users.remove(&user).is_some() {
+                    self.filters.users.remove(&*user);
+                }
                 // Member mutes and allow entries are only indexed by room: visit every room.
-                self.rooms.retain(|_, r| {
+                let members = &self.filters.members;
+                self.rooms.retain(|room, r| {
                     r.notify.remove(&user);
-                    r.members.remove(&user);
+                    if r.members.remove(&user).is_some() {
+                        members.remove((&**room, &*user));
+                    }
                     r.allow.remove(&user);
                     !r.is_empty()
                 });
             }
             Op::RemoveRoom { room } => {
                 if let Some((_, state)) = self.rooms.remove(&room) {
+                    for user in state.members.keys() {
+                        self.filters.members.remove((&*room, &**user));
+                    }
+                    if state.mute != NONE {
+                        self.filters.room_mutes.remove(&*room);
+                    }
                     for user in state.notify.keys() {
-                        edit(&self.users, user, false, |u| {
+                        self.edit_user(user, false, |u| {
                             u.notify.retain(|(r, _)| **r != *room);
                         });
                     }
@@ -194,16 +258,14 @@ impl Tables {
 
     fn set_notify(&self, user: Key, room: Key, level: NotifyLevel, until: Raw, now: u64) {
         if level == NotifyLevel::All {
-            edit(&self.users, &user, false, |u| {
-                u.notify.retain(|(r, _)| *r != room)
-            });
-            edit(&self.rooms, &room, false, |r| {
+            self.edit_user(&user, false, |u| u.notify.retain(|(r, _)| *r != room));
+            self.edit_room(&room, false, |r| {
                 r.notify.remove(&user);
             });
             return;
         }
         let setting = Setting { level, until };
-        edit(&self.users, &user, true, |u| {
+        self.edit_user(&user, true, |u| {
             match u.notify.iter().position(|(r, _)| *r == room) {
                 // Still in force: update in place, keeping its place in the list.
                 Some(i) if active(u.notify[i].1.until, now) => u.notify[i].1 = setting,
@@ -215,7 +277,7 @@ impl Tables {
                 None => u.notify.push((room.clone(), setting)),
             }
         });
-        edit(&self.rooms, &room, true, |r| {
+        self.edit_room(&room, true, |r| {
             r.notify.insert(user, setting);
         });
     }
@@ -226,6 +288,12 @@ impl Tables {
         for u in &self.users {
             if u.is_empty() {
                 return Err(format!("user {:?} has an empty entry", u.key()));
+            }
+            if !self.filters.users.may_contain(&**u.key()) {
+                return Err(format!(
+                    "user {:?} is stored but its filter says absent",
+                    u.key()
+                ));
             }
             for (room, s) in &u.notify {
                 user_pairs += 1;
@@ -247,6 +315,22 @@ impl Tables {
                 return Err(format!("room {:?} has an empty entry", r.key()));
             }
             room_pairs += r.notify.len();
+            if r.mute != NONE && !self.filters.room_mutes.may_contain(&**r.key()) {
+                return Err(format!(
+                    "room {:?} is muted but its filter says absent",
+                    r.key()
+                ));
+            }
+            if let Some(u) = r
+                .members
+                .keys()
+                .find(|u| !self.filters.members.may_contain((&**r.key(), &***u)))
+            {
+                return Err(format!(
+                    "member {u:?} of room {:?} is muted but its filter says absent",
+                    r.key()
+                ));
+            }
         }
         if user_pairs != room_pairs {
             return Err(format!(

@@ -1,0 +1,288 @@
+//! Single-thread costs of the checks, beside their baselines in the same run:
+//! B / Bc (one ahash `HashMap<String, u64>` hit on the same keys) and the naive engine.
+//!
+//! `cargo bench --bench checks`
+
+mod support;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::Duration;
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use mutegate::{
+    Clock, Engine, ManualClock, Mentions, Module, ModuleChange, MuteFor, NotifyLevel, SystemClock,
+    Target,
+};
+use support::{Ids, Mix, NOW, World, fan_out_room};
+
+/// Requests per measured iteration.
+const BATCH: usize = 1024;
+
+/// Walks `requests` in order, `BATCH` per iteration, wrapping around.
+struct Cursor(usize);
+impl Cursor {
+    fn next<'a, T>(&mut self, all: &'a [T]) -> &'a [T] {
+        if self.0 + BATCH > all.len() {
+            self.0 = 0;
+        }
+        let s = &all[self.0..self.0 + BATCH];
+        self.0 += BATCH;
+        s
+    }
+}
+
+fn baseline_map(world: &World) -> HashMap<String, u64, ahash::RandomState> {
+    let mut map = HashMap::with_capacity_and_hasher(world.users.len(), ahash::RandomState::new());
+    for i in 0..world.users.len() {
+        map.insert(world.users.get(i).to_string(), i as u64);
+    }
+    map
+}
+
+/// Checks over random (user, room) requests: the baseline, the engine and the naive engine.
+fn checks_on(c: &mut Criterion, name: &str, world: &World) {
+    let engine = world.engine();
+    let naive = world.naive();
+    let b_map = baseline_map(world);
+    let reqs = &world.requests;
+    let mut g = c.benchmark_group(name);
+    g.throughput(Throughput::Elements(BATCH as u64));
+
+    let mut cur = Cursor(0);
+    g.bench_function("baseline_hashmap_hit", |b| {
+        b.iter(|| {
+            let mut sum = 0u64;
+            for &(u, _) in cur.next(reqs) {
+                sum = sum.wrapping_add(*b_map.get(world.user(u)).unwrap());
+            }
+            sum
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("can_send", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(engine.can_send(world.user(u), Target::room(world.room(r))));
+            }
+            n
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("check_send", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(
+                    engine
+                        .check_send(world.user(u), Target::team(world.room(r)))
+                        .is_ok(),
+                );
+            }
+            n
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("should_push", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(engine.should_push(world.user(u), world.room(r)));
+            }
+            n
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("naive_can_send", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(naive.can_send(world.user(u), Module::Room, world.room(r), NOW));
+            }
+            n
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("naive_should_push", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(naive.should_push(world.user(u), world.room(r)));
+            }
+            n
+        })
+    });
+    g.finish();
+
+    // Senders by case: muted members, allow-listed users in muted rooms.
+    let mut g = c.benchmark_group(format!("{name}/can_send_by_sender"));
+    g.throughput(Throughput::Elements(BATCH as u64));
+    let cases: [(&str, Vec<(u32, u32)>); 2] = [
+        ("muted", world.member_mutes.clone()),
+        ("allowed", world.allowed.clone()),
+    ];
+    for (case, pairs) in cases {
+        let pairs: Vec<(u32, u32)> = pairs
+            .iter()
+            .cycle()
+            .take(BATCH.max(pairs.len()))
+            .copied()
+            .collect();
+        let mut cur = Cursor(0);
+        g.bench_function(BenchmarkId::new("engine", case), |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for &(u, r) in cur.next(&pairs) {
+                    n += usize::from(engine.can_send(world.user(u), Target::room(world.room(r))));
+                }
+                n
+            })
+        });
+        let mut cur = Cursor(0);
+        g.bench_function(BenchmarkId::new("naive", case), |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for &(u, r) in cur.next(&pairs) {
+                    n += usize::from(naive.can_send(
+                        world.user(u),
+                        Module::Room,
+                        world.room(r),
+                        NOW,
+                    ));
+                }
+                n
+            })
+        });
+    }
+    g.finish();
+}
+
+fn cold(c: &mut Criterion) {
+    let world = World::generate(1_000_000, 100_000, 1 << 20, Mix::default(), 1);
+    checks_on(c, "cold_1M", &world);
+}
+
+fn in_cache(c: &mut Criterion) {
+    let world = World::generate(1_000, 100, 1 << 16, Mix::default(), 2);
+    checks_on(c, "in_cache_1k", &world);
+}
+
+/// Push fan-out for one message in a 10k-member room.
+fn push_targets(c: &mut Criterion) {
+    const MEMBERS: usize = 10_000;
+    let mut g = c.benchmark_group("push_targets_10k");
+    g.throughput(Throughput::Elements(MEMBERS as u64));
+    for (label, share) in [("0pct", 0.0), ("5pct", 0.05), ("50pct", 0.5)] {
+        let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
+        let naive = support::Naive::default();
+        let ids: Ids = fan_out_room(&engine, &naive, "big", MEMBERS, share, 3);
+        let members: Vec<&str> = (0..MEMBERS).map(|i| ids.get(i)).collect();
+        let mut out = Vec::with_capacity(MEMBERS);
+        g.bench_function(BenchmarkId::new("engine", label), |b| {
+            b.iter(|| {
+                out.clear();
+                engine.push_targets_into("big", &members, Mentions::None, &mut out);
+                out.len()
+            })
+        });
+        g.bench_function(BenchmarkId::new("naive", label), |b| {
+            b.iter(|| naive.push_targets("big", &members).len())
+        });
+    }
+    g.finish();
+}
+
+/// Single mutations, in memory: mute then unmute, so state stays bounded.
+fn mutations(c: &mut Criterion) {
+    let world = World::generate(100_000, 10_000, 1 << 16, Mix::default(), 4);
+    let engine = world.engine();
+    let naive = world.naive();
+    let reqs = &world.requests;
+    let mut g = c.benchmark_group("mutations");
+    g.throughput(Throughput::Elements(2 * BATCH as u64));
+    let mut cur = Cursor(0);
+    g.bench_function("mute_unmute_member", |b| {
+        b.iter(|| {
+            for &(u, r) in cur.next(reqs) {
+                engine
+                    .mute_members(world.room(r), [world.user(u)], MuteFor::hours(1))
+                    .unwrap();
+                engine
+                    .unmute_members(world.room(r), [world.user(u)])
+                    .unwrap();
+            }
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("set_clear_notification_level", |b| {
+        b.iter(|| {
+            for &(u, r) in cur.next(reqs) {
+                let (user, room) = (world.user(u), world.room(r));
+                engine
+                    .set_notification_level(user, room, NotifyLevel::Off, MuteFor::hours(8))
+                    .unwrap();
+                engine
+                    .set_notification_level(user, room, NotifyLevel::All, MuteFor::Forever)
+                    .unwrap();
+            }
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("module_mute_unmute", |b| {
+        b.iter(|| {
+            for &(u, _) in cur.next(reqs) {
+                let user = world.user(u);
+                engine
+                    .set_module_mutes(user, ModuleChange::new().set(Module::Team, true))
+                    .unwrap();
+                engine
+                    .set_module_mutes(user, ModuleChange::new().set(Module::Team, false))
+                    .unwrap();
+            }
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("naive_mute_unmute_member", |b| {
+        b.iter(|| {
+            for &(u, r) in cur.next(reqs) {
+                naive.mute_member(world.room(r), world.user(u), NOW + 3_600_000);
+                naive.mute_member(world.room(r), world.user(u), 0);
+            }
+        })
+    });
+    g.finish();
+}
+
+/// What reading each clock costs (kept out of the engine benches by the fake clock).
+fn clocks(c: &mut Criterion) {
+    let mut g = c.benchmark_group("clock");
+    g.throughput(Throughput::Elements(1));
+    let manual = ManualClock::new(NOW);
+    g.bench_function("system_clock_now_ms", |b| {
+        b.iter(|| black_box(SystemClock.now_ms()))
+    });
+    g.bench_function("manual_clock_now_ms", |b| {
+        b.iter(|| black_box(manual.now_ms()))
+    });
+    let engine = Engine::new();
+    engine.mute_members("r", ["u"], MuteFor::hours(1)).unwrap();
+    g.bench_function("can_send_muted_on_system_clock", |b| {
+        b.iter(|| engine.can_send(black_box("u"), Target::room("r")))
+    });
+    g.finish();
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = cold, in_cache, push_targets, mutations, clocks
+}
+criterion_main!(benches);

@@ -1,0 +1,157 @@
+//! Lock-free "is there anything here at all?" filters in front of the tables.
+//!
+//! A filter is an array of small counters indexed by a hash: each counts the stored
+//! entries whose key hashes to it. A reader that finds a zero knows there is no entry
+//! and skips the table (and its shard lock) entirely; a non-zero count only means
+//! "look in the table". Most users and most (room, user) pairs have no state, so most
+//! checks take no lock and write no shared cache line, which is what lets readers on
+//! several cores scale.
+//!
+//! Writers are serialized by the engine's writer lock, so counters are updated with a
+//! plain load and store. A counter that reaches `u8::MAX` sticks there (a permanent
+//! "maybe"), so it can never wrap to a false zero.
+//!
+//! Ordering: a writer counts an entry up *before* inserting it and down *after*
+//! removing it, so a reader never sees a zero while the entry is in the table.
+
+use std::hash::Hash;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::store::Hasher;
+
+/// One counting filter: one-byte counters, eight to a word.
+pub(crate) struct Filter {
+    words: Box<[AtomicU64]>,
+    mask: u64,
+    hasher: Hasher,
+}
+
+impl std::fmt::Debug for Filter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Filter")
+            .field("slots", &(self.mask + 1))
+            .finish()
+    }
+}
+
+impl Filter {
+    /// A filter with `slots` counters (a power of two, at least 8).
+    pub fn new(slots: usize) -> Filter {
+        debug_assert!(slots.is_power_of_two() && slots >= 8);
+        Filter {
+            words: (0..slots / 8).map(|_| AtomicU64::new(0)).collect(),
+            mask: slots as u64 - 1,
+            hasher: Hasher::new(),
+        }
+    }
+
+    /// The word holding `key`'s counter, and the counter's bit offset in it.
+    #[inline]
+    fn slot(&self, key: impl Hash) -> (&AtomicU64, u32) {
+        let i = self.hasher.hash_one(key) & self.mask;
+        // `i >> 3` is below `words.len()` because the mask is `slots - 1`.
+        (&self.words[(i >> 3) as usize], ((i & 7) * 8) as u32)
+    }
+
+    /// `false` if no entry with this key is stored; `true` if one may be.
+    #[inline]
+    pub fn may_contain(&self, key: impl Hash) -> bool {
+        let (word, shift) = self.slot(key);
+        (word.load(Ordering::Acquire) >> shift) & 0xFF != 0
+    }
+
+    /// Moves `key`'s counter by `up`/down one unless it is stuck at the top.
+    /// Serialized writers only: the word is read and written, not updated atomically.
+    fn step(&self, key: impl Hash, up: bool) {
+        let (word, shift) = self.slot(key);
+        let w = word.load(Ordering::Relaxed);
+        let count = (w >> shift) & 0xFF;
+        let next = match (count, up) {
+            (0xFF, _) | (0, false) => return,
+            (c, true) => c + 1,
+            (c, false) => c - 1,
+        };
+        word.store((w & !(0xFF << shift)) | (next << shift), Ordering::Release);
+    }
+
+    /// Counts an entry in (call before inserting it). Serialized writers only.
+    pub fn add(&self, key: impl Hash) {
+        self.step(key, true);
+    }
+
+    /// Counts an entry out (call after removing it). Serialized writers only.
+    pub fn remove(&self, key: impl Hash) {
+        self.step(key, false);
+    }
+}
+
+/// The filters the engine keeps.
+#[derive(Debug)]
+pub(crate) struct Filters {
+    /// Users with an entry in the user-major table.
+    pub users: Filter,
+    /// Rooms with a room-wide mute stored.
+    pub room_mutes: Filter,
+    /// (room, user) pairs with a member mute stored.
+    pub members: Filter,
+}
+
+impl Filters {
+    pub fn new(slots: usize) -> Filters {
+        Filters {
+            users: Filter::new(slots),
+            room_mutes: Filter::new(slots),
+            members: Filter::new(slots),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_in_and_out_and_sticks_at_the_top() {
+        let f = Filter {
+            words: vec![AtomicU64::new(0)].into(),
+            mask: 0, // a single counter, so every key shares it
+            hasher: Hasher::new(),
+        };
+        assert!(!f.may_contain("a"));
+        f.add("a");
+        f.add("b");
+        f.remove("a");
+        assert!(f.may_contain("a"), "b shares the only counter");
+        f.remove("b");
+        assert!(!f.may_contain("a"));
+        f.remove("b"); // no underflow
+        assert!(!f.may_contain("a"));
+        for _ in 0..300 {
+            f.add("x");
+        }
+        for _ in 0..300 {
+            f.remove("x");
+        }
+        assert!(f.may_contain("x"), "saturated counters stay non-zero");
+    }
+}
+
+#[cfg(test)]
+mod packing {
+    use super::*;
+
+    #[test]
+    fn neighbouring_counters_in_one_word_do_not_disturb_each_other() {
+        let f = Filter::new(8);
+        let keys: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
+        for k in &keys {
+            f.add(k);
+        }
+        for (i, k) in keys.iter().enumerate() {
+            f.remove(k);
+            // Every key not yet removed must still read as present.
+            assert!(keys[i + 1..].iter().all(|k| f.may_contain(k)));
+        }
+        assert!(keys.iter().all(|k| !f.may_contain(k)));
+    }
+}
