@@ -42,7 +42,9 @@ fn run(engine: &Engine, world: &World, readers: usize, iters: u64, with_writer: 
                         }
                         writes += 1;
                     }
-                    thread::sleep(Duration::from_micros(50));
+                    // Catch up in bursts: fewer wake-ups steal less CPU from the readers
+                    // on a small machine, while writes stay at 1% of the checks.
+                    thread::sleep(Duration::from_millis(1));
                 }
                 writes
             })
