@@ -53,22 +53,32 @@ fn main() {
     let rooms = Ids::numbered("room", ROOMS);
     let mut rng = StdRng::seed_from_u64(7);
     let zipf = Zipf::new(ROOMS as f64, 1.0).unwrap();
-    let zroom: Vec<usize> = (0..ENTRIES).map(|_| zipf.sample(&mut rng) as usize - 1).collect();
+    let zroom: Vec<usize> = (0..ENTRIES)
+        .map(|_| zipf.sample(&mut rng) as usize - 1)
+        .collect();
 
     per_entry("notify_one_per_user", ENTRIES, |e| {
         for (i, &r) in zroom.iter().enumerate() {
-            e.set_notification_level(users.get(i), rooms.get(r), NotifyLevel::Off, MuteFor::Forever).unwrap();
+            e.set_notification_level(
+                users.get(i),
+                rooms.get(r),
+                NotifyLevel::Off,
+                MuteFor::Forever,
+            )
+            .unwrap();
         }
     });
     per_entry("notify_ten_per_user", ENTRIES, |e| {
         for i in 0..ENTRIES {
             let room = rooms.get((i * 7919 + i / 10) % ROOMS);
-            e.set_notification_level(users.get(i / 10), room, NotifyLevel::Off, MuteFor::Forever).unwrap();
+            e.set_notification_level(users.get(i / 10), room, NotifyLevel::Off, MuteFor::Forever)
+                .unwrap();
         }
     });
     per_entry("member_mutes", ENTRIES, |e| {
         for (i, &r) in zroom.iter().enumerate() {
-            e.mute_members(rooms.get(r), [users.get(i)], MuteFor::hours(1)).unwrap();
+            e.mute_members(rooms.get(r), [users.get(i)], MuteFor::hours(1))
+                .unwrap();
         }
     });
     per_entry("module_mutes", ENTRIES, |e| {

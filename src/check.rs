@@ -267,26 +267,28 @@ impl At<'_> {
         mentions: Mentions<'_>,
         out: &mut Vec<&'m S>,
     ) {
-        let guard = self.engine.tables.rooms.get(room);
-        let settings = guard.as_ref().map(|r| &r.notify);
-        match settings {
-            Some(map) if !map.is_empty() => {
-                let mut now = self.clock();
-                out.reserve(members.len());
-                for member in members {
-                    let id = member.as_ref();
-                    let pushes = map.get(id).is_none_or(|s| {
-                        decide::push(s.level, s.until, mentions.contains(id), now.get())
-                    });
-                    if pushes {
-                        out.push(member);
-                    }
-                }
-            }
+        // A snapshot of the room's settings: the shard is held only to clone an `Arc`,
+        // so writers are never held up by a fan-out, however large the room.
+        let settings = self
+            .engine
+            .tables
+            .rooms
+            .get(room)
+            .and_then(|r| r.notify.clone());
+        let Some(map) = settings else {
             // Nobody in the room has a setting: no per-member work at all.
-            _ => {
-                drop(guard);
-                out.extend(members);
+            out.extend(members);
+            return;
+        };
+        let mut now = self.clock();
+        out.reserve(members.len());
+        for member in members {
+            let id = member.as_ref();
+            let pushes = map
+                .get(id)
+                .is_none_or(|s| decide::push(s.level, s.until, mentions.contains(id), now.get()));
+            if pushes {
+                out.push(member);
             }
         }
     }

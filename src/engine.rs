@@ -694,7 +694,7 @@ impl Engine {
         self.write(|tables, _| {
             let present = tables.users.contains_key(&user)
                 || tables.rooms.iter().any(|r| {
-                    r.notify.contains_key(&user)
+                    r.setting(&user).is_some()
                         || r.members.contains_key(&user)
                         || r.allow.contains(&user)
                 });

@@ -7,6 +7,7 @@
 //! another writer; readers take one shard guard at a time and never two at once.
 
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use dashmap::DashMap;
 use smallvec::SmallVec;
@@ -20,7 +21,7 @@ use crate::op::Op;
 pub(crate) type Hasher = ahash::RandomState;
 /// An owned id.
 pub(crate) type Key = Box<str>;
-type Map<V> = HashMap<Key, V, Hasher>;
+pub(crate) type Map<V> = HashMap<Key, V, Hasher>;
 
 /// One stored notification setting (never `All`, which is the absence of a setting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,14 +52,39 @@ impl UserState {
 /// What the engine knows about one room.
 #[derive(Debug, Default)]
 pub(crate) struct RoomState {
-    /// Notification settings of the room's users (the fan-out index).
-    pub notify: Map<Setting>,
+    /// Notification settings of the room's users (the fan-out index); `None` when there
+    /// are none. Shared so a fan-out iterates a snapshot without holding the shard:
+    /// writers copy it only while such a snapshot is in use.
+    pub notify: Option<Arc<Map<Setting>>>,
     /// Individual speech mutes.
     pub members: Map<Raw>,
     /// Room-wide mute (`NONE` when unset).
     pub mute: Raw,
     /// Users who may speak through a room-wide mute.
     pub allow: HashSet<Key, Hasher>,
+}
+
+impl RoomState {
+    /// `user`'s notification setting in this room, if stored.
+    #[inline]
+    pub fn setting(&self, user: &str) -> Option<Setting> {
+        self.notify.as_ref()?.get(user).copied()
+    }
+
+    fn set_setting(&mut self, user: Key, setting: Setting) {
+        Arc::make_mut(self.notify.get_or_insert_with(Arc::default)).insert(user, setting);
+    }
+
+    fn clear_setting(&mut self, user: &str) {
+        let Some(map) = &mut self.notify else { return };
+        if map.contains_key(user) {
+            let map = Arc::make_mut(map);
+            map.remove(user);
+            if map.is_empty() {
+                self.notify = None;
+            }
+        }
+    }
 }
 
 /// An entry that is dropped from its table once it holds nothing.
@@ -74,7 +100,7 @@ impl Entry for UserState {
 
 impl Entry for RoomState {
     fn is_empty(&self) -> bool {
-        self.notify.is_empty()
+        self.notify.is_none()
             && self.members.is_empty()
             && self.mute == NONE
             && self.allow.is_empty()
@@ -230,7 +256,7 @@ impl Tables {
                 // Member mutes and allow entries are only indexed by room: visit every room.
                 let members = &self.filters.members;
                 self.rooms.retain(|room, r| {
-                    r.notify.remove(&user);
+                    r.clear_setting(&user);
                     if r.members.remove(&user).is_some() {
                         members.remove((&**room, &*user));
                     }
@@ -246,7 +272,7 @@ impl Tables {
                     if state.mute != NONE {
                         self.filters.room_mutes.remove(&*room);
                     }
-                    for user in state.notify.keys() {
+                    for user in state.notify.iter().flat_map(|m| m.keys()) {
                         self.edit_user(user, false, |u| {
                             u.notify.retain(|(r, _)| **r != *room);
                         });
@@ -259,9 +285,7 @@ impl Tables {
     fn set_notify(&self, user: Key, room: Key, level: NotifyLevel, until: Raw, now: u64) {
         if level == NotifyLevel::All {
             self.edit_user(&user, false, |u| u.notify.retain(|(r, _)| *r != room));
-            self.edit_room(&room, false, |r| {
-                r.notify.remove(&user);
-            });
+            self.edit_room(&room, false, |r| r.clear_setting(&user));
             return;
         }
         let setting = Setting { level, until };
@@ -277,9 +301,7 @@ impl Tables {
                 None => u.notify.push((room.clone(), setting)),
             }
         });
-        self.edit_room(&room, true, |r| {
-            r.notify.insert(user, setting);
-        });
+        self.edit_room(&room, true, |r| r.set_setting(user, setting));
     }
 
     /// Checks that the two indexes agree and that no empty entry is kept.
@@ -297,10 +319,7 @@ impl Tables {
             }
             for (room, s) in &u.notify {
                 user_pairs += 1;
-                let found = self
-                    .rooms
-                    .get(room)
-                    .and_then(|r| r.notify.get(u.key()).copied());
+                let found = self.rooms.get(room).and_then(|r| r.setting(u.key()));
                 if found != Some(*s) {
                     return Err(format!(
                         "user {:?} room {room:?}: user-major {s:?}, room-major {found:?}",
@@ -314,7 +333,10 @@ impl Tables {
             if r.is_empty() {
                 return Err(format!("room {:?} has an empty entry", r.key()));
             }
-            room_pairs += r.notify.len();
+            room_pairs += r.notify.as_ref().map_or(0, |m| m.len());
+            if r.notify.as_ref().is_some_and(|m| m.is_empty()) {
+                return Err(format!("room {:?} keeps an empty settings map", r.key()));
+            }
             if r.mute != NONE && !self.filters.room_mutes.may_contain(&**r.key()) {
                 return Err(format!(
                     "room {:?} is muted but its filter says absent",

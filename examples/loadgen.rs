@@ -1,0 +1,456 @@
+//! The main job: a simulated message pipeline against mutegate, and the same workload on
+//! a naive baseline, side by side.
+//!
+//! Every message is one send check (`can_send`) for a random sender in a Zipf-popular
+//! room and, when allowed, one push fan-out (`push_targets`) over the room's members.
+//! A share of operations are mutations (mute / unmute a member) as churn.
+//!
+//! `cargo run --release --example loadgen -- --help`
+
+#[path = "../benches/support/mod.rs"]
+mod support;
+
+use std::alloc::System;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use hdrhistogram::Histogram;
+use mutegate::{Engine, ManualClock, Mentions, Module, MuteFor, NotifyLevel, Target};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
+use support::{Mix, NOW, Naive, World};
+
+#[global_allocator]
+static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
+
+/// A simulated message pipeline against mutegate and a naive baseline.
+#[derive(Parser, Debug, Clone)]
+#[command(version, about)]
+struct Args {
+    /// Users in the world.
+    #[arg(long, default_value_t = 200_000)]
+    users: usize,
+    /// Rooms in the world (popularity is Zipf-distributed).
+    #[arg(long, default_value_t = 20_000)]
+    rooms: usize,
+    /// Members of the most popular room (a room of popularity rank k has about this / k).
+    #[arg(long, default_value_t = 5_000)]
+    max_room_size: usize,
+    /// Share of users with some mute state.
+    #[arg(long, default_value_t = 0.05)]
+    stateful: f64,
+    /// Share of room members with a notification setting in that room.
+    #[arg(long, default_value_t = 0.05)]
+    notify: f64,
+    /// Share of rooms muted room-wide.
+    #[arg(long, default_value_t = 0.01)]
+    muted_rooms: f64,
+    /// Share of operations that are mutations (churn).
+    #[arg(long, default_value_t = 0.01)]
+    churn: f64,
+    /// Messages per second over all threads; 0 for as fast as possible.
+    #[arg(long, default_value_t = 0)]
+    rate: u64,
+    /// Worker threads.
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Seconds each side (mutegate, then naive) runs.
+    #[arg(long, default_value_t = 8.0)]
+    seconds: f64,
+    /// Seed of the generated world.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Run mutegate only.
+    #[arg(long)]
+    skip_naive: bool,
+}
+
+/// What the pipeline needs from a mute store.
+trait Backend: Sync {
+    fn can_send(&self, user: &str, room: &str) -> bool;
+    fn push<'a, 'm>(&self, room: &str, members: &'a [&'m str], out: &mut Vec<&'a &'m str>);
+    fn mutate(&self, user: &str, room: &str, mute: bool);
+}
+
+impl Backend for Engine {
+    fn can_send(&self, user: &str, room: &str) -> bool {
+        Engine::can_send(self, user, Target::room(room))
+    }
+    fn push<'a, 'm>(&self, room: &str, members: &'a [&'m str], out: &mut Vec<&'a &'m str>) {
+        self.push_targets_into(room, members, Mentions::None, out);
+    }
+    fn mutate(&self, user: &str, room: &str, mute: bool) {
+        if mute {
+            self.mute_members(room, [user], MuteFor::hours(1))
+                .expect("valid ids");
+        } else {
+            self.unmute_members(room, [user]).expect("valid ids");
+        }
+    }
+}
+
+impl Backend for Naive {
+    fn can_send(&self, user: &str, room: &str) -> bool {
+        Naive::can_send(self, user, Module::Room, room, NOW)
+    }
+    fn push<'a, 'm>(&self, room: &str, members: &'a [&'m str], out: &mut Vec<&'a &'m str>) {
+        out.extend(members.iter().filter(|m| self.should_push(m, room)));
+    }
+    fn mutate(&self, user: &str, room: &str, mute: bool) {
+        self.mute_member(room, user, if mute { NOW + 3_600_000 } else { 0 });
+    }
+}
+
+/// The world plus room memberships.
+struct Setup {
+    world: World,
+    members: Vec<Vec<u32>>,
+}
+
+impl Setup {
+    fn new(a: &Args) -> Setup {
+        let mix = Mix {
+            stateful: a.stateful,
+            muted_rooms: a.muted_rooms,
+        };
+        let world = World::generate(a.users, a.rooms, 1 << 20, mix, a.seed);
+        let mut rng = StdRng::seed_from_u64(a.seed ^ 0x5EED);
+        // Room sizes follow popularity: count how often each room is requested.
+        let mut hits = vec![0u32; a.rooms];
+        for &(_, r) in &world.requests {
+            hits[r as usize] += 1;
+        }
+        let top = f64::from(*hits.iter().max().unwrap_or(&1).max(&1));
+        let members = hits
+            .iter()
+            .map(|&h| {
+                let size = ((f64::from(h) / top) * a.max_room_size as f64).max(2.0) as usize;
+                (0..size)
+                    .map(|_| rng.random_range(0..a.users as u32))
+                    .collect()
+            })
+            .collect();
+        Setup { world, members }
+    }
+
+    fn member_ids(&self, room: usize) -> Vec<&str> {
+        self.members[room]
+            .iter()
+            .map(|&u| self.world.user(u))
+            .collect()
+    }
+
+    /// Notification settings for a share of each room's members.
+    fn notify_settings(&self, share: f64, seed: u64) -> Vec<(u32, u32, NotifyLevel)> {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0xA0_71F7);
+        let mut out = Vec::new();
+        for (r, members) in self.members.iter().enumerate() {
+            for &u in members {
+                if rng.random_bool(share) {
+                    let level = if rng.random_bool(0.7) {
+                        NotifyLevel::Off
+                    } else {
+                        NotifyLevel::MentionsOnly
+                    };
+                    out.push((u, r as u32, level));
+                }
+            }
+        }
+        out
+    }
+}
+
+/// Per-thread results.
+struct Tally {
+    send: Histogram<u64>,
+    push: Histogram<u64>,
+    mutate: Histogram<u64>,
+    messages: u64,
+    pushed: u64,
+    fanned: u64,
+}
+
+impl Tally {
+    fn new() -> Tally {
+        let h = || Histogram::new_with_bounds(1, 60_000_000_000, 3).expect("valid bounds");
+        Tally {
+            send: h(),
+            push: h(),
+            mutate: h(),
+            messages: 0,
+            pushed: 0,
+            fanned: 0,
+        }
+    }
+    fn merge(&mut self, o: &Tally) {
+        self.send.add(&o.send).expect("same bounds");
+        self.push.add(&o.push).expect("same bounds");
+        self.mutate.add(&o.mutate).expect("same bounds");
+        self.messages += o.messages;
+        self.pushed += o.pushed;
+        self.fanned += o.fanned;
+    }
+}
+
+fn elapsed_ns(t: Instant) -> u64 {
+    u64::try_from(t.elapsed().as_nanos())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+/// Runs the pipeline on `backend` for the configured time; returns totals and wall time.
+fn run(
+    name: &str,
+    backend: &dyn Backend,
+    setup: &Setup,
+    members: &[Vec<&str>],
+    a: &Args,
+) -> (Tally, Duration) {
+    let stop = AtomicBool::new(false);
+    let progress = AtomicU64::new(0);
+    let reqs = &setup.world.requests;
+    let per_thread_rate = (a.rate as f64 / a.threads as f64).max(0.0);
+    let start = Instant::now();
+    let tallies: Vec<Tally> = thread::scope(|s| {
+        let handles: Vec<_> = (0..a.threads)
+            .map(|t| {
+                let (stop, progress) = (&stop, &progress);
+                s.spawn(move || {
+                    let mut rng = StdRng::seed_from_u64(a.seed + 100 + t as u64);
+                    let mut tally = Tally::new();
+                    let mut out = Vec::new();
+                    let mut i = t * reqs.len() / a.threads;
+                    let mut muted: Vec<(u32, u32)> = Vec::new();
+                    while !stop.load(Ordering::Relaxed) {
+                        for _ in 0..256 {
+                            let (u, r) = reqs[i % reqs.len()];
+                            i += 1;
+                            let (user, room) = (setup.world.user(u), setup.world.room(r));
+                            if rng.random_bool(a.churn) {
+                                // Churn: mute a random member, or lift an earlier mute.
+                                let lift = !muted.is_empty() && rng.random_bool(0.5);
+                                let t0 = Instant::now();
+                                if lift {
+                                    let (mu, mr) =
+                                        muted.swap_remove(rng.random_range(0..muted.len()));
+                                    backend.mutate(
+                                        setup.world.user(mu),
+                                        setup.world.room(mr),
+                                        false,
+                                    );
+                                } else {
+                                    backend.mutate(user, room, true);
+                                    muted.push((u, r));
+                                }
+                                tally.mutate.record(elapsed_ns(t0)).ok();
+                                continue;
+                            }
+                            let t0 = Instant::now();
+                            let allowed = backend.can_send(user, room);
+                            tally.send.record(elapsed_ns(t0)).ok();
+                            tally.messages += 1;
+                            if allowed {
+                                let list = &members[r as usize];
+                                out.clear();
+                                let t0 = Instant::now();
+                                backend.push(room, list, &mut out);
+                                tally.push.record(elapsed_ns(t0)).ok();
+                                tally.fanned += list.len() as u64;
+                                tally.pushed += out.len() as u64;
+                            }
+                        }
+                        progress.fetch_add(256, Ordering::Relaxed);
+                        if per_thread_rate > 0.0 {
+                            let due =
+                                Duration::from_secs_f64(tally.messages as f64 / per_thread_rate);
+                            if let Some(wait) = due.checked_sub(start.elapsed()) {
+                                thread::sleep(wait);
+                            }
+                        }
+                    }
+                    tally
+                })
+            })
+            .collect();
+        let mut last = (0u64, Instant::now());
+        while start.elapsed().as_secs_f64() < a.seconds {
+            thread::sleep(Duration::from_millis(1000).min(Duration::from_secs_f64(a.seconds)));
+            let done = progress.load(Ordering::Relaxed);
+            let rate = (done - last.0) as f64 / last.1.elapsed().as_secs_f64();
+            eprintln!(
+                "  [{name}] {:>5.1}s  {:>8.2} M ops/s",
+                start.elapsed().as_secs_f64(),
+                rate / 1e6
+            );
+            last = (done, Instant::now());
+        }
+        stop.store(true, Ordering::Relaxed);
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("worker"))
+            .collect()
+    });
+    let wall = start.elapsed();
+    let mut total = Tally::new();
+    for t in &tallies {
+        total.merge(t);
+    }
+    (total, wall)
+}
+
+fn live_bytes(region: &Region<'_, System>) -> i64 {
+    let c = region.change();
+    c.bytes_allocated as i64 - c.bytes_deallocated as i64 + c.bytes_reallocated as i64
+}
+
+fn main() {
+    let a = Args::parse();
+    assert!(
+        a.threads > 0 && a.users > 0 && a.rooms > 0,
+        "threads, users and rooms must be positive"
+    );
+    eprintln!(
+        "loadgen: {} users, {} rooms, {} threads, {:.0}s per side",
+        a.users, a.rooms, a.threads, a.seconds
+    );
+    let t = Instant::now();
+    let setup = Setup::new(&a);
+    let notify = setup.notify_settings(a.notify, a.seed);
+    let members: Vec<Vec<&str>> = (0..a.rooms).map(|r| setup.member_ids(r)).collect();
+    let memberships: usize = members.iter().map(Vec::len).sum();
+    eprintln!(
+        "  world generated in {:.1}s ({memberships} memberships)",
+        t.elapsed().as_secs_f64()
+    );
+
+    let region = Region::new(GLOBAL);
+    let engine = Engine::builder()
+        .clock(ManualClock::new(NOW))
+        .capacity_hint(a.users / 4)
+        .build();
+    setup.world.load(&engine);
+    for &(u, r, level) in &notify {
+        let (user, room) = (setup.world.user(u), setup.world.room(r));
+        engine
+            .set_notification_level(user, room, level, MuteFor::Forever)
+            .expect("valid");
+    }
+    let engine_bytes = live_bytes(&region);
+    let stats = engine.stats();
+    eprintln!("  mutegate loaded: {stats:?}");
+    let (e, e_wall) = run("mutegate", &engine, &setup, &members, &a);
+
+    let naive_side = (!a.skip_naive).then(|| {
+        let region = Region::new(GLOBAL);
+        let naive = setup.world.naive();
+        for &(u, r, level) in &notify {
+            naive.set_level(setup.world.user(u), setup.world.room(r), level);
+        }
+        let bytes = live_bytes(&region);
+        let (n, wall) = run("naive", &naive, &setup, &members, &a);
+        (n, wall, bytes)
+    });
+
+    let timer = {
+        let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).expect("bounds");
+        for _ in 0..100_000 {
+            let t0 = Instant::now();
+            h.record(elapsed_ns(t0)).ok();
+        }
+        h.value_at_quantile(0.5)
+    };
+
+    println!();
+    println!(
+        "mutegate loadgen: {} users x {} rooms, {} threads, {:.0}s per side",
+        a.users, a.rooms, a.threads, a.seconds
+    );
+    println!(
+        "state: {} notification, {} member, {} module, {} room-wide mutes, {} allow entries",
+        stats.notification_mutes,
+        stats.member_mutes,
+        stats.module_mutes,
+        stats.room_mutes,
+        stats.allow_entries
+    );
+    println!();
+    println!("| measure | mutegate | naive | mutegate / naive |");
+    println!("|---|---:|---:|---:|");
+    let rate = |t: &Tally, w: Duration| t.messages as f64 / w.as_secs_f64();
+    let members_rate = |t: &Tally, w: Duration| t.fanned as f64 / w.as_secs_f64();
+    let row = |label: &str, mine: f64, theirs: Option<f64>, unit: &str, higher_better: bool| {
+        let (b, ratio) = match theirs {
+            Some(v) => {
+                let r = if higher_better { mine / v } else { v / mine };
+                let verdict = if r >= 1.0 {
+                    format!("{r:.2}x faster")
+                } else {
+                    format!("{:.2}x slower", 1.0 / r)
+                };
+                (format!("{v:.2} {unit}"), verdict)
+            }
+            None => ("-".into(), "-".into()),
+        };
+        println!("| {label} | {mine:.2} {unit} | {b} | {ratio} |");
+    };
+    let n = naive_side.as_ref();
+    row(
+        "checks (can_send) per second",
+        rate(&e, e_wall) / 1e6,
+        n.map(|(t, w, _)| rate(t, *w) / 1e6),
+        "M/s",
+        true,
+    );
+    row(
+        "push fan-out, members per second",
+        members_rate(&e, e_wall) / 1e6,
+        n.map(|(t, w, _)| members_rate(t, *w) / 1e6),
+        "M/s",
+        true,
+    );
+    for (label, pick) in [
+        (
+            "can_send",
+            (|t: &Tally| &t.send) as fn(&Tally) -> &Histogram<u64>,
+        ),
+        ("push_targets (one message)", |t: &Tally| &t.push),
+        ("mutation", |t: &Tally| &t.mutate),
+    ] {
+        for q in [0.5, 0.99, 0.999] {
+            let mine = pick(&e).value_at_quantile(q) as f64;
+            let theirs = n.map(|(t, _, _)| pick(t).value_at_quantile(q) as f64);
+            row(
+                &format!("{label} p{}", q * 100.0),
+                mine,
+                theirs,
+                "ns",
+                false,
+            );
+        }
+    }
+    let filtered = |t: &Tally| 100.0 * (t.fanned - t.pushed) as f64 / t.fanned.max(1) as f64;
+    println!(
+        "| pushes filtered out | {:.2}% of {} | {} | - |",
+        filtered(&e),
+        e.fanned,
+        n.map_or("-".into(), |(t, _, _)| format!(
+            "{:.2}% of {}",
+            filtered(t),
+            t.fanned
+        ))
+    );
+    let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
+    println!(
+        "| memory (live heap of the store) | {:.1} MiB | {} | - |",
+        mib(engine_bytes),
+        n.map_or("-".into(), |(_, _, b)| format!("{:.1} MiB", mib(*b)))
+    );
+    println!();
+    println!("Latencies are per call and include about {timer} ns of timer overhead each.");
+    if let Some((t, _, _)) = n {
+        assert_eq!(t.pushed > 0, e.pushed > 0, "both sides pushed");
+    }
+}
