@@ -200,7 +200,11 @@ impl At<'_> {
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
         if filters.users.may_contain(user) {
             if let Some(u) = engine.tables.users.get(user) {
-                facts.module = u.modules[target.module.index()];
+                facts.module = u
+                    .modules()
+                    .get(target.module.index())
+                    .copied()
+                    .unwrap_or(NONE);
             }
         }
         let room_rules = target.is_room()
@@ -218,8 +222,8 @@ impl At<'_> {
             facts.room = r.mute;
             let allow_matters = facts.room != NONE
                 || (facts.member != NONE && engine.policy == AllowPolicy::AllowListWins);
-            if allow_matters && !r.allow.is_empty() {
-                facts.allowed = r.allow.contains(user);
+            if allow_matters {
+                facts.allowed = r.allows(user);
             }
         }
         if !facts.any() {

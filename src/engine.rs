@@ -542,7 +542,7 @@ impl Engine {
         }
         self.write(|tables, now| {
             let until = change.duration.expiry_from(now)?;
-            let mut raw = tables.users.get(&user).map_or([0; 4], |u| u.modules);
+            let mut raw = tables.users.get(&user).map_or([0; 4], |u| u.modules());
             for (slot, flag) in raw.iter_mut().zip(flags) {
                 match flag {
                     Some(true) => *slot = until.raw(),
@@ -563,7 +563,7 @@ impl Engine {
     #[must_use]
     pub fn module_status(&self, user: &str) -> ModuleStatus {
         let now = self.clock.now_ms();
-        let raw = self.tables.users.get(user).map_or([0; 4], |u| u.modules);
+        let raw = self.tables.users.get(user).map_or([0; 4], |u| u.modules());
         ModuleStatus::from_raw(&raw, now)
     }
 
@@ -655,7 +655,7 @@ impl Engine {
             let removed = tables
                 .rooms
                 .get(&room)
-                .map_or(0, |r| count_distinct(&users, |u| r.allow.contains(u)));
+                .map_or(0, |r| count_distinct(&users, |u| r.allows(u)));
             Ok((Op::Disallow { room, users }, removed))
         })
     }
@@ -665,7 +665,7 @@ impl Engine {
     pub fn allow_list(&self, room: &str) -> Vec<String> {
         let mut out: Vec<String> = match self.tables.rooms.get(room) {
             None => return Vec::new(),
-            Some(r) => r.allow.iter().map(|u| u.to_string()).collect(),
+            Some(r) => r.allow_list().map(|u| u.to_string()).collect(),
         };
         out.sort_unstable();
         out
@@ -674,10 +674,7 @@ impl Engine {
     /// Whether `user` is on `room`'s allow list.
     #[must_use]
     pub fn is_allowed(&self, room: &str, user: &str) -> bool {
-        self.tables
-            .rooms
-            .get(room)
-            .is_some_and(|r| r.allow.contains(user))
+        self.tables.rooms.get(room).is_some_and(|r| r.allows(user))
     }
 
     // ----- housekeeping -----
@@ -694,9 +691,7 @@ impl Engine {
         self.write(|tables, _| {
             let present = tables.users.contains_key(&user)
                 || tables.rooms.iter().any(|r| {
-                    r.setting(&user).is_some()
-                        || r.members.contains_key(&user)
-                        || r.allow.contains(&user)
+                    r.setting(&user).is_some() || r.members.contains_key(&user) || r.allows(&user)
                 });
             Ok((Op::RemoveUser { user }, present))
         })

@@ -46,13 +46,13 @@ impl Stats {
                 .iter()
                 .filter(|(_, x)| active(x.until, now))
                 .count();
-            s.module_mutes += u.modules.iter().filter(|&&e| active(e, now)).count();
+            s.module_mutes += u.modules().iter().filter(|&&e| active(e, now)).count();
         }
         for r in &tables.rooms {
             s.rooms += 1;
             s.member_mutes += r.members.values().filter(|&&e| active(e, now)).count();
             s.room_mutes += usize::from(active(r.mute, now));
-            s.allow_entries += r.allow.len();
+            s.allow_entries += r.allow_list().count();
         }
         s
     }

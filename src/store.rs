@@ -7,7 +7,8 @@
 //! another writer; readers take one shard guard at a time and never two at once.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::Arc;
+use std::hash::BuildHasher;
+use std::sync::{Arc, OnceLock};
 
 use dashmap::DashMap;
 use smallvec::SmallVec;
@@ -17,11 +18,28 @@ use crate::filter::Filters;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 
-/// The hasher used by every table.
+/// The hasher of the sharded tables.
 pub(crate) type Hasher = ahash::RandomState;
 /// An owned id.
 pub(crate) type Key = Box<str>;
-pub(crate) type Map<V> = HashMap<Key, V, Hasher>;
+
+/// The hasher of the small per-room maps: zero-sized, so each map does not carry its own
+/// 32-byte state, yet randomly seeded once per process (ids come from users, so the
+/// seed must not be guessable).
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct Seeded;
+
+impl BuildHasher for Seeded {
+    type Hasher = ahash::AHasher;
+    #[inline]
+    fn build_hasher(&self) -> ahash::AHasher {
+        static STATE: OnceLock<ahash::RandomState> = OnceLock::new();
+        STATE.get_or_init(ahash::RandomState::new).build_hasher()
+    }
+}
+
+/// A per-room map keyed by user id.
+pub(crate) type Map<V> = HashMap<Key, V, Seeded>;
 
 /// One stored notification setting (never `All`, which is the absence of a setting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -35,11 +53,17 @@ pub(crate) struct Setting {
 pub(crate) struct UserState {
     /// Notification settings in the order they were made (oldest first).
     pub notify: SmallVec<[(Key, Setting); 1]>,
-    /// Module mutes, indexed by `Module::index`.
-    pub modules: [Raw; 4],
+    /// Module mutes, indexed by `Module::index`; boxed because few users have any.
+    pub modules: Option<Box<[Raw; 4]>>,
 }
 
 impl UserState {
+    /// The user's module mutes (`NONE` where there is none).
+    #[inline]
+    pub fn modules(&self) -> [Raw; 4] {
+        self.modules.as_deref().copied().unwrap_or([NONE; 4])
+    }
+
     #[inline]
     pub fn setting(&self, room: &str) -> Option<Setting> {
         self.notify
@@ -60,11 +84,35 @@ pub(crate) struct RoomState {
     pub members: Map<Raw>,
     /// Room-wide mute (`NONE` when unset).
     pub mute: Raw,
-    /// Users who may speak through a room-wide mute.
-    pub allow: HashSet<Key, Hasher>,
+    /// Users who may speak through a room-wide mute; boxed because few rooms have one.
+    #[expect(
+        clippy::box_collection,
+        reason = "one pointer instead of a 32-byte empty set in every room without a list"
+    )]
+    pub allow: Option<Box<HashSet<Key, Seeded>>>,
 }
 
 impl RoomState {
+    /// Whether `user` is on the allow list.
+    #[inline]
+    pub fn allows(&self, user: &str) -> bool {
+        self.allow.as_ref().is_some_and(|a| a.contains(user))
+    }
+
+    /// The allow list (empty if none).
+    pub fn allow_list(&self) -> impl Iterator<Item = &Key> {
+        self.allow.iter().flat_map(|a| a.iter())
+    }
+
+    fn disallow(&mut self, user: &str) {
+        if let Some(a) = &mut self.allow {
+            a.remove(user);
+            if a.is_empty() {
+                self.allow = None;
+            }
+        }
+    }
+
     /// `user`'s notification setting in this room, if stored.
     #[inline]
     pub fn setting(&self, user: &str) -> Option<Setting> {
@@ -94,7 +142,7 @@ trait Entry: Default {
 
 impl Entry for UserState {
     fn is_empty(&self) -> bool {
-        self.notify.is_empty() && self.modules == [NONE; 4]
+        self.notify.is_empty() && self.modules.is_none()
     }
 }
 
@@ -103,7 +151,7 @@ impl Entry for RoomState {
         self.notify.is_none()
             && self.members.is_empty()
             && self.mute == NONE
-            && self.allow.is_empty()
+            && self.allow.is_none()
     }
 }
 
@@ -232,21 +280,25 @@ impl Tables {
             } => {
                 let create = change.contains(&Some(true));
                 self.edit_user(&user, create, |u| {
-                    for (slot, c) in u.modules.iter_mut().zip(change) {
+                    let mut modules = u.modules();
+                    for (slot, c) in modules.iter_mut().zip(change) {
                         match c {
                             Some(true) => *slot = until.raw(),
                             Some(false) => *slot = NONE,
                             None => {}
                         }
                     }
+                    u.modules = (modules != [NONE; 4]).then(|| Box::new(modules));
                 });
             }
             Op::MuteRoom { room, until } => self.set_room_mute(&room, until.raw()),
             Op::UnmuteRoom { room } => self.set_room_mute(&room, NONE),
-            Op::Allow { room, users } => self.edit_room(&room, true, |r| r.allow.extend(users)),
+            Op::Allow { room, users } => self.edit_room(&room, true, |r| {
+                r.allow.get_or_insert_with(Box::default).extend(users);
+            }),
             Op::Disallow { room, users } => self.edit_room(&room, false, |r| {
                 for user in &users {
-                    r.allow.remove(user);
+                    r.disallow(user);
                 }
             }),
             Op::RemoveUser { user } => {
@@ -260,7 +312,7 @@ impl Tables {
                     if r.members.remove(&user).is_some() {
                         members.remove((&**room, &*user));
                     }
-                    r.allow.remove(&user);
+                    r.disallow(&user);
                     !r.is_empty()
                 });
             }
