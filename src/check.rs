@@ -163,7 +163,7 @@ impl At<'_> {
     fn clock(&self) -> Now<'_> {
         match self.fixed {
             Some(ms) => Now::Fixed(ms),
-            None => Now::Lazy(&*self.engine.clock),
+            None => Now::Lazy(&*self.engine.inner.clock),
         }
     }
 
@@ -195,11 +195,11 @@ impl At<'_> {
     /// [`Denied`], as for `Engine::check_send`.
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
         let engine = self.engine;
-        let filters = &engine.tables.filters;
+        let filters = &engine.inner.tables.filters;
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
         if filters.users.may_contain(user) {
-            if let Some(u) = engine.tables.users.get(user) {
+            if let Some(u) = engine.inner.tables.users.get(user) {
                 facts.module = u
                     .modules()
                     .get(target.module.index())
@@ -211,7 +211,7 @@ impl At<'_> {
             && (filters.room_mutes.may_contain(target.id)
                 || filters.members.may_contain((target.id, user)));
         let room = if room_rules {
-            engine.tables.rooms.get(target.id)
+            engine.inner.tables.rooms.get(target.id)
         } else {
             None
         };
@@ -221,7 +221,7 @@ impl At<'_> {
             }
             facts.room = r.mute;
             let allow_matters = facts.room != NONE
-                || (facts.member != NONE && engine.policy == AllowPolicy::AllowListWins);
+                || (facts.member != NONE && engine.inner.policy == AllowPolicy::AllowListWins);
             if allow_matters {
                 facts.allowed = r.allows(user);
             }
@@ -229,8 +229,13 @@ impl At<'_> {
         if !facts.any() {
             return Ok(());
         }
-        facts.exempt = engine.exempt.contains(role);
-        decide::send(&facts, target.module, engine.policy, self.clock().get())
+        facts.exempt = engine.inner.exempt.contains(role);
+        decide::send(
+            &facts,
+            target.module,
+            engine.inner.policy,
+            self.clock().get(),
+        )
     }
 
     /// [`Engine::should_push`] at this view's time.
@@ -242,7 +247,7 @@ impl At<'_> {
     /// [`Engine::should_push_mentioned`] at this view's time.
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
-        let tables = &self.engine.tables;
+        let tables = &self.engine.inner.tables;
         if !tables.filters.users.may_contain(user) {
             return true;
         }
@@ -275,6 +280,7 @@ impl At<'_> {
         // so writers are never held up by a fan-out, however large the room.
         let settings = self
             .engine
+            .inner
             .tables
             .rooms
             .get(room)

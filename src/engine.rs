@@ -1,12 +1,18 @@
 //! The [`Engine`]: its builder, its mutations and its listings. Checks are in `check.rs`.
 
 use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::{self, JoinHandle};
+use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::change::{self, Change, Expiries};
 use crate::clock::{Clock, SystemClock};
 use crate::error::{Error, IdKind, check_id};
+use crate::event::{Event, Subscribers};
 use crate::expiry::{Expiry, MuteFor, active};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
@@ -33,23 +39,79 @@ use crate::store::{Key, Tables};
 /// # Ok::<(), mutegate::Error>(())
 /// ```
 pub struct Engine {
+    /// Declared first so it is stopped before anything else is dropped.
+    _sweeper: Option<Sweeper>,
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The engine's state, shared with its background sweeper.
+pub(crate) struct Inner {
     pub(crate) tables: Tables,
     /// Serializes mutations: each is one operation, applied whole before the next.
-    writer: Mutex<()>,
+    writer: Mutex<Writer>,
     pub(crate) clock: Box<dyn Clock>,
     limits: Limits,
     pub(crate) exempt: RoleSet,
     pub(crate) policy: AllowPolicy,
+    subscribers: Subscribers,
+}
+
+/// What only the (serialized) writer touches.
+#[derive(Default)]
+struct Writer {
+    expiries: Expiries,
+}
+
+/// The background sweeper thread; stopped and joined on drop.
+struct Sweeper {
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Sweeper {
+    fn spawn(inner: Arc<Inner>, every: Duration) -> Sweeper {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = thread::Builder::new()
+            .name("mutegate-sweeper".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Acquire) {
+                    inner.sweep();
+                    // Sleep until the next end, but never longer than `every`: a mutation
+                    // may have added an earlier one meanwhile.
+                    let now = inner.clock.now_ms();
+                    let wait = inner.next_expiry().map_or(every, |t| {
+                        Duration::from_millis(t.saturating_sub(now)).min(every)
+                    });
+                    thread::park_timeout(wait.max(Duration::from_millis(1)));
+                }
+            })
+            .expect("spawn the sweeper thread");
+        Sweeper {
+            stop,
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for Sweeper {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Release);
+        if let Some(t) = self.thread.take() {
+            t.thread().unpark();
+            let _ = t.join();
+        }
+    }
 }
 
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("users", &self.tables.users.len())
-            .field("rooms", &self.tables.rooms.len())
-            .field("limits", &self.limits)
-            .field("exempt", &self.exempt)
-            .field("policy", &self.policy)
+            .field("users", &self.inner.tables.users.len())
+            .field("rooms", &self.inner.tables.rooms.len())
+            .field("limits", &self.inner.limits)
+            .field("exempt", &self.inner.exempt)
+            .field("policy", &self.inner.policy)
             .finish_non_exhaustive()
     }
 }
@@ -83,6 +145,7 @@ pub struct EngineBuilder {
     policy: AllowPolicy,
     shards: Option<NonZeroUsize>,
     capacity_hint: usize,
+    sweep_every: Option<Duration>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -140,6 +203,14 @@ impl EngineBuilder {
         self
     }
 
+    /// Runs a background sweeper thread that frees ended mutes and announces them
+    /// ([`Event::Expired`]) within `every` of their end (default: no sweeper). The thread
+    /// is stopped and joined when the engine is dropped.
+    pub fn sweeper(mut self, every: Duration) -> Self {
+        self.sweep_every = Some(every.max(Duration::from_millis(1)));
+        self
+    }
+
     /// Builds the engine.
     #[must_use]
     pub fn build(self) -> Engine {
@@ -155,13 +226,21 @@ impl EngineBuilder {
             .saturating_mul(4)
             .clamp(1 << 12, 1 << 24)
             .next_power_of_two();
-        Engine {
+        let inner = Arc::new(Inner {
             tables: Tables::new(shards, filter_slots),
-            writer: Mutex::new(()),
+            writer: Mutex::new(Writer::default()),
             clock: self.clock,
             limits: self.limits,
             exempt: self.exempt,
             policy: self.policy,
+            subscribers: Subscribers::default(),
+        });
+        let sweeper = self
+            .sweep_every
+            .map(|every| Sweeper::spawn(Arc::clone(&inner), every));
+        Engine {
+            _sweeper: sweeper,
+            inner,
         }
     }
 }
@@ -191,25 +270,26 @@ impl Engine {
             policy: AllowPolicy::default(),
             shards: None,
             capacity_hint: 1 << 16,
+            sweep_every: None,
         }
     }
 
     /// The limits this engine enforces.
     #[must_use]
     pub fn limits(&self) -> Limits {
-        self.limits
+        self.inner.limits
     }
 
     /// The current time on the engine's clock.
     #[must_use]
     pub fn now_ms(&self) -> u64 {
-        self.clock.now_ms()
+        self.inner.clock.now_ms()
     }
 
     // ----- validation -----
 
     fn id(&self, kind: IdKind, id: &str) -> Result<Key, Error> {
-        check_id(kind, id, self.limits.max_id_len())?;
+        check_id(kind, id, self.inner.limits.max_id_len())?;
         Ok(id.into())
     }
 
@@ -218,7 +298,7 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let max = self.limits.max_batch();
+        let max = self.inner.limits.max_batch();
         let mut keys = Vec::new();
         let mut len = 0usize;
         for user in users {
@@ -234,19 +314,6 @@ impl Engine {
             return Err(Error::EmptyBatch);
         }
         Ok(keys)
-    }
-
-    /// Runs one mutation: under the writer lock, reads the clock, lets `build` validate
-    /// against the current state and produce the operation, then applies it whole.
-    fn write<T>(
-        &self,
-        build: impl FnOnce(&Tables, u64) -> Result<(Op, T), Error>,
-    ) -> Result<T, Error> {
-        let _writer = self.writer.lock();
-        let now = self.clock.now_ms();
-        let (op, out) = build(&self.tables, now)?;
-        self.tables.apply(op, now);
-        Ok(out)
     }
 
     // ----- notification mutes -----
@@ -313,7 +380,7 @@ impl Engine {
                 "notification level All is the default and takes no duration",
             ));
         }
-        self.write(|_, now| {
+        self.inner.write(|_, now| {
             let until = duration.expiry_from(now)?;
             let op = Op::SetNotify {
                 user,
@@ -345,7 +412,7 @@ impl Engine {
     pub fn unmute_notifications(&self, user: &str, room: &str) -> Result<(), Error> {
         let user = self.id(IdKind::User, user)?;
         let room = self.id(IdKind::Room, room)?;
-        self.write(|tables, now| {
+        self.inner.write(|tables, now| {
             if tables.active_setting(&user, &room, now).is_none() {
                 return Err(Error::NotMuted {
                     user: user.to_string(),
@@ -375,8 +442,8 @@ impl Engine {
     /// `user`'s active non-default notification settings with level and expiry, oldest first.
     #[must_use]
     pub fn notification_settings(&self, user: &str) -> Vec<NotifySetting> {
-        let now = self.clock.now_ms();
-        let Some(u) = self.tables.users.get(user) else {
+        let now = self.inner.clock.now_ms();
+        let Some(u) = self.inner.tables.users.get(user) else {
             return Vec::new();
         };
         u.notify
@@ -393,8 +460,9 @@ impl Engine {
     /// `user`'s notification level for `room` now ([`NotifyLevel::All`] if none is set).
     #[must_use]
     pub fn notification_level(&self, user: &str, room: &str) -> NotifyLevel {
-        self.tables
-            .active_setting(user, room, self.clock.now_ms())
+        self.inner
+            .tables
+            .active_setting(user, room, self.inner.clock.now_ms())
             .map_or(NotifyLevel::All, |s| s.level)
     }
 
@@ -435,7 +503,7 @@ impl Engine {
     {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
-        self.write(|_, now| {
+        self.inner.write(|_, now| {
             let until = duration.expiry_from(now)?;
             Ok((Op::MuteMembers { room, users, until }, until))
         })
@@ -465,7 +533,7 @@ impl Engine {
     {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
-        self.write(|tables, now| {
+        self.inner.write(|tables, now| {
             let lifted = tables.rooms.get(&room).map_or(0, |r| {
                 count_distinct(&users, |u| {
                     r.members.get(u).is_some_and(|&e| active(e, now))
@@ -478,8 +546,8 @@ impl Engine {
     /// The members of `room` with an active speech mute, with their expiry, by user id.
     #[must_use]
     pub fn muted_members(&self, room: &str) -> Vec<MutedMember> {
-        let now = self.clock.now_ms();
-        let mut out: Vec<MutedMember> = match self.tables.rooms.get(room) {
+        let now = self.inner.clock.now_ms();
+        let mut out: Vec<MutedMember> = match self.inner.tables.rooms.get(room) {
             None => return Vec::new(),
             Some(r) => r
                 .members
@@ -498,8 +566,8 @@ impl Engine {
     /// When `user`'s speech mute in `room` ends, or `None` if not muted there.
     #[must_use]
     pub fn member_mute(&self, room: &str, user: &str) -> Option<Expiry> {
-        let now = self.clock.now_ms();
-        let e = *self.tables.rooms.get(room)?.members.get(user)?;
+        let now = self.inner.clock.now_ms();
+        let e = *self.inner.tables.rooms.get(room)?.members.get(user)?;
         active(e, now).then(|| Expiry::from_raw(e))
     }
 
@@ -540,7 +608,7 @@ impl Engine {
                 "a mute duration was given but the change mutes no module",
             ));
         }
-        self.write(|tables, now| {
+        self.inner.write(|tables, now| {
             let until = change.duration.expiry_from(now)?;
             let mut raw = tables.users.get(&user).map_or([0; 4], |u| u.modules());
             for (slot, flag) in raw.iter_mut().zip(flags) {
@@ -562,8 +630,13 @@ impl Engine {
     /// `user`'s mute status in each of the four modules.
     #[must_use]
     pub fn module_status(&self, user: &str) -> ModuleStatus {
-        let now = self.clock.now_ms();
-        let raw = self.tables.users.get(user).map_or([0; 4], |u| u.modules());
+        let now = self.inner.clock.now_ms();
+        let raw = self
+            .inner
+            .tables
+            .users
+            .get(user)
+            .map_or([0; 4], |u| u.modules());
         ModuleStatus::from_raw(&raw, now)
     }
 
@@ -597,7 +670,7 @@ impl Engine {
     /// ```
     pub fn mute_room(&self, room: &str, duration: MuteFor) -> Result<Expiry, Error> {
         let room = self.id(IdKind::Room, room)?;
-        self.write(|_, now| {
+        self.inner.write(|_, now| {
             let until = duration.expiry_from(now)?;
             Ok((Op::MuteRoom { room, until }, until))
         })
@@ -610,7 +683,7 @@ impl Engine {
     /// An empty or over-long id.
     pub fn unmute_room(&self, room: &str) -> Result<bool, Error> {
         let room = self.id(IdKind::Room, room)?;
-        self.write(|tables, now| {
+        self.inner.write(|tables, now| {
             let was = tables.rooms.get(&room).is_some_and(|r| active(r.mute, now));
             Ok((Op::UnmuteRoom { room }, was))
         })
@@ -619,8 +692,8 @@ impl Engine {
     /// When `room`'s room-wide mute ends, or `None` if it is not muted.
     #[must_use]
     pub fn room_mute(&self, room: &str) -> Option<Expiry> {
-        let now = self.clock.now_ms();
-        let raw = self.tables.rooms.get(room)?.mute;
+        let now = self.inner.clock.now_ms();
+        let raw = self.inner.tables.rooms.get(room)?.mute;
         active(raw, now).then(|| Expiry::from_raw(raw))
     }
 
@@ -636,7 +709,7 @@ impl Engine {
     {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
-        self.write(|_, _| Ok((Op::Allow { room, users }, ())))
+        self.inner.write(|_, _| Ok((Op::Allow { room, users }, ())))
     }
 
     /// Removes `users` from `room`'s allow list. Returns how many were on it.
@@ -651,7 +724,7 @@ impl Engine {
     {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
-        self.write(|tables, _| {
+        self.inner.write(|tables, _| {
             let removed = tables
                 .rooms
                 .get(&room)
@@ -663,7 +736,7 @@ impl Engine {
     /// `room`'s allow list, by user id.
     #[must_use]
     pub fn allow_list(&self, room: &str) -> Vec<String> {
-        let mut out: Vec<String> = match self.tables.rooms.get(room) {
+        let mut out: Vec<String> = match self.inner.tables.rooms.get(room) {
             None => return Vec::new(),
             Some(r) => r.allow_list().map(|u| u.to_string()).collect(),
         };
@@ -674,7 +747,11 @@ impl Engine {
     /// Whether `user` is on `room`'s allow list.
     #[must_use]
     pub fn is_allowed(&self, room: &str, user: &str) -> bool {
-        self.tables.rooms.get(room).is_some_and(|r| r.allows(user))
+        self.inner
+            .tables
+            .rooms
+            .get(room)
+            .is_some_and(|r| r.allows(user))
     }
 
     // ----- housekeeping -----
@@ -688,7 +765,7 @@ impl Engine {
     /// An empty or over-long id.
     pub fn remove_user(&self, user: &str) -> Result<bool, Error> {
         let user = self.id(IdKind::User, user)?;
-        self.write(|tables, _| {
+        self.inner.write(|tables, _| {
             let present = tables.users.contains_key(&user)
                 || tables.rooms.iter().any(|r| {
                     r.setting(&user).is_some() || r.members.contains_key(&user) || r.allows(&user)
@@ -705,7 +782,7 @@ impl Engine {
     /// An empty or over-long id.
     pub fn remove_room(&self, room: &str) -> Result<bool, Error> {
         let room = self.id(IdKind::Room, room)?;
-        self.write(|tables, _| {
+        self.inner.write(|tables, _| {
             let present = tables.rooms.contains_key(&room);
             Ok((Op::RemoveRoom { room }, present))
         })
@@ -715,7 +792,7 @@ impl Engine {
     /// the hot path.
     #[must_use]
     pub fn stats(&self) -> Stats {
-        Stats::collect(&self.tables, self.clock.now_ms())
+        Stats::collect(&self.inner.tables, self.inner.clock.now_ms())
     }
 
     /// Checks the engine's internal invariants (the user-major and room-major indexes
@@ -725,8 +802,162 @@ impl Engine {
     ///
     /// A description of the first disagreement found.
     pub fn verify_consistency(&self) -> Result<(), String> {
-        let _writer = self.writer.lock();
-        self.tables.verify()
+        let _writer = self.inner.writer.lock();
+        self.inner.tables.verify()
+    }
+
+    // ----- operations, events and expiry -----
+
+    /// Applies one operation, as a mutation call would, after validating its ids and
+    /// batches. Idempotent: applying the same operation twice leaves the same state.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch, or a module change that
+    /// names no module. The engine is unchanged after an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Expiry, Op, Target};
+    ///
+    /// let engine = Engine::new();
+    /// let op = Op::MuteRoom { room: "r1".into(), until: Expiry::Never };
+    /// engine.apply(op.clone())?;
+    /// engine.apply(op)?;
+    /// assert!(!engine.can_send("ann", Target::room("r1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn apply(&self, op: Op) -> Result<(), Error> {
+        self.validate(&op)?;
+        self.inner.write(|_, _| Ok((op, ())))
+    }
+
+    fn validate(&self, op: &Op) -> Result<(), Error> {
+        let max = self.inner.limits.max_id_len();
+        let batch = |users: &[Key]| -> Result<(), Error> {
+            let most = self.inner.limits.max_batch();
+            if users.is_empty() {
+                return Err(Error::EmptyBatch);
+            }
+            if users.len() > most {
+                return Err(Error::BatchTooLarge {
+                    len: users.len(),
+                    max: most,
+                });
+            }
+            users
+                .iter()
+                .try_for_each(|u| check_id(IdKind::User, u, max))
+        };
+        match op {
+            Op::SetNotify { user, room, .. } => {
+                check_id(IdKind::User, user, max)?;
+                check_id(IdKind::Room, room, max)
+            }
+            Op::MuteMembers { room, users, .. }
+            | Op::UnmuteMembers { room, users }
+            | Op::Allow { room, users }
+            | Op::Disallow { room, users } => {
+                check_id(IdKind::Room, room, max)?;
+                batch(users)
+            }
+            Op::SetModules { user, change, .. } => {
+                check_id(IdKind::User, user, max)?;
+                if change.iter().all(Option::is_none) {
+                    return Err(Error::NoModuleGiven);
+                }
+                Ok(())
+            }
+            Op::MuteRoom { room, .. } | Op::UnmuteRoom { room } | Op::RemoveRoom { room } => {
+                check_id(IdKind::Room, room, max)
+            }
+            Op::RemoveUser { user } => check_id(IdKind::User, user, max),
+        }
+    }
+
+    /// Calls `subscriber` with every [`Event`] from now on, after each mutation and each
+    /// sweep, with no engine lock held. A panicking subscriber is contained: the engine
+    /// and the other subscribers carry on. Events of concurrent mutations may arrive in
+    /// either order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Event, MuteFor};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let engine = Engine::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// engine.subscribe(move |e: &Event| sink.lock().unwrap().push(e.clone()));
+    /// engine.mute_room("r1", MuteFor::Forever)?;
+    /// assert!(matches!(seen.lock().unwrap()[0], Event::Muted { .. }));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn subscribe(&self, subscriber: impl Fn(&Event) + Send + Sync + 'static) {
+        self.inner.subscribers.add(Arc::new(subscriber));
+    }
+
+    /// When the next mute still in force ends, if any has an end.
+    #[must_use]
+    pub fn next_expiry(&self) -> Option<Expiry> {
+        self.inner.next_expiry().map(Expiry::At)
+    }
+
+    /// Frees every mute that has ended and announces each with one [`Event::Expired`].
+    /// Returns how many were freed. Expired state already reads as absent; sweeping
+    /// reclaims its memory and tells subscribers.
+    pub fn sweep(&self) -> usize {
+        self.inner.sweep()
+    }
+}
+
+impl Inner {
+    /// Runs one mutation: under the writer lock, reads the clock, lets `build` validate
+    /// against the current state and produce the operation, then applies it whole. The
+    /// events it caused are delivered after the lock is released.
+    pub(crate) fn write<T>(
+        &self,
+        build: impl FnOnce(&Tables, u64) -> Result<(Op, T), Error>,
+    ) -> Result<T, Error> {
+        let mut writer = self.writer.lock();
+        let now = self.clock.now_ms();
+        let (op, out) = build(&self.tables, now)?;
+        let mut changes = Vec::new();
+        self.tables.apply(op, now, &mut changes);
+        writer.expiries.track(&changes);
+        drop(writer);
+        self.announce(&changes, now);
+        Ok(out)
+    }
+
+    fn announce(&self, changes: &[Change], now: u64) {
+        if changes.is_empty() || self.subscribers.is_empty() {
+            return;
+        }
+        let mut events: Vec<Event> = Vec::with_capacity(changes.len());
+        change::events(changes, now, &mut events);
+        self.subscribers.deliver(&events);
+    }
+
+    pub(crate) fn next_expiry(&self) -> Option<u64> {
+        let writer = self.writer.lock();
+        writer.expiries.next_after(self.clock.now_ms())
+    }
+
+    pub(crate) fn sweep(&self) -> usize {
+        let mut writer = self.writer.lock();
+        let now = self.clock.now_ms();
+        let due = writer.expiries.take_due(now);
+        let mut changes = Vec::new();
+        for key in &due {
+            self.tables.apply(key.clearing_op(), now, &mut changes);
+        }
+        writer.expiries.track(&changes);
+        drop(writer);
+        self.announce(&changes, now);
+        due.len()
     }
 }
 

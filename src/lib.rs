@@ -25,11 +25,13 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+mod change;
 mod check;
 mod clock;
 mod decide;
 mod engine;
 mod error;
+mod event;
 mod expiry;
 mod filter;
 mod limits;
@@ -45,9 +47,11 @@ pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};
 pub use engine::{Engine, EngineBuilder, MutedMember};
 pub use error::{Error, IdKind};
+pub use event::{Event, Mute};
 pub use expiry::{Expiry, MuteFor};
 pub use limits::Limits;
 pub use module::{Module, ModuleChange, ModuleStatus, Target};
 pub use notify::{Mentions, NotifyLevel, NotifySetting};
+pub use op::Op;
 pub use role::{AllowPolicy, Role, RoleSet};
 pub use stats::Stats;

@@ -1,6 +1,6 @@
-//! The one operation type: every mutation of the engine is one `Op`, applied by
-//! [`Tables::apply`](crate::store::Tables::apply). Operations carry absolute expiries, so
-//! the state is a fold of operations — what persistence and replication build on.
+//! The one operation type: every mutation of the engine is one [`Op`]. Operations carry
+//! absolute expiries, so the state is a fold of operations — what persistence and
+//! replication build on.
 
 use serde::{Deserialize, Serialize};
 
@@ -8,40 +8,84 @@ use crate::expiry::Expiry;
 use crate::notify::NotifyLevel;
 use crate::store::Key;
 
-/// One validated mutation.
+/// One mutation, as the engine applies and logs it.
+///
+/// Every public mutation call becomes one `Op`; [`Engine::apply`](crate::Engine::apply)
+/// applies one directly (for replication or replay). Expiries are absolute, so applying
+/// an operation later gives the same state, and applying it twice changes nothing more.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) enum Op {
+#[non_exhaustive]
+pub enum Op {
     /// Sets (user, room)'s notification level; `All` removes the setting.
     SetNotify {
+        /// The user.
         user: Key,
+        /// The room.
         room: Key,
+        /// The level.
         level: NotifyLevel,
+        /// When the level ends.
         until: Expiry,
     },
     /// Speech-mutes members of a room until `until`.
     MuteMembers {
+        /// The room.
         room: Key,
+        /// The members.
         users: Vec<Key>,
+        /// When the mutes end.
         until: Expiry,
     },
     /// Lifts members' speech mutes.
-    UnmuteMembers { room: Key, users: Vec<Key> },
+    UnmuteMembers {
+        /// The room.
+        room: Key,
+        /// The members.
+        users: Vec<Key>,
+    },
     /// Mutes (`Some(true)`, until `until`) or unmutes (`Some(false)`) modules for a user.
     SetModules {
+        /// The user.
         user: Key,
+        /// Per module, in [`Module::ALL`](crate::Module::ALL) order: mute, unmute, or leave.
         change: [Option<bool>; 4],
+        /// When the mutes set here end.
         until: Expiry,
     },
     /// Mutes a whole room until `until`.
-    MuteRoom { room: Key, until: Expiry },
+    MuteRoom {
+        /// The room.
+        room: Key,
+        /// When the mute ends.
+        until: Expiry,
+    },
     /// Lifts a room-wide mute.
-    UnmuteRoom { room: Key },
+    UnmuteRoom {
+        /// The room.
+        room: Key,
+    },
     /// Adds users to a room's allow list.
-    Allow { room: Key, users: Vec<Key> },
+    Allow {
+        /// The room.
+        room: Key,
+        /// The users.
+        users: Vec<Key>,
+    },
     /// Removes users from a room's allow list.
-    Disallow { room: Key, users: Vec<Key> },
+    Disallow {
+        /// The room.
+        room: Key,
+        /// The users.
+        users: Vec<Key>,
+    },
     /// Purges every trace of a user.
-    RemoveUser { user: Key },
+    RemoveUser {
+        /// The user.
+        user: Key,
+    },
     /// Purges every trace of a room.
-    RemoveRoom { room: Key },
+    RemoveRoom {
+        /// The room.
+        room: Key,
+    },
 }

@@ -13,8 +13,10 @@ use std::sync::{Arc, OnceLock};
 use dashmap::DashMap;
 use smallvec::SmallVec;
 
+use crate::change::Change;
 use crate::expiry::{NONE, Raw, active};
 use crate::filter::Filters;
+use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 
@@ -104,13 +106,16 @@ impl RoomState {
         self.allow.iter().flat_map(|a| a.iter())
     }
 
-    fn disallow(&mut self, user: &str) {
-        if let Some(a) = &mut self.allow {
-            a.remove(user);
-            if a.is_empty() {
-                self.allow = None;
-            }
+    /// Takes `user` off the allow list; returns whether they were on it.
+    fn disallow(&mut self, user: &str) -> bool {
+        let Some(a) = &mut self.allow else {
+            return false;
+        };
+        let removed = a.remove(user);
+        if a.is_empty() {
+            self.allow = None;
         }
+        removed
     }
 
     /// `user`'s notification setting in this room, if stored.
@@ -224,13 +229,20 @@ impl Tables {
     }
 
     /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
-    fn set_room_mute(&self, room: &str, raw: Raw) {
+    fn set_room_mute(&self, room: Key, raw: Raw, changes: &mut Vec<Change>) {
         let filter = &self.filters.room_mutes;
-        self.edit_room(room, raw != NONE, |r| {
+        self.edit_room(&room, raw != NONE, |r| {
             match (r.mute != NONE, raw != NONE) {
-                (false, true) => filter.add(room),
-                (true, false) => filter.remove(room),
+                (false, true) => filter.add(&*room),
+                (true, false) => filter.remove(&*room),
                 _ => {}
+            }
+            if r.mute != NONE || raw != NONE {
+                changes.push(Change::Room {
+                    room: room.clone(),
+                    old: r.mute,
+                    new: raw,
+                });
             }
             r.mute = raw;
         });
@@ -242,16 +254,17 @@ impl Tables {
         active(s.until, now).then_some(s)
     }
 
-    /// Applies one operation. `now` only decides whether an existing notification setting
-    /// had already ended (a new setting then goes to the end of the user's list).
-    pub fn apply(&self, op: Op, now: u64) {
+    /// Applies one operation, reporting every entry it changed to `changes`. `now` only
+    /// decides whether an existing notification setting had already ended (a new setting
+    /// then goes to the end of the user's list).
+    pub fn apply(&self, op: Op, now: u64, changes: &mut Vec<Change>) {
         match op {
             Op::SetNotify {
                 user,
                 room,
                 level,
                 until,
-            } => self.set_notify(user, room, level, until.raw(), now),
+            } => self.set_notify(user, room, level, until.raw(), now, changes),
             Op::MuteMembers { room, users, until } => {
                 let filter = &self.filters.members;
                 self.edit_room(&room, true, |r| {
@@ -259,16 +272,28 @@ impl Tables {
                         if !r.members.contains_key(&user) {
                             filter.add((&*room, &*user));
                         }
-                        r.members.insert(user, until.raw());
+                        let old = r.members.insert(user.clone(), until.raw());
+                        changes.push(Change::Member {
+                            room: room.clone(),
+                            user,
+                            old: old.unwrap_or(NONE),
+                            new: until.raw(),
+                        });
                     }
                 });
             }
             Op::UnmuteMembers { room, users } => {
                 let filter = &self.filters.members;
                 self.edit_room(&room, false, |r| {
-                    for user in &users {
-                        if r.members.remove(user).is_some() {
-                            filter.remove((&*room, &**user));
+                    for user in users {
+                        if let Some(old) = r.members.remove(&user) {
+                            filter.remove((&*room, &*user));
+                            changes.push(Change::Member {
+                                room: room.clone(),
+                                user,
+                                old,
+                                new: NONE,
+                            });
                         }
                     }
                 });
@@ -280,80 +305,193 @@ impl Tables {
             } => {
                 let create = change.contains(&Some(true));
                 self.edit_user(&user, create, |u| {
-                    let mut modules = u.modules();
-                    for (slot, c) in modules.iter_mut().zip(change) {
-                        match c {
-                            Some(true) => *slot = until.raw(),
-                            Some(false) => *slot = NONE,
-                            None => {}
+                    let old = u.modules();
+                    let mut modules = old;
+                    for ((slot, c), module) in modules.iter_mut().zip(change).zip(Module::ALL) {
+                        let new = match c {
+                            Some(true) => until.raw(),
+                            Some(false) => NONE,
+                            None => continue,
+                        };
+                        if *slot != NONE || new != NONE {
+                            changes.push(Change::Module {
+                                user: user.clone(),
+                                module,
+                                old: *slot,
+                                new,
+                            });
                         }
+                        *slot = new;
                     }
                     u.modules = (modules != [NONE; 4]).then(|| Box::new(modules));
                 });
             }
-            Op::MuteRoom { room, until } => self.set_room_mute(&room, until.raw()),
-            Op::UnmuteRoom { room } => self.set_room_mute(&room, NONE),
+            Op::MuteRoom { room, until } => self.set_room_mute(room, until.raw(), changes),
+            Op::UnmuteRoom { room } => self.set_room_mute(room, NONE, changes),
             Op::Allow { room, users } => self.edit_room(&room, true, |r| {
-                r.allow.get_or_insert_with(Box::default).extend(users);
-            }),
-            Op::Disallow { room, users } => self.edit_room(&room, false, |r| {
-                for user in &users {
-                    r.disallow(user);
-                }
-            }),
-            Op::RemoveUser { user } => {
-                if self.users.remove(&user).is_some() {
-                    self.filters.users.remove(&*user);
-                }
-                // Member mutes and allow entries are only indexed by room: visit every room.
-                let members = &self.filters.members;
-                self.rooms.retain(|room, r| {
-                    r.clear_setting(&user);
-                    if r.members.remove(&user).is_some() {
-                        members.remove((&**room, &*user));
-                    }
-                    r.disallow(&user);
-                    !r.is_empty()
-                });
-            }
-            Op::RemoveRoom { room } => {
-                if let Some((_, state)) = self.rooms.remove(&room) {
-                    for user in state.members.keys() {
-                        self.filters.members.remove((&*room, &**user));
-                    }
-                    if state.mute != NONE {
-                        self.filters.room_mutes.remove(&*room);
-                    }
-                    for user in state.notify.iter().flat_map(|m| m.keys()) {
-                        self.edit_user(user, false, |u| {
-                            u.notify.retain(|(r, _)| **r != *room);
+                let allow = r.allow.get_or_insert_with(Box::default);
+                for user in users {
+                    if allow.insert(user.clone()) {
+                        changes.push(Change::Allow {
+                            room: room.clone(),
+                            user,
+                            allowed: true,
                         });
                     }
                 }
-            }
+            }),
+            Op::Disallow { room, users } => self.edit_room(&room, false, |r| {
+                for user in users {
+                    if r.disallow(&user) {
+                        changes.push(Change::Allow {
+                            room: room.clone(),
+                            user,
+                            allowed: false,
+                        });
+                    }
+                }
+            }),
+            Op::RemoveUser { user } => self.remove_user(&user, changes),
+            Op::RemoveRoom { room } => self.remove_room(&room, changes),
         }
     }
 
-    fn set_notify(&self, user: Key, room: Key, level: NotifyLevel, until: Raw, now: u64) {
+    fn remove_user(&self, user: &Key, changes: &mut Vec<Change>) {
+        if let Some((_, state)) = self.users.remove(user) {
+            self.filters.users.remove(&**user);
+            let modules = state.modules();
+            for (room, setting) in state.notify {
+                changes.push(Change::Notify {
+                    user: user.clone(),
+                    room,
+                    old: Some(setting),
+                    new: None,
+                });
+            }
+            for (module, old) in Module::ALL.into_iter().zip(modules) {
+                if old != NONE {
+                    changes.push(Change::Module {
+                        user: user.clone(),
+                        module,
+                        old,
+                        new: NONE,
+                    });
+                }
+            }
+        }
+        // Member mutes and allow entries are only indexed by room: visit every room.
+        let members = &self.filters.members;
+        self.rooms.retain(|room, r| {
+            r.clear_setting(user);
+            if let Some(old) = r.members.remove(user) {
+                members.remove((&**room, &**user));
+                changes.push(Change::Member {
+                    room: room.clone(),
+                    user: user.clone(),
+                    old,
+                    new: NONE,
+                });
+            }
+            if r.disallow(user) {
+                changes.push(Change::Allow {
+                    room: room.clone(),
+                    user: user.clone(),
+                    allowed: false,
+                });
+            }
+            !r.is_empty()
+        });
+    }
+
+    fn remove_room(&self, room: &Key, changes: &mut Vec<Change>) {
+        let Some((_, state)) = self.rooms.remove(room) else {
+            return;
+        };
+        for (user, old) in state.members {
+            self.filters.members.remove((&**room, &*user));
+            changes.push(Change::Member {
+                room: room.clone(),
+                user,
+                old,
+                new: NONE,
+            });
+        }
+        if state.mute != NONE {
+            self.filters.room_mutes.remove(&**room);
+            changes.push(Change::Room {
+                room: room.clone(),
+                old: state.mute,
+                new: NONE,
+            });
+        }
+        for user in state.allow.into_iter().flat_map(|a| a.into_iter()) {
+            changes.push(Change::Allow {
+                room: room.clone(),
+                user,
+                allowed: false,
+            });
+        }
+        for (user, setting) in state.notify.iter().flat_map(|m| m.iter()) {
+            self.edit_user(user, false, |u| u.notify.retain(|(r, _)| *r != *room));
+            changes.push(Change::Notify {
+                user: user.clone(),
+                room: room.clone(),
+                old: Some(*setting),
+                new: None,
+            });
+        }
+    }
+
+    fn set_notify(
+        &self,
+        user: Key,
+        room: Key,
+        level: NotifyLevel,
+        until: Raw,
+        now: u64,
+        changes: &mut Vec<Change>,
+    ) {
+        let mut old = None;
         if level == NotifyLevel::All {
-            self.edit_user(&user, false, |u| u.notify.retain(|(r, _)| *r != room));
+            self.edit_user(&user, false, |u| {
+                if let Some(i) = u.notify.iter().position(|(r, _)| *r == room) {
+                    old = Some(u.notify.remove(i).1);
+                }
+            });
             self.edit_room(&room, false, |r| r.clear_setting(&user));
+            if old.is_some() {
+                changes.push(Change::Notify {
+                    user,
+                    room,
+                    old,
+                    new: None,
+                });
+            }
             return;
         }
         let setting = Setting { level, until };
         self.edit_user(&user, true, |u| {
             match u.notify.iter().position(|(r, _)| *r == room) {
                 // Still in force: update in place, keeping its place in the list.
-                Some(i) if active(u.notify[i].1.until, now) => u.notify[i].1 = setting,
+                Some(i) if active(u.notify[i].1.until, now) => {
+                    old = Some(u.notify[i].1);
+                    u.notify[i].1 = setting;
+                }
                 // Ended: it is a new mute, so it moves to the end.
                 Some(i) => {
-                    u.notify.remove(i);
+                    old = Some(u.notify.remove(i).1);
                     u.notify.push((room.clone(), setting));
                 }
                 None => u.notify.push((room.clone(), setting)),
             }
         });
-        self.edit_room(&room, true, |r| r.set_setting(user, setting));
+        self.edit_room(&room, true, |r| r.set_setting(user.clone(), setting));
+        changes.push(Change::Notify {
+            user,
+            room,
+            old,
+            new: Some(setting),
+        });
     }
 
     /// Checks that the two indexes agree and that no empty entry is kept.

@@ -1,0 +1,126 @@
+//! Change events: what subscribers are told after each mutation, and when mutes end.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+use serde::{Deserialize, Serialize};
+
+use crate::expiry::Expiry;
+use crate::module::Module;
+use crate::notify::NotifyLevel;
+
+/// One mute, named by what it is keyed by.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Mute {
+    /// A user's notification setting for a room.
+    Notification {
+        /// The user.
+        user: String,
+        /// The room.
+        room: String,
+    },
+    /// A member's speech mute in a room.
+    Member {
+        /// The room.
+        room: String,
+        /// The member.
+        user: String,
+    },
+    /// A user's mute in a whole module.
+    Module {
+        /// The user.
+        user: String,
+        /// The module.
+        module: Module,
+    },
+    /// A room-wide mute.
+    Room {
+        /// The room.
+        room: String,
+    },
+}
+
+/// What changed. Delivered to subscribers after every lock is released.
+///
+/// Every mutation yields the events of the entries it changed; a timed mute that ends
+/// yields exactly one [`Event::Expired`], from [`Engine::sweep`](crate::Engine::sweep),
+/// the background sweeper, or the mutation that next touches the ended entry —
+/// whichever comes first, and never before its time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Event {
+    /// A member, module or room-wide mute was set (or re-set with a new expiry).
+    Muted {
+        /// Which mute.
+        mute: Mute,
+        /// When it ends.
+        expiry: Expiry,
+    },
+    /// A member, module or room-wide mute was lifted by hand.
+    Unmuted {
+        /// Which mute.
+        mute: Mute,
+    },
+    /// A notification level was set; [`NotifyLevel::All`] means the setting was removed.
+    LevelChanged {
+        /// The user.
+        user: String,
+        /// The room.
+        room: String,
+        /// The new level.
+        level: NotifyLevel,
+        /// When the level ends (`Never` for `All`).
+        expiry: Expiry,
+    },
+    /// A timed mute or notification setting reached its end.
+    Expired {
+        /// Which mute ([`Mute::Notification`] for a notification setting).
+        mute: Mute,
+        /// The time it ended.
+        at_ms: u64,
+    },
+    /// A user was added to (`allowed`) or removed from a room's allow list.
+    AllowListChanged {
+        /// The room.
+        room: String,
+        /// The user.
+        user: String,
+        /// Whether the user is now on the list.
+        allowed: bool,
+    },
+}
+
+/// A subscriber callback.
+pub(crate) type Subscriber = Arc<dyn Fn(&Event) + Send + Sync>;
+
+/// The engine's subscribers.
+#[derive(Default)]
+pub(crate) struct Subscribers {
+    list: RwLock<Vec<Subscriber>>,
+}
+
+impl Subscribers {
+    pub fn add(&self, s: Subscriber) {
+        self.list.write().push(s);
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.list.read().is_empty()
+    }
+
+    /// Delivers `events` to every subscriber. Called with no engine lock held; a
+    /// panicking subscriber is contained and the others still run.
+    pub fn deliver(&self, events: &[Event]) {
+        if events.is_empty() {
+            return;
+        }
+        let list: Vec<Subscriber> = self.list.read().clone();
+        for event in events {
+            for s in &list {
+                let _ = catch_unwind(AssertUnwindSafe(|| s(event)));
+            }
+        }
+    }
+}
