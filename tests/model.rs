@@ -1,13 +1,16 @@
 //! Model-based test: random sequences of every mutation, check and clock advance, over a
 //! small id alphabet (with invalid ids mixed in), against a plain reference model.
-//! After every step every check and listing must agree.
+//! After every step every check and listing must agree, and the engine must have
+//! announced exactly the `Expired` events the model owes, none early.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use mutegate::Clock as _;
 use mutegate::{
-    AllowPolicy, Denied, DenyReason, Engine, Error, Expiry, ManualClock, Mentions, Module,
-    ModuleChange, MuteFor, NotifyLevel, Role, Target,
+    AllowPolicy, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions, Module,
+    ModuleChange, Mute, MuteFor, NotifyLevel, Role, Target,
 };
 use proptest::prelude::*;
 
@@ -60,6 +63,7 @@ enum Step {
     RemoveUser(&'static str),
     RemoveRoom(&'static str),
     Advance(u64),
+    Sweep,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -78,6 +82,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => user().prop_map(Step::RemoveUser),
         1 => room().prop_map(Step::RemoveRoom),
         3 => prop_oneof![Just(0u64), 1u64..1_500, Just(4_000)].prop_map(Step::Advance),
+        1 => Just(Step::Sweep),
     ]
 }
 
@@ -93,6 +98,22 @@ struct Model {
     modules: BTreeMap<(String, Module), Expiry>,
     room_mute: BTreeMap<String, Expiry>,
     allow: BTreeSet<(String, String)>,
+    /// Every `Expired` event the engine owes so far: an entry with a finite end that is
+    /// overwritten, removed or swept at or after that end.
+    expired: Vec<(Mute, u64)>,
+}
+
+fn notification(u: &str, r: &str) -> Mute {
+    Mute::Notification {
+        user: u.into(),
+        room: r.into(),
+    }
+}
+fn member(r: &str, u: &str) -> Mute {
+    Mute::Member {
+        room: r.into(),
+        user: u.into(),
+    }
 }
 
 /// Only the kind of error is compared; messages are tested elsewhere.
@@ -161,12 +182,24 @@ fn latest(a: Expiry, b: Expiry) -> Expiry {
 }
 
 impl Model {
+    /// A stored entry with end `old` is overwritten or removed now.
+    fn ended(&mut self, mute: Mute, old: Expiry) {
+        if let Expiry::At(t) = old {
+            if t <= self.now {
+                self.expired.push((mute, t));
+            }
+        }
+    }
+
     fn apply(&mut self, step: &Step) -> Outcome {
         self.run(step).map_err(kind)
     }
 
     fn set_level(&mut self, u: &str, r: &str, level: NotifyLevel, until: Expiry) {
         let key = (u.to_owned(), r.to_owned());
+        if let Some(&(_, old, _)) = self.notify.get(&key) {
+            self.ended(notification(u, r), old);
+        }
         if level == NotifyLevel::All {
             self.notify.remove(&key);
             return;
@@ -220,7 +253,9 @@ impl Model {
                 batch(us)?;
                 let until = expiry(now, *d)?;
                 for u in us {
-                    self.members.insert((r.to_string(), u.to_string()), until);
+                    if let Some(old) = self.members.insert((r.to_string(), u.to_string()), until) {
+                        self.ended(member(r, u), old);
+                    }
                 }
                 Ok(format!("{until:?}"))
             }
@@ -231,6 +266,7 @@ impl Model {
                 for u in us {
                     if let Some(e) = self.members.remove(&(r.to_string(), u.to_string())) {
                         lifted += usize::from(on(e, now));
+                        self.ended(member(r, u), e);
                     }
                 }
                 Ok(lifted.to_string())
@@ -245,14 +281,19 @@ impl Model {
                 }
                 let until = expiry(now, *d)?;
                 for (m, f) in Module::ALL.into_iter().zip(flags) {
-                    match f {
-                        Some(true) => {
-                            self.modules.insert((u.to_string(), m), until);
-                        }
-                        Some(false) => {
-                            self.modules.remove(&(u.to_string(), m));
-                        }
-                        None => {}
+                    let old = match f {
+                        Some(true) => self.modules.insert((u.to_string(), m), until),
+                        Some(false) => self.modules.remove(&(u.to_string(), m)),
+                        None => None,
+                    };
+                    if let Some(old) = old {
+                        self.ended(
+                            Mute::Module {
+                                user: u.to_string(),
+                                module: m,
+                            },
+                            old,
+                        );
                     }
                 }
                 Ok(self.module_status(u))
@@ -260,13 +301,28 @@ impl Model {
             Step::MuteRoom(r, d) => {
                 valid(r)?;
                 let until = expiry(now, *d)?;
-                self.room_mute.insert(r.to_string(), until);
+                if let Some(old) = self.room_mute.insert(r.to_string(), until) {
+                    self.ended(
+                        Mute::Room {
+                            room: r.to_string(),
+                        },
+                        old,
+                    );
+                }
                 Ok(format!("{until:?}"))
             }
             Step::UnmuteRoom(r) => {
                 valid(r)?;
-                let was = self.room_mute.remove(*r).is_some_and(|e| on(e, now));
-                Ok(was.to_string())
+                let old = self.room_mute.remove(*r);
+                if let Some(old) = old {
+                    self.ended(
+                        Mute::Room {
+                            room: r.to_string(),
+                        },
+                        old,
+                    );
+                }
+                Ok(old.is_some_and(|e| on(e, now)).to_string())
             }
             Step::Allow(r, us) => {
                 valid(r)?;
@@ -288,24 +344,79 @@ impl Model {
             Step::RemoveUser(u) => {
                 valid(u)?;
                 let before = self.stored();
-                self.notify.retain(|(x, _), _| x != u);
-                self.modules.retain(|(x, _), _| x != u);
-                self.members.retain(|(_, x), _| x != u);
+                self.drain(|m| match m {
+                    Mute::Notification { user, .. }
+                    | Mute::Module { user, .. }
+                    | Mute::Member { user, .. } => user == u,
+                    _ => false,
+                });
                 self.allow.retain(|(_, x)| x != u);
                 Ok((before != self.stored()).to_string())
             }
             Step::RemoveRoom(r) => {
                 valid(r)?;
                 let before = self.stored();
-                self.notify.retain(|(_, x), _| x != r);
-                self.members.retain(|(x, _), _| x != r);
-                self.room_mute.remove(*r);
+                self.drain(|m| match m {
+                    Mute::Notification { room, .. }
+                    | Mute::Member { room, .. }
+                    | Mute::Room { room } => room == r,
+                    _ => false,
+                });
                 self.allow.retain(|(x, _)| x != r);
                 Ok((before != self.stored()).to_string())
             }
             Step::Advance(ms) => {
                 self.now += ms;
                 Ok(String::new())
+            }
+            Step::Sweep => {
+                let before = self.expired.len();
+                self.drain(|_| true);
+                Ok((self.expired.len() - before).to_string())
+            }
+        }
+    }
+
+    /// Every stored timed entry as (mute, end).
+    fn entries(&self) -> Vec<(Mute, Expiry)> {
+        let n = self
+            .notify
+            .iter()
+            .map(|((u, r), &(_, e, _))| (notification(u, r), e));
+        let m = self.members.iter().map(|((r, u), &e)| (member(r, u), e));
+        let d = self.modules.iter().map(|((u, m), &e)| {
+            (
+                Mute::Module {
+                    user: u.clone(),
+                    module: *m,
+                },
+                e,
+            )
+        });
+        let w = self
+            .room_mute
+            .iter()
+            .map(|(r, &e)| (Mute::Room { room: r.clone() }, e));
+        n.chain(m).chain(d).chain(w).collect()
+    }
+
+    /// Removes the entries `pick` selects; with a pick that takes all, only the ended
+    /// ones go (a sweep). Owed `Expired` events are recorded either way.
+    fn drain(&mut self, pick: impl Fn(&Mute) -> bool) {
+        let sweep_only = pick(&Mute::Room {
+            room: "\0sweep".into(),
+        });
+        for (mute, e) in self.entries() {
+            if !pick(&mute) || (sweep_only && on(e, self.now)) {
+                continue;
+            }
+            self.ended(mute.clone(), e);
+            match mute {
+                Mute::Notification { user, room } => drop(self.notify.remove(&(user, room))),
+                Mute::Member { room, user } => drop(self.members.remove(&(room, user))),
+                Mute::Module { user, module } => drop(self.modules.remove(&(user, module))),
+                Mute::Room { room } => drop(self.room_mute.remove(&room)),
+                _ => unreachable!("the model makes only these"),
             }
         }
     }
@@ -441,6 +552,7 @@ fn run_on_engine(e: &Engine, clock: &ManualClock, step: &Step) -> Outcome {
             clock.advance(Duration::from_millis(*ms));
             Ok(String::new())
         }
+        Step::Sweep => Ok(e.sweep().to_string()),
     };
     out.map_err(kind)
 }
@@ -561,12 +673,27 @@ proptest! {
             .allow_policy(policy)
             .shards(if many_shards { 64 } else { 2 })
             .build();
+        let expired: Arc<Mutex<Vec<(Mute, u64)>>> = Arc::default();
+        let sink = Arc::clone(&expired);
+        let watch = clock.clone();
+        engine.subscribe(move |ev: &Event| {
+            if let Event::Expired { mute, at_ms } = ev {
+                assert!(*at_ms <= watch.now_ms(), "announced before its time");
+                sink.lock().unwrap().push((mute.clone(), *at_ms));
+            }
+        });
         let mut model = Model { now: T0, policy, ..Model::default() };
-        for step in &steps {
+        let steps = steps.iter().chain([Step::Advance(10_000), Step::Sweep].iter());
+        for step in steps {
             let want = model.apply(step);
             let got = run_on_engine(&engine, &clock, step);
             prop_assert_eq!(got, want, "step {:?}", step);
             compare(&engine, &model)?;
+            let mut got = expired.lock().unwrap().clone();
+            let mut want = model.expired.clone();
+            got.sort();
+            want.sort();
+            prop_assert_eq!(got, want, "Expired events after {:?}", step);
         }
     }
 }
