@@ -96,6 +96,24 @@ pub enum Error {
     /// A combination of arguments that has no meaning.
     #[error("invalid combination: {0}")]
     InvalidCombination(&'static str),
+    /// Reading or writing a store file failed; the mutation was not applied.
+    #[error("i/o error on {path}: {message}")]
+    Io {
+        /// The file or directory.
+        path: String,
+        /// What the operating system said.
+        message: String,
+    },
+    /// A store file or snapshot is damaged (not merely cut short by a crash).
+    #[error("{path} is damaged at byte {offset}: {what}")]
+    Corrupt {
+        /// The file (or `"snapshot"` for a reader).
+        path: String,
+        /// Where the damage starts.
+        offset: u64,
+        /// What is wrong there.
+        what: String,
+    },
 }
 
 /// How much of an over-long id an error message keeps.

@@ -28,7 +28,9 @@
 mod change;
 mod check;
 mod clock;
+mod codec;
 mod decide;
+mod durable;
 mod engine;
 mod error;
 mod event;
@@ -45,6 +47,7 @@ mod store;
 pub use check::At;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};
+pub use durable::SyncPolicy;
 pub use engine::{Engine, EngineBuilder, MutedMember};
 pub use error::{Error, IdKind};
 pub use event::{Event, Mute};

@@ -14,7 +14,7 @@ use dashmap::DashMap;
 use smallvec::SmallVec;
 
 use crate::change::Change;
-use crate::expiry::{NONE, Raw, active};
+use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::filter::Filters;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
@@ -492,6 +492,59 @@ impl Tables {
             old,
             new: Some(setting),
         });
+    }
+
+    /// The live state as operations that rebuild it (ended entries left out), in an
+    /// order that keeps each user's notification list oldest first.
+    pub fn to_ops(&self, now: u64) -> Vec<Op> {
+        let mut ops = Vec::new();
+        for u in &self.users {
+            for (room, s) in &u.notify {
+                if active(s.until, now) {
+                    ops.push(Op::SetNotify {
+                        user: u.key().clone(),
+                        room: room.clone(),
+                        level: s.level,
+                        until: Expiry::from_raw(s.until),
+                    });
+                }
+            }
+            for (i, raw) in u.modules().into_iter().enumerate() {
+                if active(raw, now) {
+                    let mut change = [None; 4];
+                    change[i] = Some(true);
+                    ops.push(Op::SetModules {
+                        user: u.key().clone(),
+                        change,
+                        until: Expiry::from_raw(raw),
+                    });
+                }
+            }
+        }
+        for r in &self.rooms {
+            let room = r.key();
+            for (user, &raw) in r.members.iter().filter(|&(_, &raw)| active(raw, now)) {
+                ops.push(Op::MuteMembers {
+                    room: room.clone(),
+                    users: vec![user.clone()],
+                    until: Expiry::from_raw(raw),
+                });
+            }
+            if active(r.mute, now) {
+                ops.push(Op::MuteRoom {
+                    room: room.clone(),
+                    until: Expiry::from_raw(r.mute),
+                });
+            }
+            let allowed: Vec<Key> = r.allow_list().cloned().collect();
+            if !allowed.is_empty() {
+                ops.push(Op::Allow {
+                    room: room.clone(),
+                    users: allowed,
+                });
+            }
+        }
+        ops
     }
 
     /// Checks that the two indexes agree and that no empty entry is kept.
