@@ -226,7 +226,7 @@ fn a_damaged_snapshot_is_an_error_and_restores_nothing() {
     let mut bytes = Vec::new();
     e.snapshot(&mut bytes).unwrap();
     let copy = Engine::builder().clock(clock.clone()).build();
-    assert_eq!(copy.restore(&mut bytes.as_slice()).unwrap() > 0, true);
+    assert!(copy.restore(&mut bytes.as_slice()).unwrap() > 0);
     assert_eq!(state(&copy), state(&e));
     for pos in [0, 9, 20, bytes.len() / 2, bytes.len() - 1] {
         let mut bad = bytes.clone();
@@ -298,7 +298,7 @@ fn a_snapshot_taken_while_others_write_plus_the_later_log_gives_the_live_state()
         out
     };
     let live = (listing(&e), e.stats());
-    drop(Arc::try_unwrap(e).ok().expect("threads joined"));
+    drop(Arc::into_inner(e).expect("threads joined"));
     let e = open(dir.path(), &clock).unwrap();
     assert_eq!((listing(&e), e.stats()), live);
     e.verify_consistency().unwrap();
