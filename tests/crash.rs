@@ -13,7 +13,10 @@ const DIR: &str = "MUTEGATE_CRASH_DIR";
 const START: &str = "MUTEGATE_CRASH_START";
 
 fn open(dir: &str) -> Engine {
-    Engine::builder().compact_after(16 * 1024).open(dir).expect("open the store")
+    Engine::builder()
+        .compact_after(16 * 1024)
+        .open(dir)
+        .expect("open the store")
 }
 
 fn room(i: usize) -> String {
@@ -27,7 +30,9 @@ fn mutate(e: &Engine, i: usize) {
         0 => e.mute_members(&room, [&user], MuteFor::Forever).map(drop),
         1 => e.set_notification_level(&user, &room, NotifyLevel::Off, MuteFor::Forever),
         2 => e.allow(&room, [&user]),
-        _ => e.set_module_mutes(&user, ModuleChange::new().set(Module::P2p, true)).map(drop),
+        _ => e
+            .set_module_mutes(&user, ModuleChange::new().set(Module::P2p, true))
+            .map(drop),
     }
     .expect("mutation");
 }
@@ -48,7 +53,10 @@ fn crash_child() {
     let Ok(dir) = std::env::var(DIR) else {
         return;
     };
-    let start: usize = std::env::var(START).expect("start").parse().expect("number");
+    let start: usize = std::env::var(START)
+        .expect("start")
+        .parse()
+        .expect("number");
     let engine = open(&dir);
     let mut out = std::io::stdout().lock();
     for i in start.. {
@@ -65,12 +73,25 @@ fn every_acknowledged_mutation_survives_sigkill() {
     let mut acked: Vec<usize> = Vec::new();
     let mut next = 0usize;
     // Kill points vary by round: after a different number of acks, then a short pause.
-    for (round, (acks, pause_us)) in [(40, 0), (700, 300), (1500, 50), (3000, 900), (200, 2000), (2500, 0)]
-        .into_iter()
-        .enumerate()
+    for (round, (acks, pause_us)) in [
+        (40, 0),
+        (700, 300),
+        (1500, 50),
+        (3000, 900),
+        (200, 2000),
+        (2500, 0),
+    ]
+    .into_iter()
+    .enumerate()
     {
         let mut child = Command::new(std::env::current_exe().expect("test binary"))
-            .args(["crash_child", "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "crash_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(DIR, &path)
             .env(START, next.to_string())
             .stdout(Stdio::piped())
@@ -89,17 +110,32 @@ fn every_acknowledged_mutation_survives_sigkill() {
                     break;
                 }
             }
-            assert!(started.elapsed() < Duration::from_secs(60), "child too slow");
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "child too slow"
+            );
         }
         std::thread::sleep(Duration::from_micros(pause_us));
         child.kill().expect("SIGKILL");
         child.wait().expect("reap");
-        assert_eq!(seen, acks, "round {round}: the child acknowledged too little");
+        assert_eq!(
+            seen, acks,
+            "round {round}: the child acknowledged too little"
+        );
 
         let engine = open(&path);
-        let lost: Vec<usize> = acked.iter().copied().filter(|&i| !present(&engine, i)).collect();
-        assert!(lost.is_empty(), "round {round}: lost acknowledged mutations {lost:?}");
-        engine.verify_consistency().expect("consistent after recovery");
+        let lost: Vec<usize> = acked
+            .iter()
+            .copied()
+            .filter(|&i| !present(&engine, i))
+            .collect();
+        assert!(
+            lost.is_empty(),
+            "round {round}: lost acknowledged mutations {lost:?}"
+        );
+        engine
+            .verify_consistency()
+            .expect("consistent after recovery");
         next = acked.last().map_or(0, |&i| i + 1);
     }
     assert!(acked.len() > 7_000);

@@ -64,6 +64,10 @@ enum Step {
     RemoveRoom(&'static str),
     Advance(u64),
     Sweep,
+    /// Snapshot the engine and restore it into a fresh one.
+    SnapshotRestore,
+    /// Close the durable engine and open its directory again.
+    Reopen,
 }
 
 fn step() -> impl Strategy<Value = Step> {
@@ -83,6 +87,8 @@ fn step() -> impl Strategy<Value = Step> {
         1 => room().prop_map(Step::RemoveRoom),
         3 => prop_oneof![Just(0u64), 1u64..1_500, Just(4_000)].prop_map(Step::Advance),
         1 => Just(Step::Sweep),
+        1 => Just(Step::SnapshotRestore),
+        1 => Just(Step::Reopen),
     ]
 }
 
@@ -374,6 +380,13 @@ impl Model {
                 self.drain(|_| true);
                 Ok((self.expired.len() - before).to_string())
             }
+            Step::SnapshotRestore | Step::Reopen => {
+                // Ended entries are not carried over, and no event announces them.
+                let owed = self.expired.len();
+                self.drain(|_| true);
+                self.expired.truncate(owed);
+                Ok(String::new())
+            }
         }
     }
 
@@ -521,7 +534,87 @@ impl Model {
     }
 }
 
-fn run_on_engine(e: &Engine, clock: &ManualClock, step: &Step) -> Outcome {
+/// The engine under test, durable, and what it needs to be rebuilt.
+struct Harness {
+    engine: Engine,
+    clock: ManualClock,
+    policy: AllowPolicy,
+    shards: usize,
+    dir: tempfile::TempDir,
+    expired: Arc<Mutex<Vec<(Mute, u64)>>>,
+}
+
+impl Harness {
+    fn new(policy: AllowPolicy, shards: usize) -> Harness {
+        let clock = ManualClock::new(T0);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let expired = Arc::default();
+        let engine = Harness::open(&clock, policy, shards, dir.path(), &expired);
+        Harness {
+            engine,
+            clock,
+            policy,
+            shards,
+            dir,
+            expired,
+        }
+    }
+
+    fn open(
+        clock: &ManualClock,
+        policy: AllowPolicy,
+        shards: usize,
+        dir: &std::path::Path,
+        expired: &Arc<Mutex<Vec<(Mute, u64)>>>,
+    ) -> Engine {
+        let engine = Engine::builder()
+            .clock(clock.clone())
+            .allow_policy(policy)
+            .shards(shards)
+            .sync(mutegate::SyncPolicy::Never)
+            .compact_after(1_024)
+            .open(dir)
+            .expect("open");
+        let sink = Arc::clone(expired);
+        let watch = clock.clone();
+        engine.subscribe(move |ev: &Event| {
+            if let Event::Expired { mute, at_ms } = ev {
+                assert!(*at_ms <= watch.now_ms(), "announced before its time");
+                sink.lock().unwrap().push((mute.clone(), *at_ms));
+            }
+        });
+        engine
+    }
+
+    fn reopen(&mut self) {
+        let placeholder = Engine::new();
+        drop(std::mem::replace(&mut self.engine, placeholder));
+        self.engine = Harness::open(
+            &self.clock,
+            self.policy,
+            self.shards,
+            self.dir.path(),
+            &self.expired,
+        );
+    }
+
+    fn snapshot_restore(&mut self) {
+        let mut bytes = Vec::new();
+        self.engine.snapshot(&mut bytes).expect("snapshot");
+        self.dir = tempfile::tempdir().expect("temp dir");
+        self.engine = Harness::open(
+            &self.clock,
+            self.policy,
+            self.shards,
+            self.dir.path(),
+            &self.expired,
+        );
+        self.engine.restore(&mut bytes.as_slice()).expect("restore");
+    }
+}
+
+fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
+    let (e, clock) = (&h.engine, &h.clock);
     let unit = |r: Result<(), Error>| r.map(|()| String::new());
     let out = match step {
         Step::MuteNotifications(u, r) => unit(e.mute_notifications(u, r)),
@@ -553,6 +646,14 @@ fn run_on_engine(e: &Engine, clock: &ManualClock, step: &Step) -> Outcome {
             Ok(String::new())
         }
         Step::Sweep => Ok(e.sweep().to_string()),
+        Step::SnapshotRestore => {
+            h.snapshot_restore();
+            Ok(String::new())
+        }
+        Step::Reopen => {
+            h.reopen();
+            Ok(String::new())
+        }
     };
     out.map_err(kind)
 }
@@ -667,29 +768,15 @@ proptest! {
         many_shards in any::<bool>(),
     ) {
         let policy = if allow_wins { AllowPolicy::AllowListWins } else { AllowPolicy::MuteWins };
-        let clock = ManualClock::new(T0);
-        let engine = Engine::builder()
-            .clock(clock.clone())
-            .allow_policy(policy)
-            .shards(if many_shards { 64 } else { 2 })
-            .build();
-        let expired: Arc<Mutex<Vec<(Mute, u64)>>> = Arc::default();
-        let sink = Arc::clone(&expired);
-        let watch = clock.clone();
-        engine.subscribe(move |ev: &Event| {
-            if let Event::Expired { mute, at_ms } = ev {
-                assert!(*at_ms <= watch.now_ms(), "announced before its time");
-                sink.lock().unwrap().push((mute.clone(), *at_ms));
-            }
-        });
+        let mut h = Harness::new(policy, if many_shards { 64 } else { 2 });
         let mut model = Model { now: T0, policy, ..Model::default() };
         let steps = steps.iter().chain([Step::Advance(10_000), Step::Sweep].iter());
         for step in steps {
             let want = model.apply(step);
-            let got = run_on_engine(&engine, &clock, step);
+            let got = run_on_engine(&mut h, step);
             prop_assert_eq!(got, want, "step {:?}", step);
-            compare(&engine, &model)?;
-            let mut got = expired.lock().unwrap().clone();
+            compare(&h.engine, &model)?;
+            let mut got = h.expired.lock().unwrap().clone();
             let mut want = model.expired.clone();
             got.sort();
             want.sort();
