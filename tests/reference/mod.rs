@@ -1,0 +1,809 @@
+//! The reference model shared by the model-based test and the differential fuzzer:
+//! plain ordered maps, no concurrency, every rule of the contract written out again,
+//! and the harness that drives a durable engine beside it.
+#![allow(dead_code)]
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mutegate::Clock as _;
+use mutegate::{
+    AllowPolicy, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions, Module,
+    ModuleChange, Mute, MuteFor, NotifyLevel, Role, Target,
+};
+
+pub const T0: u64 = 1_000_000;
+pub const USERS: [&str; 3] = ["u0", "u1", "u2"];
+pub const ROOMS: [&str; 3] = ["r0", "r1", "u0"]; // "u0" names a room and a user: no crosstalk
+pub const LONG: &str = "0123456789012345678901234567890123456789012345678901234567890123x"; // 65 bytes
+pub const ROLES: [Role; 3] = [Role::Member, Role::Admin, Role::Owner];
+
+/// Fails the comparison when two values differ.
+macro_rules! check_eq {
+    ($a:expr, $b:expr $(,)?) => {
+        check_eq!($a, $b, "")
+    };
+    ($a:expr, $b:expr, $($fmt:tt)+) => {{
+        let (a, b) = (&$a, &$b);
+        if a != b {
+            return Err(format!("{:?} != {:?}: {}", a, b, format!($($fmt)+)));
+        }
+    }};
+}
+
+#[derive(Clone, Debug)]
+pub enum Step {
+    MuteNotifications(&'static str, &'static str),
+    SetLevel(&'static str, &'static str, NotifyLevel, MuteFor),
+    UnmuteNotifications(&'static str, &'static str),
+    MuteMembers(&'static str, Vec<&'static str>, MuteFor),
+    UnmuteMembers(&'static str, Vec<&'static str>),
+    SetModules(&'static str, [Option<bool>; 4], MuteFor),
+    MuteRoom(&'static str, MuteFor),
+    UnmuteRoom(&'static str),
+    Allow(&'static str, Vec<&'static str>),
+    Disallow(&'static str, Vec<&'static str>),
+    RemoveUser(&'static str),
+    RemoveRoom(&'static str),
+    Advance(u64),
+    Sweep,
+    /// Snapshot the engine and restore it into a fresh one.
+    SnapshotRestore,
+    /// Close the durable engine and open its directory again.
+    Reopen,
+}
+
+/// The reference: plain ordered maps, no concurrency, stored entries kept until removed
+/// (expired ones included), exactly as the contract describes.
+#[derive(Default)]
+pub struct Model {
+    pub now: u64,
+    seq: u64,
+    pub policy: AllowPolicy,
+    notify: BTreeMap<(String, String), (NotifyLevel, Expiry, u64)>,
+    members: BTreeMap<(String, String), Expiry>,
+    modules: BTreeMap<(String, Module), Expiry>,
+    room_mute: BTreeMap<String, Expiry>,
+    allow: BTreeSet<(String, String)>,
+    /// Every `Expired` event the engine owes so far: an entry with a finite end that is
+    /// overwritten, removed or swept at or after that end.
+    pub expired: Vec<(Mute, u64)>,
+}
+
+pub fn notification(u: &str, r: &str) -> Mute {
+    Mute::Notification {
+        user: u.into(),
+        room: r.into(),
+    }
+}
+pub fn member(r: &str, u: &str) -> Mute {
+    Mute::Member {
+        room: r.into(),
+        user: u.into(),
+    }
+}
+
+/// Only the kind of error is compared; messages are tested elsewhere.
+pub type Outcome = Result<String, std::mem::Discriminant<Error>>;
+
+pub fn kind(e: Error) -> std::mem::Discriminant<Error> {
+    std::mem::discriminant(&e)
+}
+
+pub fn valid(id: &str) -> Result<(), Error> {
+    if id.is_empty() {
+        Err(Error::EmptyId {
+            kind: mutegate::IdKind::User,
+        })
+    } else if id.len() > 64 {
+        Err(Error::IdTooLong {
+            kind: mutegate::IdKind::User,
+            id: String::new(),
+            len: 0,
+            max: 0,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+pub fn batch(ids: &[&str]) -> Result<(), Error> {
+    ids.iter().try_for_each(|id| valid(id))?;
+    if ids.is_empty() {
+        Err(Error::EmptyBatch)
+    } else {
+        Ok(())
+    }
+}
+
+pub fn expiry(now: u64, d: MuteFor) -> Result<Expiry, Error> {
+    match d {
+        MuteFor::Forever => Ok(Expiry::Never),
+        MuteFor::For(d) if d.as_millis() == 0 => Err(Error::ZeroDuration { duration: d }),
+        MuteFor::For(d) => {
+            let until = u128::from(now) + d.as_millis();
+            if until >= u128::from(u64::MAX) {
+                Err(Error::DurationOverflow {
+                    duration_ms: 0,
+                    now_ms: 0,
+                })
+            } else {
+                Ok(Expiry::At(until as u64))
+            }
+        }
+    }
+}
+
+pub fn on(e: Expiry, now: u64) -> bool {
+    match e {
+        Expiry::Never => true,
+        Expiry::At(t) => now < t,
+    }
+}
+
+pub fn latest(a: Expiry, b: Expiry) -> Expiry {
+    match (a, b) {
+        (Expiry::Never, _) | (_, Expiry::Never) => Expiry::Never,
+        (Expiry::At(x), Expiry::At(y)) => Expiry::At(x.max(y)),
+    }
+}
+
+impl Model {
+    /// A stored entry with end `old` is overwritten or removed now.
+    fn ended(&mut self, mute: Mute, old: Expiry) {
+        if let Expiry::At(t) = old {
+            if t <= self.now {
+                self.expired.push((mute, t));
+            }
+        }
+    }
+
+    pub fn apply(&mut self, step: &Step) -> Outcome {
+        self.run(step).map_err(kind)
+    }
+
+    fn set_level(&mut self, u: &str, r: &str, level: NotifyLevel, until: Expiry) {
+        let key = (u.to_owned(), r.to_owned());
+        if let Some(&(_, old, _)) = self.notify.get(&key) {
+            self.ended(notification(u, r), old);
+        }
+        if level == NotifyLevel::All {
+            self.notify.remove(&key);
+            return;
+        }
+        let seq = match self.notify.get(&key) {
+            Some(&(_, e, seq)) if on(e, self.now) => seq,
+            _ => {
+                self.seq += 1;
+                self.seq
+            }
+        };
+        self.notify.insert(key, (level, until, seq));
+    }
+
+    fn run(&mut self, step: &Step) -> Result<String, Error> {
+        let now = self.now;
+        match step {
+            Step::MuteNotifications(u, r) => {
+                valid(u)?;
+                valid(r)?;
+                self.set_level(u, r, NotifyLevel::Off, Expiry::Never);
+                Ok(String::new())
+            }
+            Step::SetLevel(u, r, level, d) => {
+                valid(u)?;
+                valid(r)?;
+                if *level == NotifyLevel::All && *d != MuteFor::Forever {
+                    return Err(Error::InvalidCombination(""));
+                }
+                let until = expiry(now, *d)?;
+                self.set_level(u, r, *level, until);
+                Ok(String::new())
+            }
+            Step::UnmuteNotifications(u, r) => {
+                valid(u)?;
+                valid(r)?;
+                let key = (u.to_string(), r.to_string());
+                match self.notify.get(&key) {
+                    Some(&(_, e, _)) if on(e, now) => {
+                        self.notify.remove(&key);
+                        Ok(String::new())
+                    }
+                    _ => Err(Error::NotMuted {
+                        user: String::new(),
+                        room: String::new(),
+                    }),
+                }
+            }
+            Step::MuteMembers(r, us, d) => {
+                valid(r)?;
+                batch(us)?;
+                let until = expiry(now, *d)?;
+                for u in us {
+                    if let Some(old) = self.members.insert((r.to_string(), u.to_string()), until) {
+                        self.ended(member(r, u), old);
+                    }
+                }
+                Ok(format!("{until:?}"))
+            }
+            Step::UnmuteMembers(r, us) => {
+                valid(r)?;
+                batch(us)?;
+                let mut lifted = 0;
+                for u in us {
+                    if let Some(e) = self.members.remove(&(r.to_string(), u.to_string())) {
+                        lifted += usize::from(on(e, now));
+                        self.ended(member(r, u), e);
+                    }
+                }
+                Ok(lifted.to_string())
+            }
+            Step::SetModules(u, flags, d) => {
+                valid(u)?;
+                if flags.iter().all(Option::is_none) {
+                    return Err(Error::NoModuleGiven);
+                }
+                if !flags.contains(&Some(true)) && *d != MuteFor::Forever {
+                    return Err(Error::InvalidCombination(""));
+                }
+                let until = expiry(now, *d)?;
+                for (m, f) in Module::ALL.into_iter().zip(flags) {
+                    let old = match f {
+                        Some(true) => self.modules.insert((u.to_string(), m), until),
+                        Some(false) => self.modules.remove(&(u.to_string(), m)),
+                        None => None,
+                    };
+                    if let Some(old) = old {
+                        self.ended(
+                            Mute::Module {
+                                user: u.to_string(),
+                                module: m,
+                            },
+                            old,
+                        );
+                    }
+                }
+                Ok(self.module_status(u))
+            }
+            Step::MuteRoom(r, d) => {
+                valid(r)?;
+                let until = expiry(now, *d)?;
+                if let Some(old) = self.room_mute.insert(r.to_string(), until) {
+                    self.ended(
+                        Mute::Room {
+                            room: r.to_string(),
+                        },
+                        old,
+                    );
+                }
+                Ok(format!("{until:?}"))
+            }
+            Step::UnmuteRoom(r) => {
+                valid(r)?;
+                let old = self.room_mute.remove(*r);
+                if let Some(old) = old {
+                    self.ended(
+                        Mute::Room {
+                            room: r.to_string(),
+                        },
+                        old,
+                    );
+                }
+                Ok(old.is_some_and(|e| on(e, now)).to_string())
+            }
+            Step::Allow(r, us) => {
+                valid(r)?;
+                batch(us)?;
+                for u in us {
+                    self.allow.insert((r.to_string(), u.to_string()));
+                }
+                Ok(String::new())
+            }
+            Step::Disallow(r, us) => {
+                valid(r)?;
+                batch(us)?;
+                let n = us
+                    .iter()
+                    .filter(|u| self.allow.remove(&(r.to_string(), u.to_string())))
+                    .count();
+                Ok(n.to_string())
+            }
+            Step::RemoveUser(u) => {
+                valid(u)?;
+                let before = self.stored();
+                self.drain(|m| match m {
+                    Mute::Notification { user, .. }
+                    | Mute::Module { user, .. }
+                    | Mute::Member { user, .. } => user == u,
+                    _ => false,
+                });
+                self.allow.retain(|(_, x)| x != u);
+                Ok((before != self.stored()).to_string())
+            }
+            Step::RemoveRoom(r) => {
+                valid(r)?;
+                let before = self.stored();
+                self.drain(|m| match m {
+                    Mute::Notification { room, .. }
+                    | Mute::Member { room, .. }
+                    | Mute::Room { room } => room == r,
+                    _ => false,
+                });
+                self.allow.retain(|(x, _)| x != r);
+                Ok((before != self.stored()).to_string())
+            }
+            Step::Advance(ms) => {
+                self.now += ms;
+                Ok(String::new())
+            }
+            Step::Sweep => {
+                let before = self.expired.len();
+                self.drain(|_| true);
+                Ok((self.expired.len() - before).to_string())
+            }
+            Step::SnapshotRestore | Step::Reopen => {
+                // Ended entries are not carried over, and no event announces them.
+                let owed = self.expired.len();
+                self.drain(|_| true);
+                self.expired.truncate(owed);
+                Ok(String::new())
+            }
+        }
+    }
+
+    /// Every stored timed entry as (mute, end).
+    fn entries(&self) -> Vec<(Mute, Expiry)> {
+        let n = self
+            .notify
+            .iter()
+            .map(|((u, r), &(_, e, _))| (notification(u, r), e));
+        let m = self.members.iter().map(|((r, u), &e)| (member(r, u), e));
+        let d = self.modules.iter().map(|((u, m), &e)| {
+            (
+                Mute::Module {
+                    user: u.clone(),
+                    module: *m,
+                },
+                e,
+            )
+        });
+        let w = self
+            .room_mute
+            .iter()
+            .map(|(r, &e)| (Mute::Room { room: r.clone() }, e));
+        n.chain(m).chain(d).chain(w).collect()
+    }
+
+    /// Removes the entries `pick` selects; with a pick that takes all, only the ended
+    /// ones go (a sweep). Owed `Expired` events are recorded either way.
+    fn drain(&mut self, pick: impl Fn(&Mute) -> bool) {
+        let sweep_only = pick(&Mute::Room {
+            room: "\0sweep".into(),
+        });
+        for (mute, e) in self.entries() {
+            if !pick(&mute) || (sweep_only && on(e, self.now)) {
+                continue;
+            }
+            self.ended(mute.clone(), e);
+            match mute {
+                Mute::Notification { user, room } => drop(self.notify.remove(&(user, room))),
+                Mute::Member { room, user } => drop(self.members.remove(&(room, user))),
+                Mute::Module { user, module } => drop(self.modules.remove(&(user, module))),
+                Mute::Room { room } => drop(self.room_mute.remove(&room)),
+                _ => unreachable!("the model makes only these"),
+            }
+        }
+    }
+
+    fn stored(&self) -> usize {
+        self.notify.len()
+            + self.members.len()
+            + self.modules.len()
+            + self.room_mute.len()
+            + self.allow.len()
+    }
+
+    fn module_status(&self, u: &str) -> String {
+        let v: Vec<Option<Expiry>> = Module::ALL
+            .iter()
+            .map(|&m| {
+                self.modules
+                    .get(&(u.to_string(), m))
+                    .copied()
+                    .filter(|&e| on(e, self.now))
+            })
+            .collect();
+        format!("{v:?}")
+    }
+
+    fn check(&self, u: &str, t: Target<'_>, role: Role) -> Result<(), Denied> {
+        let now = self.now;
+        let mut blocks: Vec<(DenyReason, Expiry)> = Vec::new();
+        if let Some(&e) = self.modules.get(&(u.to_string(), t.module)) {
+            if on(e, now) {
+                blocks.push((DenyReason::ModuleMuted(t.module), e));
+            }
+        }
+        if t.module != Module::P2p {
+            let allowed = self.allow.contains(&(t.id.to_string(), u.to_string()));
+            if let Some(&e) = self.members.get(&(t.id.to_string(), u.to_string())) {
+                if on(e, now) && !(allowed && self.policy == AllowPolicy::AllowListWins) {
+                    blocks.push((DenyReason::MemberMuted, e));
+                }
+            }
+            if let Some(&e) = self.room_mute.get(t.id) {
+                let exempt = matches!(role, Role::Owner | Role::Admin);
+                if on(e, now) && !allowed && !exempt {
+                    blocks.push((DenyReason::RoomMuted, e));
+                }
+            }
+        }
+        match blocks.first() {
+            None => Ok(()),
+            Some(&(reason, _)) => Err(Denied {
+                reason,
+                until: blocks
+                    .iter()
+                    .fold(Expiry::At(0), |acc, &(_, e)| latest(acc, e)),
+            }),
+        }
+    }
+
+    fn level(&self, u: &str, r: &str) -> NotifyLevel {
+        match self.notify.get(&(u.to_string(), r.to_string())) {
+            Some(&(l, e, _)) if on(e, self.now) => l,
+            _ => NotifyLevel::All,
+        }
+    }
+
+    fn settings(&self, u: &str) -> Vec<(String, NotifyLevel, Expiry)> {
+        let mut v: Vec<_> = self
+            .notify
+            .iter()
+            .filter(|((x, _), (_, e, _))| x == u && on(*e, self.now))
+            .map(|((_, r), &(l, e, seq))| (seq, r.clone(), l, e))
+            .collect();
+        v.sort_by_key(|x| x.0);
+        v.into_iter().map(|(_, r, l, e)| (r, l, e)).collect()
+    }
+
+    fn counts(&self) -> [usize; 7] {
+        let now = self.now;
+        let users: BTreeSet<&str> = self
+            .notify
+            .keys()
+            .map(|(u, _)| u.as_str())
+            .chain(self.modules.keys().map(|(u, _)| u.as_str()))
+            .collect();
+        let rooms: BTreeSet<&str> = self
+            .notify
+            .keys()
+            .map(|(_, r)| r.as_str())
+            .chain(self.members.keys().map(|(r, _)| r.as_str()))
+            .chain(self.room_mute.keys().map(String::as_str))
+            .chain(self.allow.iter().map(|(r, _)| r.as_str()))
+            .collect();
+        [
+            self.notify.values().filter(|(_, e, _)| on(*e, now)).count(),
+            self.members.values().filter(|e| on(**e, now)).count(),
+            self.modules.values().filter(|e| on(**e, now)).count(),
+            self.room_mute.values().filter(|e| on(**e, now)).count(),
+            self.allow.len(),
+            users.len(),
+            rooms.len(),
+        ]
+    }
+}
+
+/// The engine under test, durable, and what it needs to be rebuilt.
+pub struct Harness {
+    pub engine: Engine,
+    clock: ManualClock,
+    policy: AllowPolicy,
+    shards: usize,
+    dir: tempfile::TempDir,
+    pub expired: Arc<Mutex<Vec<(Mute, u64)>>>,
+}
+
+impl Harness {
+    pub fn new(policy: AllowPolicy, shards: usize) -> Harness {
+        let clock = ManualClock::new(T0);
+        let dir = tempfile::tempdir().expect("temp dir");
+        let expired = Arc::default();
+        let engine = Harness::open(&clock, policy, shards, dir.path(), &expired);
+        Harness {
+            engine,
+            clock,
+            policy,
+            shards,
+            dir,
+            expired,
+        }
+    }
+
+    fn open(
+        clock: &ManualClock,
+        policy: AllowPolicy,
+        shards: usize,
+        dir: &std::path::Path,
+        expired: &Arc<Mutex<Vec<(Mute, u64)>>>,
+    ) -> Engine {
+        let engine = Engine::builder()
+            .clock(clock.clone())
+            .allow_policy(policy)
+            .shards(shards)
+            .sync(mutegate::SyncPolicy::Never)
+            .compact_after(1_024)
+            .open(dir)
+            .expect("open");
+        let sink = Arc::clone(expired);
+        let watch = clock.clone();
+        engine.subscribe(move |ev: &Event| {
+            if let Event::Expired { mute, at_ms } = ev {
+                assert!(*at_ms <= watch.now_ms(), "announced before its time");
+                sink.lock().unwrap().push((mute.clone(), *at_ms));
+            }
+        });
+        engine
+    }
+
+    fn reopen(&mut self) {
+        let placeholder = Engine::new();
+        drop(std::mem::replace(&mut self.engine, placeholder));
+        self.engine = Harness::open(
+            &self.clock,
+            self.policy,
+            self.shards,
+            self.dir.path(),
+            &self.expired,
+        );
+    }
+
+    fn snapshot_restore(&mut self) {
+        let mut bytes = Vec::new();
+        self.engine.snapshot(&mut bytes).expect("snapshot");
+        self.dir = tempfile::tempdir().expect("temp dir");
+        self.engine = Harness::open(
+            &self.clock,
+            self.policy,
+            self.shards,
+            self.dir.path(),
+            &self.expired,
+        );
+        self.engine.restore(&mut bytes.as_slice()).expect("restore");
+    }
+}
+
+pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
+    let (e, clock) = (&h.engine, &h.clock);
+    let unit = |r: Result<(), Error>| r.map(|()| String::new());
+    let out = match step {
+        Step::MuteNotifications(u, r) => unit(e.mute_notifications(u, r)),
+        Step::SetLevel(u, r, l, d) => unit(e.set_notification_level(u, r, *l, *d)),
+        Step::UnmuteNotifications(u, r) => unit(e.unmute_notifications(u, r)),
+        Step::MuteMembers(r, us, d) => e.mute_members(r, us, *d).map(|x| format!("{x:?}")),
+        Step::UnmuteMembers(r, us) => e.unmute_members(r, us).map(|n| n.to_string()),
+        Step::SetModules(u, f, d) => {
+            let change = ModuleChange {
+                p2p: f[0],
+                team: f[1],
+                room: f[2],
+                qchat: f[3],
+                duration: *d,
+            };
+            e.set_module_mutes(u, change).map(|s| {
+                let v: Vec<Option<Expiry>> = Module::ALL.iter().map(|&m| s.expiry(m)).collect();
+                format!("{v:?}")
+            })
+        }
+        Step::MuteRoom(r, d) => e.mute_room(r, *d).map(|x| format!("{x:?}")),
+        Step::UnmuteRoom(r) => e.unmute_room(r).map(|b| b.to_string()),
+        Step::Allow(r, us) => unit(e.allow(r, us)),
+        Step::Disallow(r, us) => e.disallow(r, us).map(|n| n.to_string()),
+        Step::RemoveUser(u) => e.remove_user(u).map(|b| b.to_string()),
+        Step::RemoveRoom(r) => e.remove_room(r).map(|b| b.to_string()),
+        Step::Advance(ms) => {
+            clock.advance(Duration::from_millis(*ms));
+            Ok(String::new())
+        }
+        Step::Sweep => Ok(e.sweep().to_string()),
+        Step::SnapshotRestore => {
+            h.snapshot_restore();
+            Ok(String::new())
+        }
+        Step::Reopen => {
+            h.reopen();
+            Ok(String::new())
+        }
+    };
+    out.map_err(kind)
+}
+
+pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
+    let now = m.now;
+    let view = e.at(now);
+    for u in USERS {
+        for id in ROOMS.iter().chain(USERS.iter()) {
+            for module in Module::ALL {
+                let t = Target::new(module, id);
+                for role in ROLES {
+                    let want = m.check(u, t, role);
+                    check_eq!(
+                        e.check_send_as(u, t, role),
+                        want,
+                        "{} -> {:?} as {:?}",
+                        u,
+                        t,
+                        role
+                    );
+                    check_eq!(view.check_send_as(u, t, role), want);
+                }
+                check_eq!(e.can_send(u, t), m.check(u, t, Role::Member).is_ok());
+            }
+        }
+        for r in ROOMS {
+            let level = m.level(u, r);
+            check_eq!(e.notification_level(u, r), level);
+            for mentioned in [false, true] {
+                check_eq!(
+                    e.should_push_mentioned(u, r, mentioned),
+                    level.allows_push(mentioned)
+                );
+            }
+        }
+        let got: Vec<_> = e
+            .notification_settings(u)
+            .into_iter()
+            .map(|s| (s.room, s.level, s.expiry))
+            .collect();
+        check_eq!(got, m.settings(u), "settings of {}", u);
+        let rooms: Vec<String> = m.settings(u).into_iter().map(|(r, ..)| r).collect();
+        check_eq!(e.muted_rooms(u), rooms);
+        let status: Vec<Option<Expiry>> = Module::ALL
+            .iter()
+            .map(|&x| e.module_status(u).expiry(x))
+            .collect();
+        check_eq!(format!("{status:?}"), m.module_status(u));
+    }
+    for r in ROOMS {
+        for mentions in [Mentions::None, Mentions::Users(&["u1"]), Mentions::Everyone] {
+            let want: Vec<&&str> = USERS
+                .iter()
+                .filter(|u| m.level(u, r).allows_push(mentions.contains(u)))
+                .collect();
+            check_eq!(
+                e.push_targets(r, &USERS, mentions),
+                want.clone(),
+                "push in {} {:?}",
+                r,
+                mentions
+            );
+            check_eq!(view.push_targets(r, &USERS, mentions), want);
+        }
+        let muted: Vec<(String, Expiry)> = m
+            .members
+            .iter()
+            .filter(|((x, _), e)| x == r && on(**e, now))
+            .map(|((_, u), &e)| (u.clone(), e))
+            .collect();
+        let got: Vec<(String, Expiry)> = e
+            .muted_members(r)
+            .into_iter()
+            .map(|x| (x.user, x.expiry))
+            .collect();
+        check_eq!(got, muted);
+        check_eq!(
+            e.room_mute(r),
+            m.room_mute.get(r).copied().filter(|&x| on(x, now))
+        );
+        let allow: Vec<String> = m
+            .allow
+            .iter()
+            .filter(|(x, _)| x == r)
+            .map(|(_, u)| u.clone())
+            .collect();
+        check_eq!(e.allow_list(r), allow);
+    }
+    let s = e.stats();
+    let got = [
+        s.notification_mutes,
+        s.member_mutes,
+        s.module_mutes,
+        s.room_mutes,
+        s.allow_entries,
+        s.users,
+        s.rooms,
+    ];
+    check_eq!(got, m.counts(), "stats");
+    check_eq!(e.verify_consistency(), Ok(()));
+    Ok(())
+}
+
+/// Runs `steps` (then a long advance and a sweep) on a durable engine and on the model,
+/// comparing every answer after every step.
+///
+/// # Errors
+///
+/// The first disagreement, described.
+pub fn run(policy: AllowPolicy, shards: usize, steps: &[Step]) -> Result<(), String> {
+    let mut h = Harness::new(policy, shards);
+    let mut model = Model {
+        now: T0,
+        policy,
+        ..Model::default()
+    };
+    let tail = [Step::Advance(10_000), Step::Sweep];
+    for step in steps.iter().chain(tail.iter()) {
+        let want = model.apply(step);
+        let got = run_on_engine(&mut h, step);
+        check_eq!(got, want, "step {:?}", step);
+        compare(&h.engine, &model).map_err(|e| format!("after {step:?}: {e}"))?;
+        let mut got = h.expired.lock().unwrap().clone();
+        let mut want = model.expired.clone();
+        got.sort();
+        want.sort();
+        check_eq!(got, want, "Expired events after {:?}", step);
+    }
+    Ok(())
+}
+
+/// Steps decoded from raw bytes (for the fuzzer): the first byte picks the policy and
+/// the shard count, then every four bytes make one step over the same small alphabet.
+pub fn from_bytes(data: &[u8]) -> (AllowPolicy, usize, Vec<Step>) {
+    let Some((&first, rest)) = data.split_first() else {
+        return (AllowPolicy::MuteWins, 2, Vec::new());
+    };
+    let policy = if first & 1 == 0 {
+        AllowPolicy::MuteWins
+    } else {
+        AllowPolicy::AllowListWins
+    };
+    let shards = if first & 2 == 0 { 2 } else { 64 };
+    let user = |b: u8| [USERS[0], USERS[1], USERS[2], "", LONG][b as usize % 5];
+    let room = |b: u8| [ROOMS[0], ROOMS[1], ROOMS[2], "", LONG][b as usize % 5];
+    let users = |b: u8| (0..b % 4).map(|i| user(b / 4 + i)).collect::<Vec<_>>();
+    let duration = |b: u8| match b % 8 {
+        0..=2 => MuteFor::Forever,
+        3..=5 => MuteFor::millis(1 + u64::from(b) * 15),
+        6 => MuteFor::millis(0),
+        _ => MuteFor::millis(u64::MAX - T0),
+    };
+    let level = |b: u8| {
+        [
+            NotifyLevel::All,
+            NotifyLevel::MentionsOnly,
+            NotifyLevel::Off,
+        ][b as usize % 3]
+    };
+    let flag = |b: u8| [None, Some(true), Some(false), None][b as usize % 4];
+    let steps = rest
+        .chunks_exact(4)
+        .map(|c| {
+            let (k, a, b, d) = (c[0], c[1], c[2], c[3]);
+            match k % 16 {
+                0 => Step::MuteNotifications(user(a), room(b)),
+                1 => Step::SetLevel(user(a), room(b), level(d), duration(d / 3)),
+                2 => Step::UnmuteNotifications(user(a), room(b)),
+                3 => Step::MuteMembers(room(a), users(d), duration(b)),
+                4 => Step::UnmuteMembers(room(a), users(d)),
+                5 => Step::SetModules(
+                    user(a),
+                    [flag(d), flag(d >> 2), flag(d >> 4), flag(d >> 6)],
+                    duration(b),
+                ),
+                6 => Step::MuteRoom(room(a), duration(b)),
+                7 => Step::UnmuteRoom(room(a)),
+                8 => Step::Allow(room(a), users(d)),
+                9 => Step::Disallow(room(a), users(d)),
+                10 => Step::RemoveUser(user(a)),
+                11 => Step::RemoveRoom(room(a)),
+                12 | 13 => Step::Advance(u64::from(a) * 20),
+                14 => Step::Sweep,
+                _ if a % 2 == 0 => Step::SnapshotRestore,
+                _ => Step::Reopen,
+            }
+        })
+        .collect();
+    (policy, shards, steps)
+}
