@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 use hdrhistogram::Histogram;
-use mutegate::{Engine, ManualClock, Mentions, Module, MuteFor, NotifyLevel, Target};
+use mutegate::{Engine, ManualClock, Mentions, Module, MuteFor, NotifyLevel, SyncPolicy, Target};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
@@ -66,6 +66,34 @@ struct Args {
     /// Run mutegate only.
     #[arg(long)]
     skip_naive: bool,
+    /// Keep mutegate's state in memory only (default: the embedded durable store in a
+    /// temporary directory).
+    #[arg(long)]
+    in_memory: bool,
+    /// How the durable store syncs its log.
+    #[arg(long, value_enum, default_value_t = SyncFlag::Interval)]
+    sync: SyncFlag,
+}
+
+/// The durable store's sync policy, as a flag.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum SyncFlag {
+    /// fsync before every mutation returns.
+    EveryWrite,
+    /// fsync every 10 ms in the background.
+    Interval,
+    /// Leave write-back to the operating system.
+    Never,
+}
+
+impl From<SyncFlag> for SyncPolicy {
+    fn from(s: SyncFlag) -> SyncPolicy {
+        match s {
+            SyncFlag::EveryWrite => SyncPolicy::EveryWrite,
+            SyncFlag::Interval => SyncPolicy::Every(Duration::from_millis(10)),
+            SyncFlag::Never => SyncPolicy::Never,
+        }
+    }
 }
 
 /// What the pipeline needs from a mute store.
@@ -327,10 +355,16 @@ fn main() {
     );
 
     let region = Region::new(GLOBAL);
-    let engine = Engine::builder()
+    let store = tempfile::tempdir().expect("temporary directory");
+    let builder = Engine::builder()
         .clock(ManualClock::new(NOW))
         .capacity_hint(a.users / 4)
-        .build();
+        .sync(a.sync.into());
+    let engine = if a.in_memory {
+        builder.build()
+    } else {
+        builder.open(store.path()).expect("open the durable store")
+    };
     setup.world.load(&engine);
     for &(u, r, level) in &notify {
         let (user, room) = (setup.world.user(u), setup.world.room(r));
@@ -448,6 +482,23 @@ fn main() {
         mib(engine_bytes),
         n.map_or("-".into(), |(_, _, b)| format!("{:.1} MiB", mib(*b)))
     );
+    let store_note = if a.in_memory {
+        "in memory".to_string()
+    } else {
+        let bytes: u64 = std::fs::read_dir(store.path())
+            .map(|d| {
+                d.filter_map(|f| f.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        format!(
+            "durable, sync {:?}, {:.1} MiB on disk",
+            a.sync,
+            bytes as f64 / (1024.0 * 1024.0)
+        )
+    };
+    println!("| mutegate store | {store_note} | in memory | - |");
     println!();
     println!("Latencies are per call and include about {timer} ns of timer overhead each.");
     if let Some((t, _, _)) = n {

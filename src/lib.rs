@@ -20,6 +20,11 @@
 //!   several cores do not contend (see [`EngineBuilder::capacity_hint`]).
 //! - **Expiry is lazy.** Expired state reads as absent from the millisecond it ends, whether
 //!   or not anything has cleaned it up.
+//! - **Durability** (an engine opened on a directory): a mutation is written to the
+//!   operation log before it is applied and before the call returns; the log's order is
+//!   the order of the mutations. See [`SyncPolicy`] for what a machine crash can lose.
+//! - **Events** are delivered after the mutation that caused them has released every
+//!   lock; events of concurrent mutations may be delivered in either order.
 //! - **Time** comes from the [`Clock`] given to the builder. Checks read it at most once,
 //!   and only when some rule could apply. The clock must not call into the engine.
 #![forbid(unsafe_code)]
