@@ -1,14 +1,14 @@
 //! What one applied operation changed, entry by entry. From the changes the engine keeps
 //! its expiry index and derives the events its subscribers see.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, HashSet};
 
 use crate::event::{Event, Mute};
 use crate::expiry::{Expiry, FOREVER, NONE, Raw, active};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
-use crate::store::{Key, Setting};
+use crate::store::{Key, Seeded, Setting};
 
 /// One entry's change: its value before and after (`NONE` / `None` = absent).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +44,7 @@ pub(crate) enum Change {
 }
 
 /// An entry that can end by itself.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Timed {
     Notify(Key, Key),
     Member(Key, Key),
@@ -101,6 +101,33 @@ impl Timed {
 }
 
 impl Change {
+    /// [`Change::timed`], taking the ids instead of copying them.
+    fn into_timed(self) -> Option<(Timed, Raw, Raw)> {
+        let raw = |s: Option<Setting>| s.map_or(NONE, |s| s.until);
+        Some(match self {
+            Change::Notify {
+                user,
+                room,
+                old,
+                new,
+            } => (Timed::Notify(user, room), raw(old), raw(new)),
+            Change::Member {
+                room,
+                user,
+                old,
+                new,
+            } => (Timed::Member(room, user), old, new),
+            Change::Module {
+                user,
+                module,
+                old,
+                new,
+            } => (Timed::Module(user, module), old, new),
+            Change::Room { room, old, new } => (Timed::Room(room), old, new),
+            Change::Allow { .. } => return None,
+        })
+    }
+
     /// The timed entry this change is about, with its old and new expiry.
     fn timed(&self) -> Option<(Timed, Raw, Raw)> {
         let raw = |s: &Option<Setting>| s.map_or(NONE, |s| s.until);
@@ -138,42 +165,63 @@ fn finite(raw: Raw) -> bool {
     raw != NONE && raw != FOREVER
 }
 
-/// Every stored timed entry by its end time.
+/// Every stored timed entry by its end time. Entries are grouped by end time (many mutes
+/// share one, e.g. a batch), so an insert is one tree step and one hash insert, and never
+/// compares ids.
 #[derive(Debug, Default)]
 pub(crate) struct Expiries {
-    set: BTreeSet<(Raw, Timed)>,
+    by_end: BTreeMap<Raw, HashSet<Timed, Seeded>>,
 }
 
 impl Expiries {
-    /// Follows `changes` into the index.
-    pub fn track(&mut self, changes: &[Change]) {
+    /// Follows `changes` into the index, keeping their ids.
+    pub fn track(&mut self, changes: Vec<Change>) {
         for c in changes {
-            let Some((key, old, new)) = c.timed() else {
+            let (old, new) = match &c {
+                Change::Notify { old, new, .. } => {
+                    (old.map_or(NONE, |s| s.until), new.map_or(NONE, |s| s.until))
+                }
+                Change::Member { old, new, .. }
+                | Change::Module { old, new, .. }
+                | Change::Room { old, new, .. } => (*old, *new),
+                Change::Allow { .. } => continue,
+            };
+            if !finite(old) && !finite(new) {
+                continue;
+            }
+            let Some((key, old, new)) = c.into_timed() else {
                 continue;
             };
             if finite(old) {
-                self.set.remove(&(old, key.clone()));
+                if let Some(set) = self.by_end.get_mut(&old) {
+                    set.remove(&key);
+                    if set.is_empty() {
+                        self.by_end.remove(&old);
+                    }
+                }
             }
             if finite(new) {
-                self.set.insert((new, key));
+                self.by_end.entry(new).or_default().insert(key);
             }
         }
     }
 
     /// The earliest end after `now` of an entry still in force.
     pub fn next_after(&self, now: u64) -> Option<u64> {
-        self.set.iter().map(|(raw, _)| *raw).find(|&raw| raw > now)
+        self.by_end
+            .range(now.saturating_add(1)..)
+            .next()
+            .map(|(&end, _)| end)
     }
 
     /// Removes and returns every entry that has ended by `now`.
     pub fn take_due(&mut self, now: u64) -> Vec<Timed> {
         let mut due = Vec::new();
-        while let Some(first) = self.set.first() {
-            if first.0 > now {
+        while let Some(entry) = self.by_end.first_entry() {
+            if *entry.key() > now {
                 break;
             }
-            let (_, key) = self.set.pop_first().expect("first exists");
-            due.push(key);
+            due.extend(entry.remove());
         }
         due
     }

@@ -268,8 +268,7 @@ impl EngineBuilder {
                     .inner
                     .tables
                     .apply(record.op, record.at, &mut changes);
-                writer.expiries.track(&changes);
-                changes.clear();
+                writer.expiries.track(std::mem::take(&mut changes));
             }
             writer.log = Some(recovered.log);
         }
@@ -1064,24 +1063,26 @@ impl Inner {
         }
         let mut changes = Vec::new();
         self.tables.apply(op, now, &mut changes);
-        writer.expiries.track(&changes);
+        let events = self.events(&changes, now);
+        writer.expiries.track(changes);
         if let Some(log) = writer.log.as_mut().filter(|l| l.wants_compaction()) {
             // The mutation is acknowledged either way: a failed compaction leaves the
             // longer log in place (or, past the point of no return, stops the log).
             let _ = log.compact(now, &self.tables.to_ops(now));
         }
         drop(writer);
-        self.announce(&changes, now);
+        self.subscribers.deliver(&events);
         Ok(out)
     }
 
-    fn announce(&self, changes: &[Change], now: u64) {
-        if changes.is_empty() || self.subscribers.is_empty() {
-            return;
+    /// The events `changes` amount to, if anyone is listening.
+    fn events(&self, changes: &[Change], now: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        if !changes.is_empty() && !self.subscribers.is_empty() {
+            events.reserve(changes.len());
+            change::events(changes, now, &mut events);
         }
-        let mut events: Vec<Event> = Vec::with_capacity(changes.len());
-        change::events(changes, now, &mut events);
-        self.subscribers.deliver(&events);
+        events
     }
 
     pub(crate) fn next_expiry(&self) -> Option<u64> {
@@ -1097,9 +1098,10 @@ impl Inner {
         for key in &due {
             self.tables.apply(key.clearing_op(), now, &mut changes);
         }
-        writer.expiries.track(&changes);
+        let events = self.events(&changes, now);
+        writer.expiries.track(changes);
         drop(writer);
-        self.announce(&changes, now);
+        self.subscribers.deliver(&events);
         due.len()
     }
 }

@@ -6,6 +6,7 @@
 //! are kept equal. Writers are serialized by the engine, so [`Tables::apply`] never races
 //! another writer; readers take one shard guard at a time and never two at once.
 
+use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, HashSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
@@ -269,14 +270,18 @@ impl Tables {
                 let filter = &self.filters.members;
                 self.edit_room(&room, true, |r| {
                     for user in users {
-                        if !r.members.contains_key(&user) {
-                            filter.add((&*room, &*user));
-                        }
-                        let old = r.members.insert(user.clone(), until.raw());
+                        let old = match r.members.entry(user.clone()) {
+                            Slot::Occupied(mut e) => e.insert(until.raw()),
+                            Slot::Vacant(e) => {
+                                filter.add((&*room, &*user));
+                                e.insert(until.raw());
+                                NONE
+                            }
+                        };
                         changes.push(Change::Member {
                             room: room.clone(),
                             user,
-                            old: old.unwrap_or(NONE),
+                            old,
                             new: until.raw(),
                         });
                     }
