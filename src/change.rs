@@ -43,6 +43,27 @@ pub(crate) enum Change {
     },
 }
 
+/// Where [`Tables::apply`](crate::store::Tables::apply) reports changes. A change is
+/// built only if the sink wants it, so replaying a log pays for no copies of ids.
+pub(crate) trait Changes {
+    fn record(&mut self, change: impl FnOnce() -> Change);
+}
+
+impl Changes for Vec<Change> {
+    #[inline]
+    fn record(&mut self, change: impl FnOnce() -> Change) {
+        self.push(change());
+    }
+}
+
+/// A sink that wants no changes (replay, whose index is rebuilt afterwards).
+pub(crate) struct Ignore;
+
+impl Changes for Ignore {
+    #[inline]
+    fn record(&mut self, _: impl FnOnce() -> Change) {}
+}
+
 /// An entry that can end by itself.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Timed {
@@ -203,6 +224,24 @@ impl Expiries {
             if finite(new) {
                 self.by_end.entry(new).or_default().insert(key);
             }
+        }
+    }
+
+    /// Replaces the index by one built from every timed entry in `tables`, each group
+    /// of one end time sized before it is filled.
+    pub fn rebuild(&mut self, tables: &crate::store::Tables) {
+        let mut entries: Vec<(Raw, Timed)> = Vec::new();
+        tables.timed_entries(|raw, key| {
+            if finite(raw) {
+                entries.push((raw, key()));
+            }
+        });
+        entries.sort_unstable_by_key(|(raw, _)| *raw);
+        self.by_end.clear();
+        for group in entries.chunk_by(|a, b| a.0 == b.0) {
+            let mut set = HashSet::with_capacity_and_hasher(group.len(), Seeded);
+            set.extend(group.iter().map(|(_, k)| k.clone()));
+            self.by_end.insert(group[0].0, set);
         }
     }
 

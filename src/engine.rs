@@ -262,14 +262,13 @@ impl EngineBuilder {
         let engine = self.build();
         {
             let mut writer = engine.inner.writer.lock();
-            let mut changes = Vec::new();
             for record in recovered.snapshot.into_iter().chain(recovered.records) {
                 engine
                     .inner
                     .tables
-                    .apply(record.op, record.at, &mut changes);
-                writer.expiries.track(std::mem::take(&mut changes));
+                    .apply(record.op, record.at, &mut change::Ignore);
             }
+            writer.expiries.rebuild(&engine.inner.tables);
             writer.log = Some(recovered.log);
         }
         // Mutes that ended while the engine was closed go now (no subscriber yet).

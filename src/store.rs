@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use dashmap::DashMap;
 use smallvec::SmallVec;
 
-use crate::change::Change;
+use crate::change::{Change, Changes, Timed};
 use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::filter::Filters;
 use crate::module::Module;
@@ -230,7 +230,7 @@ impl Tables {
     }
 
     /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
-    fn set_room_mute(&self, room: Key, raw: Raw, changes: &mut Vec<Change>) {
+    fn set_room_mute(&self, room: Key, raw: Raw, changes: &mut impl Changes) {
         let filter = &self.filters.room_mutes;
         self.edit_room(&room, raw != NONE, |r| {
             match (r.mute != NONE, raw != NONE) {
@@ -239,7 +239,7 @@ impl Tables {
                 _ => {}
             }
             if r.mute != NONE || raw != NONE {
-                changes.push(Change::Room {
+                changes.record(|| Change::Room {
                     room: room.clone(),
                     old: r.mute,
                     new: raw,
@@ -258,7 +258,7 @@ impl Tables {
     /// Applies one operation, reporting every entry it changed to `changes`. `now` only
     /// decides whether an existing notification setting had already ended (a new setting
     /// then goes to the end of the user's list).
-    pub fn apply(&self, op: Op, now: u64, changes: &mut Vec<Change>) {
+    pub fn apply(&self, op: Op, now: u64, changes: &mut impl Changes) {
         match op {
             Op::SetNotify {
                 user,
@@ -278,7 +278,7 @@ impl Tables {
                                 NONE
                             }
                         };
-                        changes.push(Change::Member {
+                        changes.record(|| Change::Member {
                             room: room.clone(),
                             user,
                             old,
@@ -293,7 +293,7 @@ impl Tables {
                     for user in users {
                         if let Some(old) = r.members.remove(&user) {
                             filter.remove((&*room, &*user));
-                            changes.push(Change::Member {
+                            changes.record(|| Change::Member {
                                 room: room.clone(),
                                 user,
                                 old,
@@ -319,7 +319,7 @@ impl Tables {
                             None => continue,
                         };
                         if *slot != NONE || new != NONE {
-                            changes.push(Change::Module {
+                            changes.record(|| Change::Module {
                                 user: user.clone(),
                                 module,
                                 old: *slot,
@@ -337,7 +337,7 @@ impl Tables {
                 let allow = r.allow.get_or_insert_with(Box::default);
                 for user in users {
                     if allow.insert(user.clone()) {
-                        changes.push(Change::Allow {
+                        changes.record(|| Change::Allow {
                             room: room.clone(),
                             user,
                             allowed: true,
@@ -348,7 +348,7 @@ impl Tables {
             Op::Disallow { room, users } => self.edit_room(&room, false, |r| {
                 for user in users {
                     if r.disallow(&user) {
-                        changes.push(Change::Allow {
+                        changes.record(|| Change::Allow {
                             room: room.clone(),
                             user,
                             allowed: false,
@@ -361,12 +361,12 @@ impl Tables {
         }
     }
 
-    fn remove_user(&self, user: &Key, changes: &mut Vec<Change>) {
+    fn remove_user(&self, user: &Key, changes: &mut impl Changes) {
         if let Some((_, state)) = self.users.remove(user) {
             self.filters.users.remove(&**user);
             let modules = state.modules();
             for (room, setting) in state.notify {
-                changes.push(Change::Notify {
+                changes.record(|| Change::Notify {
                     user: user.clone(),
                     room,
                     old: Some(setting),
@@ -375,7 +375,7 @@ impl Tables {
             }
             for (module, old) in Module::ALL.into_iter().zip(modules) {
                 if old != NONE {
-                    changes.push(Change::Module {
+                    changes.record(|| Change::Module {
                         user: user.clone(),
                         module,
                         old,
@@ -390,7 +390,7 @@ impl Tables {
             r.clear_setting(user);
             if let Some(old) = r.members.remove(user) {
                 members.remove((&**room, &**user));
-                changes.push(Change::Member {
+                changes.record(|| Change::Member {
                     room: room.clone(),
                     user: user.clone(),
                     old,
@@ -398,7 +398,7 @@ impl Tables {
                 });
             }
             if r.disallow(user) {
-                changes.push(Change::Allow {
+                changes.record(|| Change::Allow {
                     room: room.clone(),
                     user: user.clone(),
                     allowed: false,
@@ -408,13 +408,13 @@ impl Tables {
         });
     }
 
-    fn remove_room(&self, room: &Key, changes: &mut Vec<Change>) {
+    fn remove_room(&self, room: &Key, changes: &mut impl Changes) {
         let Some((_, state)) = self.rooms.remove(room) else {
             return;
         };
         for (user, old) in state.members {
             self.filters.members.remove((&**room, &*user));
-            changes.push(Change::Member {
+            changes.record(|| Change::Member {
                 room: room.clone(),
                 user,
                 old,
@@ -423,14 +423,14 @@ impl Tables {
         }
         if state.mute != NONE {
             self.filters.room_mutes.remove(&**room);
-            changes.push(Change::Room {
+            changes.record(|| Change::Room {
                 room: room.clone(),
                 old: state.mute,
                 new: NONE,
             });
         }
         for user in state.allow.into_iter().flat_map(|a| a.into_iter()) {
-            changes.push(Change::Allow {
+            changes.record(|| Change::Allow {
                 room: room.clone(),
                 user,
                 allowed: false,
@@ -438,7 +438,7 @@ impl Tables {
         }
         for (user, setting) in state.notify.iter().flat_map(|m| m.iter()) {
             self.edit_user(user, false, |u| u.notify.retain(|(r, _)| *r != *room));
-            changes.push(Change::Notify {
+            changes.record(|| Change::Notify {
                 user: user.clone(),
                 room: room.clone(),
                 old: Some(*setting),
@@ -454,7 +454,7 @@ impl Tables {
         level: NotifyLevel,
         until: Raw,
         now: u64,
-        changes: &mut Vec<Change>,
+        changes: &mut impl Changes,
     ) {
         let mut old = None;
         if level == NotifyLevel::All {
@@ -465,7 +465,7 @@ impl Tables {
             });
             self.edit_room(&room, false, |r| r.clear_setting(&user));
             if old.is_some() {
-                changes.push(Change::Notify {
+                changes.record(|| Change::Notify {
                     user,
                     room,
                     old,
@@ -491,12 +491,30 @@ impl Tables {
             }
         });
         self.edit_room(&room, true, |r| r.set_setting(user.clone(), setting));
-        changes.push(Change::Notify {
+        changes.record(|| Change::Notify {
             user,
             room,
             old,
             new: Some(setting),
         });
+    }
+
+    /// Calls `f` with the end and (lazily) the key of every stored entry that can end.
+    pub fn timed_entries(&self, mut f: impl FnMut(Raw, &dyn Fn() -> Timed)) {
+        for u in &self.users {
+            for (room, s) in &u.notify {
+                f(s.until, &|| Timed::Notify(u.key().clone(), room.clone()));
+            }
+            for (module, raw) in Module::ALL.into_iter().zip(u.modules()) {
+                f(raw, &|| Timed::Module(u.key().clone(), module));
+            }
+        }
+        for r in &self.rooms {
+            for (user, &raw) in &r.members {
+                f(raw, &|| Timed::Member(r.key().clone(), user.clone()));
+            }
+            f(r.mute, &|| Timed::Room(r.key().clone()));
+        }
     }
 
     /// The live state as operations that rebuild it (ended entries left out), in an
