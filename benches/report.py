@@ -20,7 +20,7 @@ def median_ns(bench_id):
 
 
 def run_once():
-    for bench in ("checks", "threads"):
+    for bench in ("checks", "threads", "durable"):
         subprocess.run(["cargo", "bench", "-q", "--bench", bench], cwd=ROOT, check=True,
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     t = {}
@@ -40,6 +40,12 @@ def run_once():
     for group in ("threads_cold_1M", "threads_in_cache_1k"):
         for label, readers in (("1_thread", 1), ("2_threads", 2), ("2_threads_1pct_writes", 2)):
             t[f"{group}/{label}"] = BATCH * readers / median_ns(f"{group}/can_send/{label}") * 1e3  # M checks/s
+    for label in ("in_memory", "every_10ms", "never", "every_write"):
+        t[f"durable/{label}"] = 2 * BATCH / median_ns(f"durable_mutations/mute_unmute_member/{label}") * 1e9  # ops/s
+    for label in ("in_memory", "durable"):
+        t[f"dchecks/{label}"] = median_ns(f"durable_checks/can_send/{label}") / BATCH
+    for label in ("from_log", "from_snapshot"):
+        t[f"reopen/{label}"] = median_ns(f"reopen_1M_entries/{label}") / 1e9  # s
     return t
 
 
@@ -75,6 +81,15 @@ def main():
     for name in ("mute_unmute_member", "set_clear_notification_level", "module_mute_unmute"):
         v = med(lambda r: 1e3 / r[f"mut/{name}"])
         target(f"mutations/s, one thread: {name}", v, ">= 1 M/s", v >= 1.0, "{:.2f} M/s")
+    v = med(lambda r: r["durable/every_10ms"] / 1e3)
+    target("durable mutations/s, every-10-ms sync, one thread", v, ">= 200 k/s", v >= 200, "{:.0f} k/s")
+    v = med(lambda r: r["durable/every_write"] / 1e3)
+    target("durable mutations/s, every-write sync (report only)", v, "-", True, "{:.1f} k/s")
+    for label in ("from_log", "from_snapshot"):
+        v = med(lambda r: r[f"reopen/{label}"])
+        target(f"reopen with 1M active entries, {label.replace('_', ' ')}", v, "< 2 s", v < 2.0, "{:.2f} s")
+    v = med(lambda r: r["dchecks/durable"] / r["dchecks/in_memory"])
+    target("`can_send` on a durable engine / in-memory", v, "not slower (~1.0)", v <= 1.1)
 
     print("| target | measured (median of %d runs) | goal | result |" % RUNS)
     print("|---|---:|---|---|")
@@ -110,5 +125,20 @@ def main():
             print(f"| {group} {label} | {med(lambda r: r[f'{group}/{label}']):.1f} M checks/s |")
 
 
+def memory():
+    out = subprocess.run(["cargo", "bench", "-q", "--bench", "memory"], cwd=ROOT, check=True,
+                         capture_output=True, text=True).stdout
+    print()
+    print("| memory, live heap bytes per active entry at 1M entries | bytes/entry | goal | result |")
+    print("|---|---:|---|---|")
+    for line in out.splitlines():
+        if line.startswith("memory/"):
+            parts = line.split()
+            per = float(parts[3])
+            ok = "pass" if per <= 96 else "MISS"
+            print(f"| {parts[0][7:]} ({parts[1]} entries) | {per:.1f} | <= 96 | {ok} |")
+
+
 if __name__ == "__main__":
     main()
+    memory()
