@@ -149,35 +149,22 @@ impl Change {
         })
     }
 
-    /// The timed entry this change is about, with its old and new expiry.
-    fn timed(&self) -> Option<(Timed, Raw, Raw)> {
+    /// The old and new end of the entry, for the kinds that can end.
+    fn ends(&self) -> Option<(Raw, Raw)> {
         let raw = |s: &Option<Setting>| s.map_or(NONE, |s| s.until);
-        Some(match self {
-            Change::Notify {
-                user,
-                room,
-                old,
-                new,
-            } => (
-                Timed::Notify(user.clone(), room.clone()),
-                raw(old),
-                raw(new),
-            ),
-            Change::Member {
-                room,
-                user,
-                old,
-                new,
-            } => (Timed::Member(room.clone(), user.clone()), *old, *new),
-            Change::Module {
-                user,
-                module,
-                old,
-                new,
-            } => (Timed::Module(user.clone(), *module), *old, *new),
-            Change::Room { room, old, new } => (Timed::Room(room.clone()), *old, *new),
-            Change::Allow { .. } => return None,
-        })
+        match self {
+            Change::Notify { old, new, .. } => Some((raw(old), raw(new))),
+            Change::Member { old, new, .. }
+            | Change::Module { old, new, .. }
+            | Change::Room { old, new, .. } => Some((*old, *new)),
+            Change::Allow { .. } => None,
+        }
+    }
+
+    /// The timed entry this change is about, with its old and new end (copies the ids;
+    /// used only to describe events).
+    fn timed(&self) -> Option<(Timed, Raw, Raw)> {
+        self.clone().into_timed()
     }
 }
 
@@ -198,15 +185,7 @@ impl Expiries {
     /// Follows `changes` into the index, keeping their ids.
     pub fn track(&mut self, changes: Vec<Change>) {
         for c in changes {
-            let (old, new) = match &c {
-                Change::Notify { old, new, .. } => {
-                    (old.map_or(NONE, |s| s.until), new.map_or(NONE, |s| s.until))
-                }
-                Change::Member { old, new, .. }
-                | Change::Module { old, new, .. }
-                | Change::Room { old, new, .. } => (*old, *new),
-                Change::Allow { .. } => continue,
-            };
+            let Some((old, new)) = c.ends() else { continue };
             if !finite(old) && !finite(new) {
                 continue;
             }

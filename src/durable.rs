@@ -12,11 +12,11 @@ use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use parking_lot::RwLock;
 
+use crate::background::Background;
 use crate::codec::{self, HEADER, LOG_MAGIC, Record, Tail};
 use crate::error::Error;
 use crate::op::Op;
@@ -85,43 +85,15 @@ fn replace_file(
 /// The log file currently appended to, shared with the flusher thread.
 type Slot = Arc<RwLock<Arc<File>>>;
 
-/// Syncs the log every interval while it has unsynced writes.
-struct Flusher {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Flusher {
-    fn spawn(slot: Slot, dirty: Arc<AtomicBool>, every: Duration) -> Flusher {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::Builder::new()
-            .name("mutegate-log-sync".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Acquire) {
-                    thread::park_timeout(every);
-                    if dirty.swap(false, Ordering::AcqRel) {
-                        let file = Arc::clone(&slot.read());
-                        let _ = file.sync_data();
-                    }
-                }
-            })
-            .expect("spawn the log sync thread");
-        Flusher {
-            stop,
-            thread: Some(thread),
+/// Starts the thread that syncs the log every `every` while it has unsynced writes.
+fn spawn_flusher(slot: Slot, dirty: Arc<AtomicBool>, every: Duration) -> Background {
+    Background::spawn("mutegate-log-sync", move || {
+        if dirty.swap(false, Ordering::AcqRel) {
+            let file = Arc::clone(&slot.read());
+            let _ = file.sync_data();
         }
-    }
-}
-
-impl Drop for Flusher {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
+        every
+    })
 }
 
 /// The open operation log.
@@ -136,7 +108,7 @@ pub(crate) struct Log {
     dirty: Arc<AtomicBool>,
     /// Set when the log can no longer be trusted to follow the state; refuses writes.
     broken: Option<String>,
-    _flusher: Option<Flusher>,
+    _flusher: Option<Background>,
 }
 
 impl std::fmt::Debug for Log {
@@ -234,7 +206,7 @@ pub(crate) fn open(dir: &Path, policy: SyncPolicy, compact_after: u64) -> Result
     let dirty = Arc::new(AtomicBool::new(false));
     let flusher = match policy {
         SyncPolicy::Every(every) => {
-            Some(Flusher::spawn(Arc::clone(&slot), Arc::clone(&dirty), every))
+            Some(spawn_flusher(Arc::clone(&slot), Arc::clone(&dirty), every))
         }
         _ => None,
     };

@@ -2,13 +2,12 @@
 
 use std::num::NonZeroUsize;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
 use std::time::Duration;
 
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::background::Background;
 use crate::change::{self, Change, Expiries};
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
@@ -42,7 +41,7 @@ use crate::store::{Key, Tables};
 /// ```
 pub struct Engine {
     /// Declared first so it is stopped before anything else is dropped.
-    _sweeper: Option<Sweeper>,
+    _sweeper: Option<Background>,
     pub(crate) inner: Arc<Inner>,
 }
 
@@ -66,46 +65,16 @@ struct Writer {
     log: Option<Log>,
 }
 
-/// The background sweeper thread; stopped and joined on drop.
-struct Sweeper {
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Sweeper {
-    fn spawn(inner: Arc<Inner>, every: Duration) -> Sweeper {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = thread::Builder::new()
-            .name("mutegate-sweeper".into())
-            .spawn(move || {
-                while !flag.load(Ordering::Acquire) {
-                    inner.sweep();
-                    // Sleep until the next end, but never longer than `every`: a mutation
-                    // may have added an earlier one meanwhile.
-                    let now = inner.clock.now_ms();
-                    let wait = inner.next_expiry().map_or(every, |t| {
-                        Duration::from_millis(t.saturating_sub(now)).min(every)
-                    });
-                    thread::park_timeout(wait.max(Duration::from_millis(1)));
-                }
-            })
-            .expect("spawn the sweeper thread");
-        Sweeper {
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Sweeper {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            let _ = t.join();
-        }
-    }
+/// Starts the background sweeper: sweeps, then sleeps until the next end, but never
+/// longer than `every` (a mutation may have added an earlier end meanwhile).
+fn spawn_sweeper(inner: Arc<Inner>, every: Duration) -> Background {
+    Background::spawn("mutegate-sweeper", move || {
+        inner.sweep();
+        let now = inner.clock.now_ms();
+        inner.next_expiry().map_or(every, |t| {
+            Duration::from_millis(t.saturating_sub(now)).min(every)
+        })
+    })
 }
 
 impl std::fmt::Debug for Engine {
@@ -262,13 +231,11 @@ impl EngineBuilder {
         let engine = self.build();
         {
             let mut writer = engine.inner.writer.lock();
+            let tables = &engine.inner.tables;
             for record in recovered.snapshot.into_iter().chain(recovered.records) {
-                engine
-                    .inner
-                    .tables
-                    .apply(record.op, record.at, &mut change::Ignore);
+                tables.apply(record.op, record.at, &mut change::Ignore);
             }
-            writer.expiries.rebuild(&engine.inner.tables);
+            writer.expiries.rebuild(tables);
             writer.log = Some(recovered.log);
         }
         // Mutes that ended while the engine was closed go now (no subscriber yet).
@@ -302,7 +269,7 @@ impl EngineBuilder {
         });
         let sweeper = self
             .sweep_every
-            .map(|every| Sweeper::spawn(Arc::clone(&inner), every));
+            .map(|every| spawn_sweeper(Arc::clone(&inner), every));
         Engine {
             _sweeper: sweeper,
             inner,
