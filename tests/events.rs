@@ -344,17 +344,34 @@ fn apply_is_idempotent_and_validates() {
 }
 
 #[test]
-fn operations_round_trip_through_serde() {
-    let op = Op::MuteMembers {
-        room: "r".into(),
-        users: vec!["a".into()],
-        until: Expiry::At(5),
-    };
-    let text = format!("{op:?}");
-    assert!(text.contains("MuteMembers"));
+fn operations_and_events_round_trip_through_serde() {
+    let ops = [
+        Op::MuteMembers {
+            room: "r".into(),
+            users: vec!["a".into(), "b".into()],
+            until: Expiry::At(5),
+        },
+        Op::SetNotify {
+            user: "a".into(),
+            room: "r".into(),
+            level: NotifyLevel::MentionsOnly,
+            until: Expiry::Never,
+        },
+        Op::SetModules {
+            user: "a".into(),
+            change: [Some(true), None, Some(false), None],
+            until: Expiry::At(9),
+        },
+        Op::RemoveRoom { room: "r".into() },
+    ];
+    for op in ops {
+        let bytes = postcard::to_stdvec(&op).unwrap();
+        assert_eq!(postcard::from_bytes::<Op>(&bytes).unwrap(), op);
+    }
     let event = Event::Expired {
         mute: member("r", "a"),
         at_ms: 5,
     };
-    assert_eq!(event.clone(), event);
+    let bytes = postcard::to_stdvec(&event).unwrap();
+    assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), event);
 }
