@@ -200,11 +200,7 @@ impl At<'_> {
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
         if filters.users.may_contain(user) {
             if let Some(u) = engine.inner.tables.users.get(user) {
-                facts.module = u
-                    .modules()
-                    .get(target.module.index())
-                    .copied()
-                    .unwrap_or(NONE);
+                facts.module = u.module(target.module);
             }
         }
         let room_rules = target.is_room()

@@ -14,7 +14,7 @@ use crate::codec;
 use crate::durable::{self, Log, SyncPolicy};
 use crate::error::{Error, IdKind, check_id};
 use crate::event::{Event, Subscribers};
-use crate::expiry::{Expiry, MuteFor, active};
+use crate::expiry::{Expiry, MuteFor, NONE, active};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
@@ -567,14 +567,15 @@ impl Engine {
     {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
-        self.inner.write(|tables, now| {
-            let lifted = tables.rooms.get(&room).map_or(0, |r| {
-                count_distinct(&users, |u| {
-                    r.members.get(u).is_some_and(|&e| active(e, now))
-                })
-            });
-            Ok((Op::UnmuteMembers { room, users }, lifted))
-        })
+        self.inner.write_then(
+            |_, _| Ok((Op::UnmuteMembers { room, users }, ())),
+            |(), _, changes, now| {
+                changes
+                    .iter()
+                    .filter(|c| matches!(c, Change::Member { old, .. } if active(*old, now)))
+                    .count()
+            },
+        )
     }
 
     /// The members of `room` with an active speech mute, with their expiry, by user id.
@@ -642,23 +643,22 @@ impl Engine {
                 "a mute duration was given but the change mutes no module",
             ));
         }
-        self.inner.write(|tables, now| {
-            let until = change.duration.expiry_from(now)?;
-            let mut raw = tables.users.get(&user).map_or([0; 4], |u| u.modules());
-            for (slot, flag) in raw.iter_mut().zip(flags) {
-                match flag {
-                    Some(true) => *slot = until.raw(),
-                    Some(false) => *slot = 0,
-                    None => {}
-                }
-            }
-            let op = Op::SetModules {
-                user,
-                change: flags,
-                until,
-            };
-            Ok((op, ModuleStatus::from_raw(&raw, now)))
-        })
+        let key = user.clone();
+        self.inner.write_then(
+            |_, now| {
+                let until = change.duration.expiry_from(now)?;
+                let op = Op::SetModules {
+                    user,
+                    change: flags,
+                    until,
+                };
+                Ok((op, ()))
+            },
+            |(), tables, _, now| {
+                let raw = tables.users.get(&key).map_or([NONE; 4], |u| u.modules());
+                ModuleStatus::from_raw(&raw, now)
+            },
+        )
     }
 
     /// `user`'s mute status in each of the four modules.
@@ -717,10 +717,14 @@ impl Engine {
     /// An empty or over-long id.
     pub fn unmute_room(&self, room: &str) -> Result<bool, Error> {
         let room = self.id(IdKind::Room, room)?;
-        self.inner.write(|tables, now| {
-            let was = tables.rooms.get(&room).is_some_and(|r| active(r.mute, now));
-            Ok((Op::UnmuteRoom { room }, was))
-        })
+        self.inner.write_then(
+            |_, _| Ok((Op::UnmuteRoom { room }, ())),
+            |(), _, changes, now| {
+                changes
+                    .iter()
+                    .any(|c| matches!(c, Change::Room { old, .. } if active(*old, now)))
+            },
+        )
     }
 
     /// When `room`'s room-wide mute ends, or `None` if it is not muted.
@@ -758,13 +762,10 @@ impl Engine {
     {
         let room = self.id(IdKind::Room, room)?;
         let users = self.batch(users)?;
-        self.inner.write(|tables, _| {
-            let removed = tables
-                .rooms
-                .get(&room)
-                .map_or(0, |r| count_distinct(&users, |u| r.allows(u)));
-            Ok((Op::Disallow { room, users }, removed))
-        })
+        self.inner.write_then(
+            |_, _| Ok((Op::Disallow { room, users }, ())),
+            |(), _, changes, _| changes.len(),
+        )
     }
 
     /// `room`'s allow list, by user id.
@@ -799,13 +800,10 @@ impl Engine {
     /// An empty or over-long id.
     pub fn remove_user(&self, user: &str) -> Result<bool, Error> {
         let user = self.id(IdKind::User, user)?;
-        self.inner.write(|tables, _| {
-            let present = tables.users.contains_key(&user)
-                || tables.rooms.iter().any(|r| {
-                    r.setting(&user).is_some() || r.members.contains_key(&user) || r.allows(&user)
-                });
-            Ok((Op::RemoveUser { user }, present))
-        })
+        self.inner.write_then(
+            |_, _| Ok((Op::RemoveUser { user }, ())),
+            |(), _, changes, _| !changes.is_empty(),
+        )
     }
 
     /// Purges every trace of `room`: its users' notification settings for it, its member
@@ -816,10 +814,10 @@ impl Engine {
     /// An empty or over-long id.
     pub fn remove_room(&self, room: &str) -> Result<bool, Error> {
         let room = self.id(IdKind::Room, room)?;
-        self.inner.write(|tables, _| {
-            let present = tables.rooms.contains_key(&room);
-            Ok((Op::RemoveRoom { room }, present))
-        })
+        self.inner.write_then(
+            |_, _| Ok((Op::RemoveRoom { room }, ())),
+            |(), _, changes, _| !changes.is_empty(),
+        )
     }
 
     /// Counts the active entries of each kind. Visits all state: for monitoring, not for
@@ -1021,14 +1019,26 @@ impl Inner {
         &self,
         build: impl FnOnce(&Tables, u64) -> Result<(Op, T), Error>,
     ) -> Result<T, Error> {
+        self.write_then(build, |out, _, _, _| out)
+    }
+
+    /// [`write`](Inner::write), then `then` derives the call's result from what `build`
+    /// returned, the tables and the changes the operation made — still under the writer
+    /// lock, so it sees exactly this operation's outcome, with no second look-up.
+    pub(crate) fn write_then<T, U>(
+        &self,
+        build: impl FnOnce(&Tables, u64) -> Result<(Op, T), Error>,
+        then: impl FnOnce(T, &Tables, &[Change], u64) -> U,
+    ) -> Result<U, Error> {
         let mut writer = self.writer.lock();
         let now = self.clock.now_ms();
-        let (op, out) = build(&self.tables, now)?;
+        let (op, built) = build(&self.tables, now)?;
         if let Some(log) = writer.log.as_mut() {
             log.append(now, &op)?;
         }
         let mut changes = Vec::new();
         self.tables.apply(op, now, &mut changes);
+        let out = then(built, &self.tables, &changes, now);
         let events = self.events(&changes, now);
         writer.expiries.track(changes);
         if let Some(log) = writer.log.as_mut().filter(|l| l.wants_compaction()) {
@@ -1070,12 +1080,4 @@ impl Inner {
         self.subscribers.deliver(&events);
         due.len()
     }
-}
-
-/// How many distinct ids in `ids` satisfy `pred` (a batch may name an id twice).
-fn count_distinct(ids: &[Key], mut pred: impl FnMut(&str) -> bool) -> usize {
-    let mut seen = std::collections::HashSet::with_capacity(ids.len());
-    ids.iter()
-        .filter(|id| seen.insert(&***id) && pred(id))
-        .count()
 }

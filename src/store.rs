@@ -61,6 +61,12 @@ pub(crate) struct UserState {
 }
 
 impl UserState {
+    /// The user's mute in one module (`NONE` if none), without copying the others.
+    #[inline]
+    pub fn module(&self, module: Module) -> Raw {
+        self.modules.as_deref().map_or(NONE, |m| m[module.index()])
+    }
+
     /// The user's module mutes (`NONE` where there is none).
     #[inline]
     pub fn modules(&self) -> [Raw; 4] {
