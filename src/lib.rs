@@ -50,6 +50,10 @@ mod role;
 mod stats;
 mod store;
 
+#[cfg(feature = "http")]
+#[cfg_attr(docsrs, doc(cfg(feature = "http")))]
+pub mod http;
+
 pub use check::At;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};

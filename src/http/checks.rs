@@ -1,0 +1,203 @@
+//! mutegate's own checks over HTTP, for services not written in Rust.
+//!
+//! - `POST /v1/can_send` `{"user", "target", "module"?, "role"?}` →
+//!   `{"allowed": true}` or `{"allowed": false, "reason", "module"?, "until"}`, where
+//!   `reason` is `module_muted`, `member_muted` or `room_muted` and `until` is when
+//!   sending becomes possible (Unix ms; `-1` for no end). `module` defaults to `room`,
+//!   `role` to `member`.
+//! - `POST /v1/should_push` `{"user", "room", "mentioned"?}` → `{"push": bool}`.
+//!
+//! Both take `Authorization: Bearer <token>`. Errors are
+//! `{"error": {"code", "message"}}` with a matching HTTP status.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::{Directory, Shared, auth, body_problem};
+use crate::{DenyReason, Module, Role, Target};
+
+pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
+    Router::new()
+        .route("/v1/can_send", post(can_send::<D>))
+        .route("/v1/should_push", post(should_push::<D>))
+}
+
+/// A failed check call.
+#[derive(Debug)]
+pub(crate) enum CheckError {
+    /// No valid bearer token.
+    Unauthorized,
+    /// A body that is not what the call takes.
+    BadRequest(StatusCode, String),
+    /// No such route or method.
+    Route(StatusCode, String),
+}
+
+impl From<CheckError> for Response {
+    fn from(e: CheckError) -> Response {
+        let (status, code, message) = match e {
+            CheckError::Unauthorized => (
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "missing or invalid bearer token".to_owned(),
+            ),
+            CheckError::BadRequest(status, m) => {
+                let code = if status == StatusCode::PAYLOAD_TOO_LARGE {
+                    "payload_too_large"
+                } else {
+                    "bad_request"
+                };
+                (status, code, m)
+            }
+            CheckError::Route(status, m) if status == StatusCode::METHOD_NOT_ALLOWED => {
+                (status, "method_not_allowed", m)
+            }
+            CheckError::Route(status, m) => (status, "not_found", m),
+        };
+        let body = json!({ "error": { "code": code, "message": message } });
+        (status, Json(body)).into_response()
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CanSend {
+    user: String,
+    target: String,
+    #[serde(default = "room_module")]
+    module: ModuleName,
+    #[serde(default)]
+    role: RoleName,
+}
+
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "lowercase")]
+enum ModuleName {
+    P2p,
+    Team,
+    Room,
+    Qchat,
+}
+
+fn room_module() -> ModuleName {
+    ModuleName::Room
+}
+
+impl From<ModuleName> for Module {
+    fn from(m: ModuleName) -> Module {
+        match m {
+            ModuleName::P2p => Module::P2p,
+            ModuleName::Team => Module::Team,
+            ModuleName::Room => Module::Room,
+            ModuleName::Qchat => Module::QChat,
+        }
+    }
+}
+
+#[derive(Deserialize, Clone, Copy, Default)]
+#[serde(rename_all = "lowercase")]
+enum RoleName {
+    #[default]
+    Member,
+    Admin,
+    Owner,
+}
+
+impl From<RoleName> for Role {
+    fn from(r: RoleName) -> Role {
+        match r {
+            RoleName::Member => Role::Member,
+            RoleName::Admin => Role::Admin,
+            RoleName::Owner => Role::Owner,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ShouldPush {
+    user: String,
+    room: String,
+    #[serde(default)]
+    mentioned: bool,
+}
+
+/// Checks the bearer token, then reads the body as `T`.
+fn request<D, T: for<'de> Deserialize<'de>>(
+    shared: &Shared<D>,
+    headers: &HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<T, CheckError> {
+    let tokens = shared.config.checks.as_ref().map_or(&[][..], |c| &c.tokens);
+    let token = auth::bearer(headers).unwrap_or_default();
+    if !auth::any_matches(tokens, token.as_bytes()) {
+        return Err(CheckError::Unauthorized);
+    }
+    let body = body.map_err(|e| {
+        let (status, message) = body_problem(&e);
+        CheckError::BadRequest(status, message)
+    })?;
+    serde_json::from_slice(&body)
+        .map_err(|e| CheckError::BadRequest(StatusCode::BAD_REQUEST, format!("request body: {e}")))
+}
+
+async fn can_send<D: Directory>(
+    State(shared): State<Arc<Shared<D>>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let req: CanSend = match request(&shared, &headers, body) {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    let target = Target::new(req.module.into(), &req.target);
+    let verdict = shared
+        .engine
+        .check_send_as(&req.user, target, req.role.into());
+    let body = match verdict {
+        Ok(()) => json!({ "allowed": true }),
+        Err(denied) => {
+            let (reason, module) = match denied.reason {
+                DenyReason::ModuleMuted(m) => ("module_muted", Value::from(m.to_string())),
+                DenyReason::MemberMuted => ("member_muted", Value::Null),
+                DenyReason::RoomMuted => ("room_muted", Value::Null),
+            };
+            let until = denied
+                .until
+                .at_ms()
+                .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX));
+            let mut body = json!({ "allowed": false, "reason": reason, "until": until });
+            if !module.is_null() {
+                body["module"] = module;
+            }
+            body
+        }
+    };
+    Json(body).into_response()
+}
+
+async fn should_push<D: Directory>(
+    State(shared): State<Arc<Shared<D>>>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    match request::<D, ShouldPush>(&shared, &headers, body) {
+        Ok(req) => {
+            let push = shared
+                .engine
+                .should_push_mentioned(&req.user, &req.room, req.mentioned);
+            Json(json!({ "push": push })).into_response()
+        }
+        Err(e) => e.into(),
+    }
+}

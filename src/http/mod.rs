@@ -1,0 +1,195 @@
+//! The seed APIs over HTTP (feature `http`): an axum [`Router`] that speaks IMKit's,
+//! NetEase Yunxin's and Agora Chat's mute endpoints, plus mutegate's own JSON checks,
+//! on top of an [`Engine`].
+//!
+//! | vendor | routes | credentials |
+//! |---|---|---|
+//! | IMKit | `POST`/`DELETE /admin/clients/{uid}/mute/{room}` | `IM-API-KEY` |
+//! | IMKit | `POST`/`DELETE /me/mute/{room}` | `IM-CLIENT-KEY` + `IM-Authorization` |
+//! | NetEase | `POST /nimserver/user/muteModule.action` | `AppKey`, `Nonce`, `CurTime`, `CheckSum` |
+//! | Agora | `/{org}/{app}/chatrooms/{id}/mute`, `/ban`, `/white/users` | `Authorization: Bearer` |
+//! | mutegate | `POST /v1/can_send`, `POST /v1/should_push` | `Authorization: Bearer` |
+//!
+//! Every answer, errors included, is in the vendor's own envelope. Credentials are
+//! checked (in constant time) before anything else is looked at, so a request without
+//! them never reaches the [`Directory`] or the engine. The rate limits and NetEase's
+//! `CurTime` window run on the engine's [`Clock`](crate::Clock).
+//!
+//! # Examples
+//!
+//! ```
+//! use std::sync::Arc;
+//! use mutegate::Engine;
+//! use mutegate::http::{self, Client, Config, ImkitConfig, InMemoryDirectory};
+//!
+//! let directory = InMemoryDirectory::new().with_client(Client::new("aaa")).with_room("demo");
+//! let config = Config::default().with_imkit(ImkitConfig::new(["admin-key"], ["client-key"]));
+//! let app: axum::Router = http::router(Arc::new(Engine::new()), config, directory);
+//! // axum::serve(listener, app).await
+//! # let _ = app;
+//! ```
+
+mod agora;
+mod auth;
+mod checks;
+mod config;
+mod directory;
+mod imkit;
+mod limit;
+mod netease;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::Response;
+
+pub use config::{
+    AgoraApp, AgoraConfig, ChecksConfig, Config, ImkitConfig, NeteaseApp, NeteaseConfig, Secret,
+};
+pub use directory::{Client, ClientAddress, Directory, InMemoryDirectory};
+
+use crate::{Engine, Error};
+use limit::{AppLimiter, EngineClock};
+
+/// What every handler shares.
+pub(crate) struct Shared<D> {
+    engine: Arc<Engine>,
+    directory: D,
+    config: Config,
+    /// NetEase limiters by `AppKey`.
+    netease_limits: HashMap<String, AppLimiter>,
+    /// Agora limiters, one per entry of `config.agora.apps`, in that order.
+    agora_limits: Vec<AppLimiter>,
+}
+
+/// The facade's routes for `config`, acting on `engine` and asking `directory` who exists.
+///
+/// Vendors missing from `config` are not routed. Unknown routes and methods get a 404 or
+/// 405 in the envelope of the vendor whose path they resemble.
+pub fn router<D: Directory>(engine: Arc<Engine>, config: Config, directory: D) -> Router {
+    let clock = EngineClock(Arc::clone(&engine));
+    let netease_limits = config
+        .netease
+        .iter()
+        .flat_map(|n| {
+            n.apps.iter().map(|app| {
+                let limiter = AppLimiter::new(n.calls_per_second, n.block_for, clock.clone());
+                (app.app_key.clone(), limiter)
+            })
+        })
+        .collect();
+    let agora_limits = config
+        .agora
+        .iter()
+        .flat_map(|a| {
+            a.apps
+                .iter()
+                .map(|_| AppLimiter::new(a.calls_per_second, Duration::ZERO, clock.clone()))
+        })
+        .collect();
+    let body_limit = config.max_body_bytes;
+    let shared = Arc::new(Shared {
+        engine,
+        directory,
+        netease_limits,
+        agora_limits,
+        config,
+    });
+    let mut app = Router::new();
+    if shared.config.imkit.is_some() {
+        app = app.merge(imkit::routes());
+    }
+    if shared.config.netease.is_some() {
+        app = app.merge(netease::routes());
+    }
+    if shared.config.agora.is_some() {
+        app = app.merge(agora::routes());
+    }
+    if shared.config.checks.is_some() {
+        app = app.merge(checks::routes());
+    }
+    app.fallback(no_route)
+        .method_not_allowed_fallback(wrong_method)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .with_state(shared)
+}
+
+/// Which vendor's envelope a path belongs in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Vendor {
+    Imkit,
+    Netease,
+    Agora,
+    Checks,
+}
+
+fn vendor_of(path: &str) -> Vendor {
+    let mut segments = path.trim_start_matches('/').split('/');
+    match (segments.next(), segments.next(), segments.next()) {
+        (Some("admin" | "me"), _, _) => Vendor::Imkit,
+        (Some("nimserver"), _, _) => Vendor::Netease,
+        (Some(_), Some(_), Some("chatrooms")) => Vendor::Agora,
+        _ => Vendor::Checks,
+    }
+}
+
+fn route_error(method: &Method, uri: &Uri, status: StatusCode) -> Response {
+    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
+        format!("method {method} is not allowed on {}", uri.path())
+    } else {
+        format!("no route for {method} {}", uri.path())
+    };
+    match vendor_of(uri.path()) {
+        Vendor::Imkit => imkit::ImkitError::Route(status, message).into(),
+        Vendor::Netease => netease::NeteaseError::new(status.as_u16(), message).into(),
+        Vendor::Agora => agora::route_error(status, message),
+        Vendor::Checks => checks::CheckError::Route(status, message).into(),
+    }
+}
+
+async fn no_route(method: Method, uri: Uri) -> Response {
+    route_error(&method, &uri, StatusCode::NOT_FOUND)
+}
+
+async fn wrong_method(method: Method, uri: Uri) -> Response {
+    route_error(&method, &uri, StatusCode::METHOD_NOT_ALLOWED)
+}
+
+/// Why a request body could not be read: the status (413 for an oversized body) and a
+/// message naming the problem.
+fn body_problem(rejection: &BytesRejection) -> (StatusCode, String) {
+    let status = rejection.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        (status, "request body is over the size limit".to_owned())
+    } else {
+        (
+            status,
+            format!("request body could not be read: {rejection}"),
+        )
+    }
+}
+
+/// Whether an engine error is the server's fault (storage) rather than the caller's.
+fn is_internal(error: &Error) -> bool {
+    matches!(error, Error::Io { .. } | Error::Corrupt { .. })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_map_to_their_vendor() {
+        assert_eq!(vendor_of("/admin/clients/a/mute/b"), Vendor::Imkit);
+        assert_eq!(vendor_of("/me/mute/x"), Vendor::Imkit);
+        assert_eq!(vendor_of("/nimserver/user/nope.action"), Vendor::Netease);
+        assert_eq!(vendor_of("/org/app/chatrooms/1/bogus"), Vendor::Agora);
+        assert_eq!(vendor_of("/v1/nope"), Vendor::Checks);
+        assert_eq!(vendor_of("/"), Vendor::Checks);
+    }
+}
