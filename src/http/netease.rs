@@ -31,7 +31,13 @@ const MAX_ACCID_CHARS: usize = 32;
 const MAX_NONCE_CHARS: usize = 128;
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
-    Router::new().route("/nimserver/user/muteModule.action", post(mute_module::<D>))
+    Router::new()
+        .route("/nimserver/user/muteModule.action", post(mute_module::<D>))
+        // The seed's own curl example doubles the prefix; answer it there too.
+        .route(
+            "/nimserver/nimserver/user/muteModule.action",
+            post(mute_module::<D>),
+        )
 }
 
 /// A NetEase failure: `{"code": code, "desc": desc}`.
