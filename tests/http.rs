@@ -1207,3 +1207,71 @@ async fn vendors_left_out_of_the_config_are_not_served() {
     assert_eq!(status, 404);
     assert_eq!((s.events(), s.lookups()), (0, 0));
 }
+
+// ----- concurrency -----
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_calls_are_linearizable() {
+    let rooms: Vec<String> = (0..120).map(|i| format!("room-{i}")).collect();
+    let clock = ManualClock::new(SEED_000_MS);
+    let engine = Arc::new(Engine::builder().clock(clock).build());
+    let directory = rooms
+        .iter()
+        .fold(demo::directory(), |d, r| d.with_room(r.clone()));
+    let app = mutegate::http::router(Arc::clone(&engine), demo::config(), directory);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let http = reqwest::Client::new();
+    let call = |method: Method, room: &str| {
+        http.request(method, format!("{base}/admin/clients/aaa/mute/{room}"))
+            .header("IM-API-KEY", demo::IMKIT_API_KEY)
+            .send()
+    };
+
+    // Six clients mute disjoint rooms at once: every mute lands, once.
+    let mut tasks = Vec::new();
+    for chunk in rooms.chunks(20) {
+        let futures: Vec<_> = chunk.iter().map(|r| call(Method::POST, r)).collect();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = 0;
+            for f in futures {
+                ok += usize::from(f.await.unwrap().status() == 200);
+            }
+            ok
+        }));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        ok += t.await.unwrap();
+    }
+    assert_eq!(ok, rooms.len());
+    let mut muted = engine.muted_rooms("aaa");
+    muted.sort();
+    let mut want = rooms.clone();
+    want.sort();
+    assert_eq!(muted, want);
+
+    // Two clients race to unmute each room: exactly one wins, the other is told
+    // ROOM_NOT_MUTED.
+    let mut racers = Vec::new();
+    for _ in 0..2 {
+        let futures: Vec<_> = rooms.iter().map(|r| call(Method::DELETE, r)).collect();
+        racers.push(tokio::spawn(async move {
+            let mut statuses = Vec::new();
+            for f in futures {
+                statuses.push(f.await.unwrap().status().as_u16());
+            }
+            statuses
+        }));
+    }
+    let a = racers.remove(0).await.unwrap();
+    let b = racers.remove(0).await.unwrap();
+    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
+        let mut pair = [*x, *y];
+        pair.sort_unstable();
+        assert_eq!(pair, [200, 400], "room {i}");
+    }
+    assert!(engine.muted_rooms("aaa").is_empty());
+    engine.verify_consistency().unwrap();
+}
