@@ -22,14 +22,15 @@
 //! (401), `service_resource_not_found` (404), `request_entity_too_large` (413) and
 //! `reach_limit` (429).
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection};
-use axum::extract::{Path, State};
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -37,7 +38,6 @@ use axum::routing::{delete, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::config::AgoraApp;
 use super::{Directory, Shared, auth, body_problem, is_internal};
 use crate::{Error, Expiry, MuteFor};
 
@@ -151,27 +151,51 @@ fn elapsed_ms(started: Instant) -> u64 {
     u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// One authenticated call: its app, room and what the envelope echoes.
-struct Call<'s, D> {
-    shared: &'s Shared<D>,
-    app: &'s AgoraApp,
+/// An admitted call on a chat room route: the org/app is served and the bearer token one
+/// of its tokens (else 401, the same answer for both), the app is under its rate (else
+/// 429), and the room is known to the directory (else 404). Extracted before the body is
+/// read, so a refused call never gets further.
+struct Call<D> {
+    shared: Arc<Shared<D>>,
+    /// Index of the app in the config (and of its limiter).
+    app: usize,
     room: String,
+    /// The trailing user list of `.../mute/{members}` and `.../white/users/{members}`.
+    members: Option<String>,
     uri: String,
     action: &'static str,
     started: Instant,
 }
 
-/// Authenticates and admits a call: the org/app must be served and the bearer token one
-/// of its tokens (else 401, the same answer for both), the app under its rate, and the
-/// room known to the directory.
-async fn open<'s, D: Directory>(
-    shared: &'s Shared<D>,
-    parts: &Parts,
-    org: &str,
-    app_name: &str,
-    room: String,
-) -> Result<Call<'s, D>, AgoraError> {
-    let started = Instant::now();
+impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Call<D> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, Response> {
+        let started = Instant::now();
+        admit(parts, shared, started)
+            .await
+            .map_err(|e| e.render(started, shared.engine.now_ms()))
+    }
+}
+
+async fn admit<D: Directory>(
+    parts: &mut Parts,
+    shared: &Arc<Shared<D>>,
+    started: Instant,
+) -> Result<Call<D>, AgoraError> {
+    let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
+        .await
+        .map_err(|e| AgoraError::illegal(format!("bad path: {}", e.body_text())))?;
+    let mut take = |name: &str| params.remove(name).unwrap_or_default();
+    let (org, app_name, room, members) = (
+        take("org"),
+        take("app"),
+        take("room"),
+        params.remove("members"),
+    );
     let apps = shared.config.agora.as_ref().map_or(&[][..], |a| &a.apps);
     let token = auth::bearer(&parts.headers).unwrap_or_default();
     let found = apps
@@ -179,10 +203,10 @@ async fn open<'s, D: Directory>(
         .position(|a| a.org_name == org && a.app_name == app_name);
     let tokens = found.map_or(&[][..], |i| &apps[i].tokens);
     let good = auth::any_matches(tokens, token.as_bytes());
-    let index = found.filter(|_| good).ok_or_else(|| {
+    let app = found.filter(|_| good).ok_or_else(|| {
         AgoraError::unauthorized(format!("no valid bearer token for {org}/{app_name}"))
     })?;
-    if !shared.agora_limits[index].admit() {
+    if !shared.agora_limits[app].admit() {
         return Err(AgoraError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "reach_limit",
@@ -198,31 +222,56 @@ async fn open<'s, D: Directory>(
     let action = match parts.method {
         Method::GET => "get",
         Method::DELETE => "delete",
-        Method::PUT => "put",
         _ => "post",
     };
     Ok(Call {
-        shared,
-        app: &apps[index],
+        shared: Arc::clone(shared),
+        app,
         room,
+        members,
         uri: format!("http://{host}{}", parts.uri.path()),
         action,
         started,
     })
 }
 
-impl<D> Call<'_, D> {
-    fn reply(&self, data: Value, count: Option<usize>) -> Response {
+/// A call's `data`, and for lists the `count` beside it.
+struct Data(Value, Option<usize>);
+
+impl From<Value> for Data {
+    fn from(data: Value) -> Self {
+        Data(data, None)
+    }
+}
+
+impl<D> Call<D> {
+    fn engine(&self) -> &crate::Engine {
+        &self.shared.engine
+    }
+
+    /// The trailing user list, checked as a batch.
+    fn members(&self) -> Result<Vec<String>, AgoraError> {
+        split_users(self.members.as_deref().unwrap_or_default())
+    }
+
+    /// The answer: the common envelope around `data`, or Agora's error body.
+    fn respond(&self, outcome: Result<Data, AgoraError>) -> Response {
+        let now_ms = self.shared.engine.now_ms();
+        let Data(data, count) = match outcome {
+            Ok(data) => data,
+            Err(e) => return e.render(self.started, now_ms),
+        };
+        let app = &self.shared.config.agora.as_ref().expect("admitted").apps[self.app];
         let mut body = json!({
             "action": self.action,
-            "application": self.app.application,
+            "application": app.application,
             "uri": self.uri,
             "entities": [],
             "data": data,
-            "timestamp": self.shared.engine.now_ms(),
+            "timestamp": now_ms,
             "duration": elapsed_ms(self.started),
-            "organization": self.app.org_name,
-            "applicationName": self.app.app_name,
+            "organization": app.org_name,
+            "applicationName": app.app_name,
         });
         if let Some(count) = count {
             body["count"] = json!(count);
@@ -319,55 +368,11 @@ struct UsersBody {
     usernames: Vec<String>,
 }
 
-/// A chat room route's path: org, app, room.
-type RoomPath = Result<Path<(String, String, String)>, PathRejection>;
-/// A chat room route's path with a trailing user list: org, app, room, users.
-type MembersPath = Result<Path<(String, String, String, String)>, PathRejection>;
-
-fn bad_path(e: &PathRejection) -> AgoraError {
-    AgoraError::illegal(format!("bad path: {}", e.body_text()))
-}
-
-/// Admits a call on a room route.
-async fn admit<'s, D: Directory>(
-    shared: &'s Shared<D>,
-    parts: &Parts,
-    path: RoomPath,
-) -> Result<Call<'s, D>, AgoraError> {
-    let Path((org, app, room)) = path.map_err(|e| bad_path(&e))?;
-    open(shared, parts, &org, &app, room).await
-}
-
-/// Admits a call on a route ending in a user list, and checks the list.
-async fn admit_members<'s, D: Directory>(
-    shared: &'s Shared<D>,
-    parts: &Parts,
-    path: MembersPath,
-) -> Result<(Call<'s, D>, Vec<String>), AgoraError> {
-    let Path((org, app, room, members)) = path.map_err(|e| bad_path(&e))?;
-    let call = open(shared, parts, &org, &app, room).await?;
-    Ok((call, split_users(&members)?))
-}
-
-/// The response for a call's outcome.
-fn finish<D>(
-    shared: &Shared<D>,
-    started: Instant,
-    outcome: Result<Response, AgoraError>,
-) -> Response {
-    outcome.unwrap_or_else(|e| e.render(started, shared.engine.now_ms()))
-}
+type Body = Result<Bytes, BytesRejection>;
 
 /// `POST .../mute`: mute members for `mute_duration` ms (`-1` for good, `0` lifts).
-async fn mute<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: RoomPath,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let call = admit(&shared, &parts, path).await?;
+async fn mute<D: Directory>(call: Call<D>, body: Body) -> Response {
+    let outcome = async {
         let MuteBody {
             mute_duration,
             usernames,
@@ -383,93 +388,58 @@ async fn mute<D: Directory>(
                 )));
             }
         };
-        check_known(&shared, &usernames).await?;
+        check_known(&call.shared, &usernames).await?;
         let expire = match duration {
-            Some(d) => expire_json(shared.engine.mute_members(&call.room, &usernames, d)?),
+            Some(d) => expire_json(call.engine().mute_members(&call.room, &usernames, d)?),
             None => {
-                shared.engine.unmute_members(&call.room, &usernames)?;
+                call.engine().unmute_members(&call.room, &usernames)?;
                 0
             }
         };
-        let data: Vec<Value> = usernames
+        let data = usernames
             .iter()
-            .map(|u| json!({ "result": true, "expire": expire, "user": u }))
-            .collect();
-        Ok(call.reply(Value::Array(data), None))
+            .map(|u| json!({ "result": true, "expire": expire, "user": u }));
+        Ok(Value::Array(data.collect()).into())
     };
-    finish(&shared, started, run.await)
+    call.respond(outcome.await)
 }
 
 /// `DELETE .../mute/{members}`: lift the members' mutes.
-async fn unmute<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: MembersPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let (call, users) = admit_members(&shared, &parts, path).await?;
-        shared.engine.unmute_members(&call.room, &users)?;
-        let data: Vec<Value> = users
-            .iter()
-            .map(|u| json!({ "result": true, "user": u }))
-            .collect();
-        Ok(call.reply(Value::Array(data), None))
-    };
-    finish(&shared, started, run.await)
+async fn unmute<D: Directory>(call: Call<D>) -> Response {
+    let outcome = (|| {
+        let users = call.members()?;
+        call.engine().unmute_members(&call.room, &users)?;
+        let data = users.iter().map(|u| json!({ "result": true, "user": u }));
+        Ok(Value::Array(data.collect()).into())
+    })();
+    call.respond(outcome)
 }
 
 /// `GET .../mute`: the muted members and when each mute ends.
-async fn list_muted<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: RoomPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let call = admit(&shared, &parts, path).await?;
-        let data: Vec<Value> = shared
-            .engine
-            .muted_members(&call.room)
-            .into_iter()
-            .map(|m| json!({ "expire": expire_json(m.expiry), "user": m.user }))
-            .collect();
-        Ok(call.reply(Value::Array(data), None))
-    };
-    finish(&shared, started, run.await)
+async fn list_muted<D: Directory>(call: Call<D>) -> Response {
+    let data = call.engine().muted_members(&call.room).into_iter();
+    let data = data.map(|m| json!({ "expire": expire_json(m.expiry), "user": m.user }));
+    call.respond(Ok(Value::Array(data.collect()).into()))
 }
 
 /// `POST .../ban`: mute the whole room (only the allow list may speak).
-async fn ban<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: RoomPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let call = admit(&shared, &parts, path).await?;
-        let until = shared.engine.mute_room(&call.room, MuteFor::Forever)?;
-        Ok(call.reply(
-            json!({ "result": true, "expire": expire_json(until) }),
-            None,
-        ))
-    };
-    finish(&shared, started, run.await)
+async fn ban<D: Directory>(call: Call<D>) -> Response {
+    let outcome = call.engine().mute_room(&call.room, MuteFor::Forever);
+    call.respond(
+        outcome
+            .map(|until| json!({ "result": true, "expire": expire_json(until) }).into())
+            .map_err(AgoraError::from),
+    )
 }
 
 /// `DELETE .../ban`: lift the room-wide mute.
-async fn unban<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: RoomPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let call = admit(&shared, &parts, path).await?;
-        shared.engine.unmute_room(&call.room)?;
-        Ok(call.reply(json!({ "result": true }), None))
-    };
-    finish(&shared, started, run.await)
+async fn unban<D: Directory>(call: Call<D>) -> Response {
+    let outcome = call.engine().unmute_room(&call.room);
+    call.respond(
+        outcome
+            .map(|_| json!({ "result": true }).into())
+            .map_err(AgoraError::from),
+    )
 }
 
 /// One allow-list entry of a response.
@@ -479,11 +449,11 @@ fn allow_entry(room: &str, user: &str, action: &str) -> Value {
 
 /// Adds users to the allow list; the answer lists each.
 async fn add_allowed<D: Directory>(
-    call: &Call<'_, D>,
+    call: &Call<D>,
     users: &[String],
 ) -> Result<Vec<Value>, AgoraError> {
-    check_known(call.shared, users).await?;
-    call.shared.engine.allow(&call.room, users)?;
+    check_known(&call.shared, users).await?;
+    call.engine().allow(&call.room, users)?;
     Ok(users
         .iter()
         .map(|u| allow_entry(&call.room, u, "add_user_whitelist"))
@@ -491,76 +461,47 @@ async fn add_allowed<D: Directory>(
 }
 
 /// `POST .../white/users` `{"usernames": [..]}`: add up to 60 users to the allow list.
-async fn allow_many<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: RoomPath,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let call = admit(&shared, &parts, path).await?;
+async fn allow_many<D: Directory>(call: Call<D>, body: Body) -> Response {
+    let outcome = async {
         let UsersBody { usernames } = parse_json(body)?;
         check_users(&usernames)?;
-        let data = add_allowed(&call, &usernames).await?;
-        Ok(call.reply(Value::Array(data), None))
+        Ok(Value::Array(add_allowed(&call, &usernames).await?).into())
     };
-    finish(&shared, started, run.await)
+    call.respond(outcome.await)
 }
 
 /// `POST .../white/users/{username}`: add one user; `data` is that user's entry.
-async fn allow_one<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: MembersPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let (call, users) = admit_members(&shared, &parts, path).await?;
+async fn allow_one<D: Directory>(call: Call<D>) -> Response {
+    let outcome = async {
+        let users = call.members()?;
         if users.len() != 1 {
             return Err(AgoraError::illegal(
                 "one username per call here; POST .../white/users with usernames for several",
             ));
         }
-        let mut data = add_allowed(&call, &users).await?;
-        Ok(call.reply(data.swap_remove(0), None))
+        Ok(add_allowed(&call, &users).await?.swap_remove(0).into())
     };
-    finish(&shared, started, run.await)
+    call.respond(outcome.await)
 }
 
 /// `DELETE .../white/users/{members}`: remove up to 60 users from the allow list.
-async fn disallow<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: MembersPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let (call, users) = admit_members(&shared, &parts, path).await?;
-        shared.engine.disallow(&call.room, &users)?;
-        let data: Vec<Value> = users
+async fn disallow<D: Directory>(call: Call<D>) -> Response {
+    let outcome = (|| {
+        let users = call.members()?;
+        call.engine().disallow(&call.room, &users)?;
+        let data = users
             .iter()
-            .map(|u| allow_entry(&call.room, u, "remove_user_whitelist"))
-            .collect();
-        Ok(call.reply(Value::Array(data), None))
-    };
-    finish(&shared, started, run.await)
+            .map(|u| allow_entry(&call.room, u, "remove_user_whitelist"));
+        Ok(Value::Array(data.collect()).into())
+    })();
+    call.respond(outcome)
 }
 
 /// `GET .../white/users`: the allow list, sorted, and its size.
-async fn allow_list<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    parts: Parts,
-    path: RoomPath,
-) -> Response {
-    let started = Instant::now();
-    let run = async {
-        let call = admit(&shared, &parts, path).await?;
-        let users = shared.engine.allow_list(&call.room);
-        let count = users.len();
-        Ok(call.reply(json!(users), Some(count)))
-    };
-    finish(&shared, started, run.await)
+async fn allow_list<D: Directory>(call: Call<D>) -> Response {
+    let users = call.engine().allow_list(&call.room);
+    let count = users.len();
+    call.respond(Ok(Data(json!(users), Some(count))))
 }
 
 #[cfg(test)]

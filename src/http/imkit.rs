@@ -6,13 +6,14 @@
 //! muted). `limit` and `skip` query parameters are accepted and, as the seeds say,
 //! change nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, UNIX_EPOCH};
 
 use axum::Json;
 use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
@@ -27,9 +28,9 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
         .route(
             "/admin/clients/{uid}/mute/{room}",
-            post(admin_mute::<D>).delete(admin_unmute::<D>),
+            post(mute::<D>).delete(unmute::<D>),
         )
-        .route("/me/mute/{room}", post(me_mute::<D>).delete(me_unmute::<D>))
+        .route("/me/mute/{room}", post(mute::<D>).delete(unmute::<D>))
 }
 
 /// An IMKit failure, rendered as `{"RC":..,"RM":..,"error":{"code":..,"message":..}}`
@@ -214,28 +215,71 @@ fn ok<D: Directory>(shared: &Shared<D>, client: &Client, caller: Caller) -> Resp
     Json(json!({ "RC": 0, "RM": "OK", "result": object })).into_response()
 }
 
-/// Mute (`true`) or unmute a room's notifications for a known client in a known room.
-async fn change<D: Directory>(
-    shared: &Shared<D>,
-    uid: &str,
-    room: &str,
-    mute: bool,
+/// An authenticated IMKit call: the client it is for and the room. Admin routes carry
+/// the client in the path and need `IM-API-KEY`; `/me` routes need `IM-CLIENT-KEY`, and
+/// the `IM-Authorization` token names the client. Credentials are checked before the path
+/// is looked at, and before the directory is asked anything but whose token it is.
+struct Call<D> {
+    shared: Arc<Shared<D>>,
+    uid: String,
+    room: String,
     caller: Caller,
-) -> Result<Response, ImkitError> {
-    let client = shared
-        .directory
-        .client(uid)
-        .await
-        .ok_or(ImkitError::ClientNotFound)?;
-    if !shared.directory.room_exists(room).await {
-        return Err(ImkitError::RoomNotFound);
+}
+
+impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Call<D> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, Response> {
+        let admin = parts.uri.path().starts_with("/admin/");
+        let me_uid = if admin {
+            admin_key(shared, &parts.headers)?;
+            None
+        } else {
+            Some(me(shared, &parts.headers).await?)
+        };
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
+            .await
+            .map_err(|e| ImkitError::Invalid(format!("bad path: {}", e.body_text())))?;
+        let room = params.remove("room").unwrap_or_default();
+        let (uid, caller) = match me_uid {
+            Some(uid) => (uid, Caller::Me),
+            None => (params.remove("uid").unwrap_or_default(), Caller::Admin),
+        };
+        Ok(Call {
+            shared: Arc::clone(shared),
+            uid,
+            room,
+            caller,
+        })
     }
-    if mute {
-        shared.engine.mute_notifications(uid, room)?;
-    } else {
-        shared.engine.unmute_notifications(uid, room)?;
+}
+
+impl<D: Directory> Call<D> {
+    /// Mutes (`true`) or unmutes the room's notifications, for a known client in a known
+    /// room.
+    async fn change(self, mute: bool) -> Response {
+        let shared = &self.shared;
+        let run = async {
+            let client = shared
+                .directory
+                .client(&self.uid)
+                .await
+                .ok_or(ImkitError::ClientNotFound)?;
+            if !shared.directory.room_exists(&self.room).await {
+                return Err(ImkitError::RoomNotFound);
+            }
+            if mute {
+                shared.engine.mute_notifications(&self.uid, &self.room)?;
+            } else {
+                shared.engine.unmute_notifications(&self.uid, &self.room)?;
+            }
+            Ok(ok(shared, &client, self.caller))
+        };
+        run.await.unwrap_or_else(Response::from)
     }
-    Ok(ok(shared, &client, caller))
 }
 
 fn admin_key<D>(shared: &Shared<D>, headers: &HeaderMap) -> Result<(), ImkitError> {
@@ -273,67 +317,10 @@ async fn me<D: Directory>(shared: &Shared<D>, headers: &HeaderMap) -> Result<Str
         .ok_or(ImkitError::InvalidToken)
 }
 
-fn path<T>(p: Result<Path<T>, PathRejection>) -> Result<T, ImkitError> {
-    p.map(|Path(t)| t)
-        .map_err(|e| ImkitError::Invalid(format!("bad path: {}", e.body_text())))
+async fn mute<D: Directory>(call: Call<D>) -> Response {
+    call.change(true).await
 }
 
-async fn admin_call<D: Directory>(
-    shared: &Shared<D>,
-    headers: &HeaderMap,
-    p: Result<Path<(String, String)>, PathRejection>,
-    mute: bool,
-) -> Response {
-    let run = async {
-        admin_key(shared, headers)?;
-        let (uid, room) = path(p)?;
-        change(shared, &uid, &room, mute, Caller::Admin).await
-    };
-    run.await.unwrap_or_else(Response::from)
-}
-
-async fn me_call<D: Directory>(
-    shared: &Shared<D>,
-    headers: &HeaderMap,
-    p: Result<Path<String>, PathRejection>,
-    mute: bool,
-) -> Response {
-    let run = async {
-        let uid = me(shared, headers).await?;
-        let room = path(p)?;
-        change(shared, &uid, &room, mute, Caller::Me).await
-    };
-    run.await.unwrap_or_else(Response::from)
-}
-
-async fn admin_mute<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
-    p: Result<Path<(String, String)>, PathRejection>,
-) -> Response {
-    admin_call(&shared, &headers, p, true).await
-}
-
-async fn admin_unmute<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
-    p: Result<Path<(String, String)>, PathRejection>,
-) -> Response {
-    admin_call(&shared, &headers, p, false).await
-}
-
-async fn me_mute<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
-    p: Result<Path<String>, PathRejection>,
-) -> Response {
-    me_call(&shared, &headers, p, true).await
-}
-
-async fn me_unmute<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
-    p: Result<Path<String>, PathRejection>,
-) -> Response {
-    me_call(&shared, &headers, p, false).await
+async fn unmute<D: Directory>(call: Call<D>) -> Response {
+    call.change(false).await
 }
