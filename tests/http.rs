@@ -912,6 +912,19 @@ async fn agora_bad_input_is_refused_whole() {
             "one username",
         ),
         (
+            s.agora(Method::POST, &format!("{ROOM}/white/users"))
+                .json(&json!({"usernames": ["user1", "ghost"]})),
+            404,
+            "service_resource_not_found",
+            "ghost",
+        ),
+        (
+            s.agora(Method::POST, &format!("{ROOM}/white/users/ghost")),
+            404,
+            "service_resource_not_found",
+            "ghost",
+        ),
+        (
             s.agora(Method::POST, "nowhere/mute")
                 .json(&json!({"mute_duration":1,"usernames":["user1"]})),
             404,
