@@ -1069,6 +1069,22 @@ async fn agora_auth_failures_never_reach_directory_or_engine() {
         let (status, body) = send(req).await;
         assert_agora_error(status, &body, 401, "unauthorized", "bearer token");
     }
+    // Credentials are checked before the body is read: no token and an oversized body
+    // is a 401, not a 413.
+    let big = "x".repeat(70_000);
+    let (status, body) = send(s.request(Method::POST, &path).body(big.clone())).await;
+    assert_agora_error(status, &body, 401, "unauthorized", "bearer token");
+    let (status, body) = send(s.request(Method::POST, "/v1/can_send").body(big.clone())).await;
+    assert_eq!(
+        (status, &body["error"]["code"]),
+        (401, &json!("unauthorized"))
+    );
+    let req = s.netease_signed(&big, "wrong-secret", AGORA_EXAMPLE_MS / 1000);
+    let (_, body) = send(req).await;
+    assert_eq!(
+        body,
+        json!({ "code": 414, "desc": "AppKey or CheckSum is invalid" })
+    );
     assert_eq!((s.events(), s.lookups()), (0, 0));
     assert!(s.engine.muted_members(ROOM).is_empty());
 }

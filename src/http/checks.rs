@@ -15,9 +15,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde::Deserialize;
@@ -132,17 +133,33 @@ struct ShouldPush {
     mentioned: bool,
 }
 
-/// Checks the bearer token, then reads the body as `T`.
-fn request<D, T: for<'de> Deserialize<'de>>(
-    shared: &Shared<D>,
-    headers: &HeaderMap,
+/// A call with a valid bearer token. Extracted before the body is read.
+struct Authorized<D> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Authorized<D> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, Response> {
+        let tokens = shared.config.checks.as_ref().map_or(&[][..], |c| &c.tokens);
+        let token = auth::bearer(&parts.headers).unwrap_or_default();
+        if !auth::any_matches(tokens, token.as_bytes()) {
+            return Err(CheckError::Unauthorized.into());
+        }
+        Ok(Authorized {
+            shared: Arc::clone(shared),
+        })
+    }
+}
+
+/// The body as `T`.
+fn parse<T: for<'de> Deserialize<'de>>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, CheckError> {
-    let tokens = shared.config.checks.as_ref().map_or(&[][..], |c| &c.tokens);
-    let token = auth::bearer(headers).unwrap_or_default();
-    if !auth::any_matches(tokens, token.as_bytes()) {
-        return Err(CheckError::Unauthorized);
-    }
     let body = body.map_err(|e| {
         let (status, message) = body_problem(&e);
         CheckError::BadRequest(status, message)
@@ -152,11 +169,10 @@ fn request<D, T: for<'de> Deserialize<'de>>(
 }
 
 async fn can_send<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
+    Authorized { shared }: Authorized<D>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req: CanSend = match request(&shared, &headers, body) {
+    let req: CanSend = match parse(body) {
         Ok(r) => r,
         Err(e) => return e.into(),
     };
@@ -187,11 +203,10 @@ async fn can_send<D: Directory>(
 }
 
 async fn should_push<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
+    Authorized { shared }: Authorized<D>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match request::<D, ShouldPush>(&shared, &headers, body) {
+    match parse::<ShouldPush>(body) {
         Ok(req) => {
             let push = shared
                 .engine

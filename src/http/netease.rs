@@ -13,9 +13,10 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use serde_json::json;
@@ -183,23 +184,42 @@ fn status_json(status: &ModuleStatus) -> serde_json::Value {
     })
 }
 
-async fn mute_module<D: Directory>(
-    State(shared): State<Arc<Shared<D>>>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Response {
-    let run = async {
-        let app = verify(&shared, &headers)?;
-        if !shared
+/// A call whose signature holds and whose app is under its rate. Extracted before the
+/// body is read.
+struct Signed<D> {
+    shared: Arc<Shared<D>>,
+}
+
+impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Signed<D> {
+    type Rejection = Response;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, Response> {
+        let app = verify(shared, &parts.headers)?;
+        let admitted = shared
             .netease_limits
             .get(&app.app_key)
-            .is_some_and(|l| l.admit())
-        {
+            .is_some_and(|l| l.admit());
+        if !admitted {
             return Err(NeteaseError::new(
                 416,
                 "api frequency control: over the app's calls per second; refused for a while",
-            ));
+            )
+            .into());
         }
+        Ok(Signed {
+            shared: Arc::clone(shared),
+        })
+    }
+}
+
+async fn mute_module<D: Directory>(
+    Signed { shared }: Signed<D>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let run = async {
         let body = body.map_err(|e| NeteaseError::param(body_problem(&e).1))?;
         let form = parse_form(&body)?;
         let accid = form
