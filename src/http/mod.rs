@@ -15,6 +15,11 @@
 //! them never reaches the [`Directory`] or the engine. The rate limits and NetEase's
 //! `CurTime` window run on the engine's [`Clock`](crate::Clock).
 //!
+//! Handlers call the engine directly on the runtime's worker threads: checks take
+//! nanoseconds and mutations microseconds, but on an engine opened with
+//! [`SyncPolicy::EveryWrite`](crate::SyncPolicy::EveryWrite) each mutation also waits
+//! for an `fsync` there.
+//!
 //! # Examples
 //!
 //! ```
