@@ -25,6 +25,8 @@ const NOW_MS: u64 = 1_700_000_000_000;
 fn segment() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("aaa".to_owned()),
+        Just("123123".to_owned()),
+        Just("user1".to_owned()),
         Just("demo".to_owned()),
         Just("user1".to_owned()),
         Just("12345678".to_owned()),
@@ -49,7 +51,7 @@ fn path() -> impl Strategy<Value = String> {
         segment().prop_map(|r| format!("/me/mute/{r}")),
         Just("/nimserver/user/muteModule.action".to_owned()),
         Just("/nimserver/user/other.action".to_owned()),
-        (agora_base, segment(), 0..6usize).prop_map(|(base, s, tail)| {
+        (agora_base, segment(), segment(), 0..6usize).prop_map(|(base, room, s, tail)| {
             let tail = match tail {
                 0 => "mute".to_owned(),
                 1 => format!("mute/{s}"),
@@ -58,7 +60,7 @@ fn path() -> impl Strategy<Value = String> {
                 4 => format!("white/users/{s}"),
                 _ => s.clone(),
             };
-            format!("{base}/chatrooms/{s}/{tail}")
+            format!("{base}/chatrooms/{room}/{tail}")
         }),
         Just("/v1/can_send".to_owned()),
         Just("/v1/should_push".to_owned()),
@@ -68,29 +70,48 @@ fn path() -> impl Strategy<Value = String> {
 
 fn id() -> impl Strategy<Value = Value> {
     prop_oneof![
-        segment().prop_map(Value::from),
-        any::<i64>().prop_map(Value::from),
-        Just(Value::Null),
+        4 => segment().prop_map(Value::from),
+        1 => any::<i64>().prop_map(Value::from),
+        1 => Just(Value::Null),
+    ]
+}
+
+/// One of `names`, something else, or nothing.
+fn name(names: &'static [&'static str]) -> impl Strategy<Value = Option<Value>> {
+    prop_oneof![
+        3 => proptest::sample::select(names).prop_map(|n| Some(Value::from(n))),
+        1 => id().prop_map(Some),
+        1 => Just(None),
     ]
 }
 
 fn body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        proptest::collection::vec(any::<u8>(), 0..64),
-        (any::<i64>(), proptest::collection::vec(id(), 0..70)).prop_map(|(d, users)| {
+        1 => proptest::collection::vec(any::<u8>(), 0..64),
+        2 => (any::<i64>(), proptest::collection::vec(id(), 0..70)).prop_map(|(d, users)| {
             serde_json::json!({ "mute_duration": d % 5_000, "usernames": users })
                 .to_string()
                 .into_bytes()
         }),
-        (id(), id(), id(), id()).prop_map(|(u, t, m, r)| {
-            serde_json::json!({ "user": u, "target": t, "module": m, "role": r, "room": t })
+        2 => (id(), id(), name(&["p2p", "team", "room", "qchat"]), name(&["member", "admin", "owner"]))
+            .prop_map(|(u, t, m, r)| {
+                let mut body = serde_json::json!({ "user": u, "target": t });
+                for (k, v) in [("module", m), ("role", r)] {
+                    if let Some(v) = v {
+                        body[k] = v;
+                    }
+                }
+                body.to_string().into_bytes()
+            }),
+        1 => (id(), id(), any::<bool>()).prop_map(|(u, r, m)| {
+            serde_json::json!({ "user": u, "room": r, "mentioned": m })
                 .to_string()
                 .into_bytes()
         }),
-        (segment(), segment(), segment()).prop_map(|(a, f, v)| {
+        2 => (segment(), segment(), segment()).prop_map(|(a, f, v)| {
             format!("accid={a}&muteP2P={f}&muteTeam={v}&muteRoom=true").into_bytes()
         }),
-        Just(Vec::new()),
+        1 => Just(Vec::new()),
     ]
 }
 
