@@ -22,14 +22,22 @@ use tower::ServiceExt;
 
 const NOW_MS: u64 = 1_700_000_000_000;
 
+/// A path segment or id: mostly ones the demo directory knows, sometimes odd ones.
 fn segment() -> impl Strategy<Value = String> {
-    prop_oneof![
-        Just("aaa".to_owned()),
-        Just("123123".to_owned()),
-        Just("user1".to_owned()),
-        Just("demo".to_owned()),
-        Just("user1".to_owned()),
-        Just("12345678".to_owned()),
+    let known = proptest::sample::select(
+        &[
+            "aaa",
+            "bbb",
+            "123123",
+            "user1",
+            "user2",
+            "demo",
+            "demo-room",
+            "12345678",
+        ][..],
+    )
+    .prop_map(str::to_owned);
+    let odd = prop_oneof![
         Just("user1%2Cuser2".to_owned()),
         Just("user1,,".to_owned()),
         Just("%FF%FE".to_owned()),
@@ -38,39 +46,14 @@ fn segment() -> impl Strategy<Value = String> {
         Just("..".to_owned()),
         Just("x".repeat(70)),
         "[a-z0-9_.-]{0,12}",
-    ]
-}
-
-fn path() -> impl Strategy<Value = String> {
-    let agora_base = prop_oneof![
-        Just(format!("/{}/{}", demo::AGORA_ORG, demo::AGORA_APP)),
-        (segment(), segment()).prop_map(|(o, a)| format!("/{o}/{a}")),
     ];
-    prop_oneof![
-        (segment(), segment()).prop_map(|(u, r)| format!("/admin/clients/{u}/mute/{r}")),
-        segment().prop_map(|r| format!("/me/mute/{r}")),
-        Just("/nimserver/user/muteModule.action".to_owned()),
-        Just("/nimserver/user/other.action".to_owned()),
-        (agora_base, segment(), segment(), 0..6usize).prop_map(|(base, room, s, tail)| {
-            let tail = match tail {
-                0 => "mute".to_owned(),
-                1 => format!("mute/{s}"),
-                2 => "ban".to_owned(),
-                3 => "white/users".to_owned(),
-                4 => format!("white/users/{s}"),
-                _ => s.clone(),
-            };
-            format!("{base}/chatrooms/{room}/{tail}")
-        }),
-        Just("/v1/can_send".to_owned()),
-        Just("/v1/should_push".to_owned()),
-        (segment(), segment()).prop_map(|(a, b)| format!("/{a}/{b}")),
-    ]
+    prop_oneof![3 => known, 2 => odd]
 }
 
+/// A JSON value where an id belongs: usually a string, sometimes another type.
 fn id() -> impl Strategy<Value = Value> {
     prop_oneof![
-        4 => segment().prop_map(Value::from),
+        6 => segment().prop_map(Value::from),
         1 => any::<i64>().prop_map(Value::from),
         1 => Just(Value::Null),
     ]
@@ -85,34 +68,141 @@ fn name(names: &'static [&'static str]) -> impl Strategy<Value = Option<Value>> 
     ]
 }
 
-fn body() -> impl Strategy<Value = Vec<u8>> {
+fn json_bytes(v: &Value) -> Vec<u8> {
+    v.to_string().into_bytes()
+}
+
+fn users_body() -> impl Strategy<Value = Vec<u8>> {
+    (
+        prop_oneof![Just(-1i64), Just(0), 1..100_000i64, any::<i64>()],
+        proptest::collection::vec(id(), 0..70),
+    )
+        .prop_map(|(d, users)| {
+            json_bytes(&serde_json::json!({ "mute_duration": d, "usernames": users }))
+        })
+}
+
+fn flag() -> impl Strategy<Value = String> {
+    proptest::sample::select(&["true", "false", "TRUE", "yes", ""][..]).prop_map(str::to_owned)
+}
+
+fn form_body() -> impl Strategy<Value = Vec<u8>> {
+    (
+        segment(),
+        proptest::collection::vec((0..4usize, flag()), 0..4),
+    )
+        .prop_map(|(accid, flags)| {
+            let names = ["muteP2P", "muteTeam", "muteRoom", "muteQChat"];
+            let mut body = format!("accid={accid}");
+            for (i, v) in flags {
+                body.push_str(&format!("&{}={v}", names[i]));
+            }
+            body.into_bytes()
+        })
+}
+
+fn can_send_body() -> impl Strategy<Value = Vec<u8>> {
+    let modules = name(&["p2p", "team", "room", "qchat"]);
+    let roles = name(&["member", "admin", "owner"]);
+    (id(), id(), modules, roles).prop_map(|(u, t, m, r)| {
+        let mut body = serde_json::json!({ "user": u, "target": t });
+        for (k, v) in [("module", m), ("role", r)] {
+            if let Some(v) = v {
+                body[k] = v;
+            }
+        }
+        json_bytes(&body)
+    })
+}
+
+fn should_push_body() -> impl Strategy<Value = Vec<u8>> {
+    (id(), id(), any::<bool>()).prop_map(|(u, r, m)| {
+        json_bytes(&serde_json::json!({ "user": u, "room": r, "mentioned": m }))
+    })
+}
+
+fn noise_body() -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
-        1 => proptest::collection::vec(any::<u8>(), 0..64),
-        2 => (any::<i64>(), proptest::collection::vec(id(), 0..70)).prop_map(|(d, users)| {
-            serde_json::json!({ "mute_duration": d % 5_000, "usernames": users })
-                .to_string()
-                .into_bytes()
-        }),
-        2 => (id(), id(), name(&["p2p", "team", "room", "qchat"]), name(&["member", "admin", "owner"]))
-            .prop_map(|(u, t, m, r)| {
-                let mut body = serde_json::json!({ "user": u, "target": t });
-                for (k, v) in [("module", m), ("role", r)] {
-                    if let Some(v) = v {
-                        body[k] = v;
-                    }
-                }
-                body.to_string().into_bytes()
-            }),
-        1 => (id(), id(), any::<bool>()).prop_map(|(u, r, m)| {
-            serde_json::json!({ "user": u, "room": r, "mentioned": m })
-                .to_string()
-                .into_bytes()
-        }),
-        2 => (segment(), segment(), segment()).prop_map(|(a, f, v)| {
-            format!("accid={a}&muteP2P={f}&muteTeam={v}&muteRoom=true").into_bytes()
-        }),
-        1 => Just(Vec::new()),
+        proptest::collection::vec(any::<u8>(), 0..64),
+        Just(Vec::new()),
+        Just(b"{".to_vec()),
     ]
+}
+
+/// One call: mostly a route's own method and body shape with random values, sometimes
+/// noise.
+fn call() -> impl Strategy<Value = (Method, String, Vec<u8>)> {
+    let agora = |tail: &str| format!("/{}/{}/chatrooms/", demo::AGORA_ORG, demo::AGORA_APP) + tail;
+    let shaped = prop_oneof![
+        (
+            prop_oneof![Just(Method::POST), Just(Method::DELETE)],
+            segment(),
+            segment()
+        )
+            .prop_map(|(m, u, r)| (m, format!("/admin/clients/{u}/mute/{r}"), Vec::new())),
+        (
+            prop_oneof![Just(Method::POST), Just(Method::DELETE)],
+            segment()
+        )
+            .prop_map(|(m, r)| (m, format!("/me/mute/{r}"), Vec::new())),
+        form_body().prop_map(|b| (
+            Method::POST,
+            "/nimserver/user/muteModule.action".to_owned(),
+            b
+        )),
+        (segment(), users_body()).prop_map(move |(r, b)| (
+            Method::POST,
+            agora(&format!("{r}/mute")),
+            b
+        )),
+        (segment(), segment()).prop_map(move |(r, m)| (
+            Method::DELETE,
+            agora(&format!("{r}/mute/{m}")),
+            Vec::new()
+        )),
+        segment().prop_map(move |r| (Method::GET, agora(&format!("{r}/mute")), Vec::new())),
+        (
+            prop_oneof![Just(Method::POST), Just(Method::DELETE)],
+            segment()
+        )
+            .prop_map(move |(m, r)| (m, agora(&format!("{r}/ban")), Vec::new())),
+        (segment(), users_body()).prop_map(move |(r, b)| (
+            Method::POST,
+            agora(&format!("{r}/white/users")),
+            b
+        )),
+        (
+            prop_oneof![Just(Method::POST), Just(Method::DELETE)],
+            segment(),
+            segment()
+        )
+            .prop_map(move |(m, r, u)| (
+                m,
+                agora(&format!("{r}/white/users/{u}")),
+                Vec::new()
+            )),
+        segment().prop_map(move |r| (Method::GET, agora(&format!("{r}/white/users")), Vec::new())),
+        can_send_body().prop_map(|b| (Method::POST, "/v1/can_send".to_owned(), b)),
+        should_push_body().prop_map(|b| (Method::POST, "/v1/should_push".to_owned(), b)),
+    ];
+    let method = prop_oneof![
+        Just(Method::GET),
+        Just(Method::POST),
+        Just(Method::DELETE),
+        Just(Method::PUT),
+        Just(Method::PATCH)
+    ];
+    let noise =
+        (method, segment(), segment(), segment(), noise_body()).prop_map(|(m, a, b, c, body)| {
+            let path = match a.len() % 4 {
+                0 => format!("/{a}/{b}/chatrooms/{c}/mute"),
+                1 => format!("/admin/clients/{a}/mute/{b}"),
+                2 => format!("/nimserver/user/{a}"),
+                _ => format!("/{a}/{b}"),
+            };
+            (m, path, body)
+        });
+    prop_oneof![4 => shaped, 1 => noise]
 }
 
 #[derive(Clone, Debug)]
@@ -123,7 +213,7 @@ enum Creds {
 }
 
 fn creds() -> impl Strategy<Value = Creds> {
-    prop_oneof![Just(Creds::Valid), Just(Creds::Wrong), Just(Creds::None)]
+    prop_oneof![3 => Just(Creds::Valid), 1 => Just(Creds::Wrong), 1 => Just(Creds::None)]
 }
 
 fn request(method: Method, path: &str, creds: &Creds, body: Vec<u8>, now_ms: u64) -> Request<Body> {
@@ -185,13 +275,7 @@ proptest! {
 
     #[test]
     fn every_request_gets_a_vendor_envelope_and_never_a_5xx(
-        calls in proptest::collection::vec(
-            (prop_oneof![
-                Just(Method::GET), Just(Method::POST), Just(Method::DELETE),
-                Just(Method::PUT), Just(Method::PATCH)
-            ], path(), creds(), body()),
-            1..8,
-        )
+        calls in proptest::collection::vec((call(), creds()), 1..12),
     ) {
         let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
         let clock = ManualClock::new(NOW_MS);
@@ -202,7 +286,7 @@ proptest! {
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         });
         let app = mutegate::http::router(Arc::clone(&engine), demo::config(), demo::directory());
-        for (method, path, creds, body) in calls {
+        for ((method, path, body), creds) in calls {
             let before = events.load(std::sync::atomic::Ordering::SeqCst);
             let req = request(method.clone(), &path, &creds, body, clock.now_ms());
             let (status, bytes) = runtime.block_on(async {
