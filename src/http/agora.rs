@@ -14,8 +14,10 @@
 //!
 //! `mute_duration` is in milliseconds; `-1` mutes for good and `0` lifts the mute (the
 //! seed leaves 0 out; Agora's public docs give it). An `expire` of `-1` means "no end";
-//! a lifted mute answers `expire: 0`. Batches hold 1 to 60 users. The allow-list calls
-//! follow Agora's public docs, which the seed points to without quoting.
+//! a lifted mute answers `expire: 0`. Batches hold 1 to 60 users of at most 64
+//! characters, and are checked whole: muting or allow-listing a user the directory does
+//! not know refuses the call (404) before anything changes. The allow-list calls follow
+//! Agora's public docs, which the seed points to without quoting.
 //!
 //! Errors use Agora's error body: `{"error", "exception", "timestamp", "duration",
 //! "error_description"}` with `illegal_argument` or `json_parse` (400), `unauthorized`
