@@ -23,6 +23,9 @@ use crate::op::Op;
 
 const LOG_FILE: &str = "ops.log";
 const SNAP_FILE: &str = "state.snap";
+/// Held locked (an OS file lock, released when the process ends however it ends) for as
+/// long as an engine has the directory open.
+const LOCK_FILE: &str = "lock";
 
 /// When the operation log is flushed to stable storage. Every acknowledged mutation is
 /// written to the log (handed to the operating system) before the call returns, so a
@@ -44,6 +47,24 @@ impl Default for SyncPolicy {
     /// Every 10 ms.
     fn default() -> Self {
         SyncPolicy::Every(Duration::from_millis(10))
+    }
+}
+
+/// Takes the directory's lock, or says who has it.
+fn lock_dir(dir: &Path) -> Result<File, Error> {
+    let path = dir.join(LOCK_FILE);
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|e| io_error(&path, &e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: path.display().to_string(),
+        }),
+        Err(fs::TryLockError::Error(e)) => Err(io_error(&path, &e)),
     }
 }
 
@@ -109,6 +130,8 @@ pub(crate) struct Log {
     /// Set when the log can no longer be trusted to follow the state; refuses writes.
     broken: Option<String>,
     _flusher: Option<Background>,
+    /// The directory's lock, held until the log is dropped.
+    _lock: File,
 }
 
 impl std::fmt::Debug for Log {
@@ -145,6 +168,8 @@ fn read_file(path: &Path) -> Result<Option<Vec<u8>>, Error> {
 /// torn final record, and returns the log ready for appending.
 pub(crate) fn open(dir: &Path, policy: SyncPolicy, compact_after: u64) -> Result<Recovered, Error> {
     fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+    // Lock first: nothing is read or repaired under another engine's feet.
+    let lock = lock_dir(dir)?;
     let snap_path = dir.join(SNAP_FILE);
     let log_path = dir.join(LOG_FILE);
 
@@ -221,6 +246,7 @@ pub(crate) fn open(dir: &Path, policy: SyncPolicy, compact_after: u64) -> Result
         dirty,
         broken: None,
         _flusher: flusher,
+        _lock: lock,
     };
     Ok(Recovered {
         log,

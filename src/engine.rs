@@ -203,12 +203,17 @@ impl EngineBuilder {
     /// is in its operation log before the call returns, and reopening gives back exactly
     /// the acknowledged state (mutes that ended meanwhile dropped). A torn final record
     /// left by a crash is truncated; damage anywhere else is an error naming the file and
-    /// the byte offset. One process at a time may open a directory.
+    /// the byte offset.
+    ///
+    /// The engine holds a lock on the directory (`dir/lock`) until it is dropped: a second
+    /// engine on the same directory, in this process or another, is refused. The OS
+    /// releases the lock when the process ends, crash or not.
     ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the directory or its files cannot be read or written,
-    /// [`Error::Corrupt`] if a file is damaged.
+    /// [`Error::Locked`] if another engine has the directory open, [`Error::Io`] if the
+    /// directory or its files cannot be read or written, [`Error::Corrupt`] if a file is
+    /// damaged.
     ///
     /// # Examples
     ///

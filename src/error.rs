@@ -104,6 +104,13 @@ pub enum Error {
         /// What the operating system said.
         message: String,
     },
+    /// The store directory is held by another engine, in this process or another; it is
+    /// free again once that engine is dropped or its process ends (even by a crash).
+    #[error("{path} is locked: another engine has this directory open")]
+    Locked {
+        /// The lock file.
+        path: String,
+    },
     /// A store file or snapshot is damaged (not merely cut short by a crash).
     #[error("{path} is damaged at byte {offset}: {what}")]
     Corrupt {

@@ -332,3 +332,25 @@ fn an_unwritable_directory_is_an_io_error() {
     let err = Engine::builder().open(file.path().join("sub")).unwrap_err();
     assert!(matches!(err, Error::Io { .. }), "{err}");
 }
+
+#[test]
+fn a_directory_is_locked_while_an_engine_has_it_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let first = open(dir.path(), &clock).unwrap();
+    mutate(&first, 0);
+    let before = state(&first);
+    // A second engine, on this thread or another, is refused and touches nothing.
+    let err = open(dir.path(), &clock).unwrap_err();
+    assert!(matches!(&err, Error::Locked { path } if path.ends_with("lock")), "{err}");
+    assert!(err.to_string().contains("another engine"), "{err}");
+    let path = dir.path().to_path_buf();
+    let other = thread::spawn(move || Engine::builder().open(path).map(|_| ()));
+    assert!(matches!(other.join().unwrap(), Err(Error::Locked { .. })));
+    mutate(&first, 1);
+    assert_ne!(state(&first), before, "the first engine still writes");
+    let after = state(&first);
+    drop(first);
+    let reopened = open(dir.path(), &clock).unwrap();
+    assert_eq!(state(&reopened), after);
+}
