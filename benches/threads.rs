@@ -32,7 +32,7 @@ fn run(engine: &Engine, world: &World, readers: usize, iters: u64, with_writer: 
                     while writes < target {
                         let (u, r) = reqs[k % reqs.len()];
                         let (user, room) = (world.user(u), world.room(r));
-                        if writes % 2 == 0 {
+                        if writes.is_multiple_of(2) {
                             engine
                                 .mute_members(room, [user], MuteFor::hours(1))
                                 .unwrap();

@@ -192,12 +192,12 @@ impl Expiries {
             let Some((key, old, new)) = c.into_timed() else {
                 continue;
             };
-            if finite(old) {
-                if let Some(set) = self.by_end.get_mut(&old) {
-                    set.remove(&key);
-                    if set.is_empty() {
-                        self.by_end.remove(&old);
-                    }
+            if finite(old)
+                && let Some(set) = self.by_end.get_mut(&old)
+            {
+                set.remove(&key);
+                if set.is_empty() {
+                    self.by_end.remove(&old);
                 }
             }
             if finite(new) {
@@ -248,13 +248,14 @@ impl Expiries {
 /// The events `changes` amount to at `now`.
 pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
     for c in changes {
-        if let Some((key, old, _)) = c.timed() {
-            if finite(old) && old <= now {
-                out.push(Event::Expired {
-                    mute: key.mute(),
-                    at_ms: old,
-                });
-            }
+        if let Some((key, old, _)) = c.timed()
+            && finite(old)
+            && old <= now
+        {
+            out.push(Event::Expired {
+                mute: key.mute(),
+                at_ms: old,
+            });
         }
         match c {
             Change::Notify {

@@ -198,10 +198,10 @@ impl At<'_> {
         let filters = &engine.inner.tables.filters;
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
-        if filters.users.may_contain(user) {
-            if let Some(u) = engine.inner.tables.users.get(user) {
-                facts.module = u.module(target.module);
-            }
+        if filters.users.may_contain(user)
+            && let Some(u) = engine.inner.tables.users.get(user)
+        {
+            facts.module = u.module(target.module);
         }
         let room_rules = target.is_room()
             && (filters.room_mutes.may_contain(target.id)

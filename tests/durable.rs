@@ -49,7 +49,10 @@ fn mutate(e: &Engine, i: usize) {
         0 => e.mute_members(r, [u], MuteFor::secs(60)).map(drop),
         1 => e.set_notification_level(u, r, NotifyLevel::MentionsOnly, MuteFor::Forever),
         2 => e
-            .set_module_mutes(u, ModuleChange::new().set(Module::Team, i % 2 == 0))
+            .set_module_mutes(
+                u,
+                ModuleChange::new().set(Module::Team, i.is_multiple_of(2)),
+            )
             .map(drop),
         3 => e.mute_room(r, MuteFor::Forever).map(drop),
         4 => e.allow(r, [u]),
@@ -342,7 +345,10 @@ fn a_directory_is_locked_while_an_engine_has_it_open() {
     let before = state(&first);
     // A second engine, on this thread or another, is refused and touches nothing.
     let err = open(dir.path(), &clock).unwrap_err();
-    assert!(matches!(&err, Error::Locked { path } if path.ends_with("lock")), "{err}");
+    assert!(
+        matches!(&err, Error::Locked { path } if path.ends_with("lock")),
+        "{err}"
+    );
     assert!(err.to_string().contains("another engine"), "{err}");
     let path = dir.path().to_path_buf();
     let other = thread::spawn(move || Engine::builder().open(path).map(|_| ()));

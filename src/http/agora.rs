@@ -508,7 +508,22 @@ async fn allow_list<D: Directory>(call: Call<D>) -> Response {
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{io_error, parts};
     use super::*;
+
+    #[test]
+    fn storage_failures_are_500_in_the_error_body() {
+        let (status, body) = parts(AgoraError::from(io_error()).render(Instant::now(), 7));
+        assert_eq!(status, 500);
+        assert_eq!(body["error"], "internal_error");
+        assert_eq!(body["timestamp"], 7);
+        assert!(
+            body["error_description"]
+                .as_str()
+                .unwrap()
+                .contains("No space left")
+        );
+    }
 
     #[test]
     fn user_lists_are_checked_whole() {

@@ -324,3 +324,23 @@ async fn mute<D: Directory>(call: Call<D>) -> Response {
 async fn unmute<D: Directory>(call: Call<D>) -> Response {
     call.change(false).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::testing::{io_error, parts};
+    use super::*;
+
+    #[test]
+    fn storage_failures_are_500_in_the_envelope() {
+        let (status, body) = parts(ImkitError::from(io_error()).into());
+        assert_eq!(status, 500);
+        assert_eq!(body["RC"], 500);
+        assert_eq!(body["error"]["code"], "INTERNAL_ERROR");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("No space left")
+        );
+    }
+}

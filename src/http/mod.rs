@@ -184,6 +184,32 @@ fn is_internal(error: &Error) -> bool {
     matches!(error, Error::Io { .. } | Error::Corrupt { .. })
 }
 
+/// Test helpers shared by the vendor modules.
+#[cfg(test)]
+pub(crate) mod testing {
+    use axum::response::Response;
+
+    /// A storage failure, as the engine reports one.
+    pub(crate) fn io_error() -> crate::Error {
+        crate::Error::Io {
+            path: "/data/ops.log".into(),
+            message: "No space left on device".into(),
+        }
+    }
+
+    /// A response's status and JSON body.
+    pub(crate) fn parts(response: Response) -> (u16, serde_json::Value) {
+        let status = response.status().as_u16();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let bytes = runtime
+            .block_on(axum::body::to_bytes(response.into_body(), usize::MAX))
+            .unwrap();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -257,7 +257,16 @@ async fn mute_module<D: Directory>(
 
 #[cfg(test)]
 mod tests {
+    use super::super::testing::{io_error, parts};
     use super::*;
+
+    #[test]
+    fn storage_failures_are_code_500() {
+        let (status, body) = parts(NeteaseError::from(io_error()).into());
+        assert_eq!(status, 200);
+        assert_eq!(body["code"], 500);
+        assert!(body["desc"].as_str().unwrap().contains("No space left"));
+    }
 
     #[test]
     fn checksum_is_lowercase_hex_sha1_of_the_concatenation() {

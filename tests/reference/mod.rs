@@ -152,10 +152,10 @@ pub fn latest(a: Expiry, b: Expiry) -> Expiry {
 impl Model {
     /// A stored entry with end `old` is overwritten or removed now.
     fn ended(&mut self, mute: Mute, old: Expiry) {
-        if let Expiry::At(t) = old {
-            if t <= self.now {
-                self.expired.push((mute, t));
-            }
+        if let Expiry::At(t) = old
+            && t <= self.now
+        {
+            self.expired.push((mute, t));
         }
     }
 
@@ -420,17 +420,18 @@ impl Model {
     fn check(&self, u: &str, t: Target<'_>, role: Role) -> Result<(), Denied> {
         let now = self.now;
         let mut blocks: Vec<(DenyReason, Expiry)> = Vec::new();
-        if let Some(&e) = self.modules.get(&(u.to_string(), t.module)) {
-            if on(e, now) {
-                blocks.push((DenyReason::ModuleMuted(t.module), e));
-            }
+        if let Some(&e) = self.modules.get(&(u.to_string(), t.module))
+            && on(e, now)
+        {
+            blocks.push((DenyReason::ModuleMuted(t.module), e));
         }
         if t.module != Module::P2p {
             let allowed = self.allow.contains(&(t.id.to_string(), u.to_string()));
-            if let Some(&e) = self.members.get(&(t.id.to_string(), u.to_string())) {
-                if on(e, now) && !(allowed && self.policy == AllowPolicy::AllowListWins) {
-                    blocks.push((DenyReason::MemberMuted, e));
-                }
+            if let Some(&e) = self.members.get(&(t.id.to_string(), u.to_string()))
+                && on(e, now)
+                && !(allowed && self.policy == AllowPolicy::AllowListWins)
+            {
+                blocks.push((DenyReason::MemberMuted, e));
             }
             if let Some(&e) = self.room_mute.get(t.id) {
                 let exempt = matches!(role, Role::Owner | Role::Admin);
