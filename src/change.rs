@@ -209,18 +209,28 @@ impl Expiries {
     /// Replaces the index by one built from every timed entry in `tables`, each group
     /// of one end time sized before it is filled.
     pub fn rebuild(&mut self, tables: &crate::store::Tables) {
-        let mut entries: Vec<(Raw, Timed)> = Vec::new();
+        // Counted first, so the list is allocated once (a million entries would
+        // otherwise be copied over and over as it grows).
+        let mut count = 0;
+        tables.timed_entries(|raw, _| count += usize::from(finite(raw)));
+        let mut entries: Vec<(Raw, Timed)> = Vec::with_capacity(count);
         tables.timed_entries(|raw, key| {
             if finite(raw) {
                 entries.push((raw, key()));
             }
         });
         entries.sort_unstable_by_key(|(raw, _)| *raw);
+        let groups: Vec<(Raw, usize)> = entries
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|group| (group[0].0, group.len()))
+            .collect();
+        // The keys move into their groups: no copy of any id.
+        let mut keys = entries.into_iter().map(|(_, key)| key);
         self.by_end.clear();
-        for group in entries.chunk_by(|a, b| a.0 == b.0) {
-            let mut set = HashSet::with_capacity_and_hasher(group.len(), Seeded);
-            set.extend(group.iter().map(|(_, k)| k.clone()));
-            self.by_end.insert(group[0].0, set);
+        for (end, len) in groups {
+            let mut set = HashSet::with_capacity_and_hasher(len, Seeded);
+            set.extend(keys.by_ref().take(len));
+            self.by_end.insert(end, set);
         }
     }
 
