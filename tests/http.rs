@@ -535,6 +535,7 @@ async fn netease_parameter_errors_are_414_and_change_nothing() {
         ),
         ("accid=123123&muteP2P=yes", "muteP2P"),
         ("accid=123123&muteTeam=1", "muteTeam"),
+        ("accid=%FF%FE&muteTeam=true", "not a form"),
         (
             "accid=123123&accid=bbb&muteTeam=true",
             "accid is given twice",

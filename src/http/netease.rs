@@ -150,6 +150,14 @@ fn parse_form(body: &[u8]) -> Result<Form, NeteaseError> {
         .map_err(|e| NeteaseError::param(format!("body is not a form: {e}")))?;
     let mut form = Form::default();
     for (name, value) in pairs {
+        // The form decoder replaces bytes that are not UTF-8 with U+FFFD: refuse them
+        // rather than act on a mangled id.
+        if name.contains(char::REPLACEMENT_CHARACTER) || value.contains(char::REPLACEMENT_CHARACTER)
+        {
+            return Err(NeteaseError::param(format!(
+                "parameter {name:?} is not valid UTF-8: body is not a form of text"
+            )));
+        }
         let twice = || NeteaseError::param(format!("parameter {name} is given twice"));
         if name == "accid" {
             if form.accid.replace(value).is_some() {
@@ -286,5 +294,11 @@ mod tests {
         assert!(parse_form(b"accid=a&muteRoom=yes").is_err());
         assert!(parse_form(b"accid=a&accid=b").is_err());
         assert!(parse_form(b"muteQChat=true&muteQChat=false").is_err());
+        assert!(parse_form(b"accid=%FF&muteP2P=true").is_err());
+        assert!(parse_form(b"accid=a&mute%FF=true").is_err());
+        assert_eq!(
+            parse_form(b"accid=%C3%A9").unwrap().accid.as_deref(),
+            Some("é")
+        );
     }
 }
