@@ -28,6 +28,7 @@
 //! - **Time** comes from the [`Clock`] given to the builder. Checks read it at most once,
 //!   and only when some rule could apply. The clock must not call into the engine.
 #![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod background;
