@@ -20,6 +20,9 @@
 //! [`SyncPolicy::EveryWrite`](crate::SyncPolicy::EveryWrite) each mutation also waits
 //! for an `fsync` there.
 //!
+//! The router is only the APIs: TLS, request timeouts, connection limits and logging are
+//! the embedder's tower layers and server settings, as for any other axum service.
+//!
 //! # Examples
 //!
 //! ```
