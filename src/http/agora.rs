@@ -40,8 +40,8 @@ use axum::routing::{delete, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Directory, Shared, auth, body_problem, is_internal};
-use crate::{Error, Expiry, MuteFor};
+use super::{Directory, Shared, auth, body_problem, end_ms, is_internal};
+use crate::{Error, MuteFor};
 
 /// The most users one call may name.
 const MAX_USERS: usize = 60;
@@ -282,13 +282,6 @@ impl<D> Call<D> {
     }
 }
 
-/// `-1` for a mute with no end, else its end in Unix milliseconds.
-fn expire_json(expiry: Expiry) -> i64 {
-    expiry
-        .at_ms()
-        .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
-}
-
 /// A batch of usernames, checked whole: 1 to 60 of them, each non-empty and at most 64
 /// characters.
 fn check_users(users: &[String]) -> Result<(), AgoraError> {
@@ -392,7 +385,7 @@ async fn mute<D: Directory>(call: Call<D>, body: Body) -> Response {
         };
         check_known(&call.shared, &usernames).await?;
         let expire = match duration {
-            Some(d) => expire_json(call.engine().mute_members(&call.room, &usernames, d)?),
+            Some(d) => end_ms(call.engine().mute_members(&call.room, &usernames, d)?),
             None => {
                 call.engine().unmute_members(&call.room, &usernames)?;
                 0
@@ -420,7 +413,7 @@ async fn unmute<D: Directory>(call: Call<D>) -> Response {
 /// `GET .../mute`: the muted members and when each mute ends.
 async fn list_muted<D: Directory>(call: Call<D>) -> Response {
     let data = call.engine().muted_members(&call.room).into_iter();
-    let data = data.map(|m| json!({ "expire": expire_json(m.expiry), "user": m.user }));
+    let data = data.map(|m| json!({ "expire": end_ms(m.expiry), "user": m.user }));
     call.respond(Ok(Value::Array(data.collect()).into()))
 }
 
@@ -429,7 +422,7 @@ async fn ban<D: Directory>(call: Call<D>) -> Response {
     let outcome = call.engine().mute_room(&call.room, MuteFor::Forever);
     call.respond(
         outcome
-            .map(|until| json!({ "result": true, "expire": expire_json(until) }).into())
+            .map(|until| json!({ "result": true, "expire": end_ms(until) }).into())
             .map_err(AgoraError::from),
     )
 }
@@ -510,6 +503,7 @@ async fn allow_list<D: Directory>(call: Call<D>) -> Response {
 mod tests {
     use super::super::testing::{io_error, parts};
     use super::*;
+    use crate::Expiry;
 
     #[test]
     fn storage_failures_are_500_in_the_error_body() {
@@ -542,10 +536,7 @@ mod tests {
 
     #[test]
     fn expire_is_minus_one_for_no_end() {
-        assert_eq!(expire_json(Expiry::Never), -1);
-        assert_eq!(
-            expire_json(Expiry::At(1_642_148_173_726)),
-            1_642_148_173_726
-        );
+        assert_eq!(end_ms(Expiry::Never), -1);
+        assert_eq!(end_ms(Expiry::At(1_642_148_173_726)), 1_642_148_173_726);
     }
 }

@@ -24,7 +24,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Directory, Shared, auth, body_problem};
+use super::{Directory, Shared, auth, body_problem, end_ms};
 use crate::{DenyReason, Module, Role, Target};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
@@ -188,10 +188,7 @@ async fn can_send<D: Directory>(
                 DenyReason::MemberMuted => ("member_muted", Value::Null),
                 DenyReason::RoomMuted => ("room_muted", Value::Null),
             };
-            let until = denied
-                .until
-                .at_ms()
-                .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX));
+            let until = end_ms(denied.until);
             let mut body = json!({ "allowed": false, "reason": reason, "until": until });
             if !module.is_null() {
                 body["module"] = module;

@@ -31,7 +31,6 @@ type Gcra = RateLimiter<NotKeyed, InMemoryState, EngineClock, NoOpMiddleware<Dur
 /// once), then refusal; with a block, refusal for `block` from the first call over.
 pub(crate) struct AppLimiter {
     gcra: Gcra,
-    clock: EngineClock,
     block_ms: u64,
     blocked_until: AtomicU64,
 }
@@ -40,8 +39,7 @@ impl AppLimiter {
     pub(crate) fn new(per_second: u32, block: Duration, clock: EngineClock) -> Self {
         let rate = NonZeroU32::new(per_second).unwrap_or(NonZeroU32::MIN);
         AppLimiter {
-            gcra: RateLimiter::direct_with_clock(Quota::per_second(rate), clock.clone()),
-            clock,
+            gcra: RateLimiter::direct_with_clock(Quota::per_second(rate), clock),
             block_ms: u64::try_from(block.as_millis()).unwrap_or(u64::MAX),
             blocked_until: AtomicU64::new(0),
         }
@@ -49,7 +47,7 @@ impl AppLimiter {
 
     /// Counts one call; `false` if the app is over its rate or blocked.
     pub(crate) fn admit(&self) -> bool {
-        let now = self.clock.0.now_ms();
+        let now = self.gcra.clock().0.now_ms();
         if now < self.blocked_until.load(Ordering::Acquire) {
             return false;
         }

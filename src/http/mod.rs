@@ -182,6 +182,13 @@ fn body_problem(rejection: &BytesRejection) -> (StatusCode, String) {
     }
 }
 
+/// An expiry as the JSON APIs write it: Unix milliseconds, or `-1` for no end.
+fn end_ms(expiry: crate::Expiry) -> i64 {
+    expiry
+        .at_ms()
+        .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
+}
+
 /// Whether an engine error is the server's fault (storage) rather than the caller's.
 fn is_internal(error: &Error) -> bool {
     matches!(error, Error::Io { .. } | Error::Corrupt { .. })
