@@ -11,10 +11,11 @@ use crate::background::Background;
 use crate::change::{self, Change, Expiries};
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
-use crate::durable::{self, Log, SyncPolicy};
+use crate::durable::{self, Faults, Log, SyncPolicy};
 use crate::error::{Error, IdKind, check_id};
 use crate::event::{Event, Subscribers};
 use crate::expiry::{Expiry, MuteFor, NONE, active};
+use crate::health::{Health, Monitor};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
@@ -55,6 +56,8 @@ pub(crate) struct Inner {
     pub(crate) exempt: RoleSet,
     pub(crate) policy: AllowPolicy,
     subscribers: Subscribers,
+    /// What background work and the store have run into.
+    monitor: Arc<Monitor>,
 }
 
 /// What only the (serialized) writer touches.
@@ -68,7 +71,8 @@ struct Writer {
 /// Starts the background sweeper: sweeps, then sleeps until the next end, but never
 /// longer than `every` (a mutation may have added an earlier end meanwhile).
 fn spawn_sweeper(inner: Arc<Inner>, every: Duration) -> Background {
-    Background::spawn("mutegate-sweeper", move || {
+    let monitor = Arc::clone(&inner.monitor);
+    Background::spawn("mutegate-sweeper", monitor, move || {
         inner.sweep();
         let now = inner.clock.now_ms();
         inner.next_expiry().map_or(every, |t| {
@@ -121,6 +125,7 @@ pub struct EngineBuilder {
     sweep_every: Option<Duration>,
     sync: SyncPolicy,
     compact_after: u64,
+    faults: Arc<Faults>,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -202,12 +207,19 @@ impl EngineBuilder {
     /// Opens a durable engine on `dir` (created if missing): every acknowledged mutation
     /// is in its operation log before the call returns, and reopening gives back exactly
     /// the acknowledged state (mutes that ended meanwhile dropped). A torn final record
-    /// left by a crash is truncated; damage anywhere else is an error naming the file and
-    /// the byte offset.
+    /// left by a crash, or zeros after the last record (a filesystem that grew the file
+    /// but lost the data in a power cut), is truncated; damage anywhere else, headers
+    /// included, is an error naming the file and the byte offset. A store written in
+    /// format 1 is read and rewritten in format 2. Files in `dir` other than `ops.log`,
+    /// `state.snap`, `lock` and their `.tmp` siblings are never touched.
     ///
     /// The engine holds a lock on the directory (`dir/lock`) until it is dropped: a second
-    /// engine on the same directory, in this process or another, is refused. The OS
-    /// releases the lock when the process ends, crash or not.
+    /// engine on the same directory, in this process or another, is refused. Dropping the
+    /// engine frees it at once; the OS releases it when the process ends, crash or not.
+    ///
+    /// Failures of the store after opening (a failed compaction, a failed background
+    /// sync) are reported by [`Engine::health`]; the README's durability section lists
+    /// what each fault costs.
     ///
     /// # Errors
     ///
@@ -231,13 +243,19 @@ impl EngineBuilder {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn open(self, dir: impl AsRef<std::path::Path>) -> Result<Engine, Error> {
-        let (policy, compact_after) = (self.sync, self.compact_after);
-        let recovered = durable::open(dir.as_ref(), policy, compact_after)?;
-        let engine = self.build();
+        let monitor = Arc::new(Monitor::default());
+        let options = durable::Options {
+            policy: self.sync,
+            compact_after: self.compact_after,
+            monitor: Arc::clone(&monitor),
+            faults: Arc::clone(&self.faults),
+        };
+        let recovered = durable::open(dir.as_ref(), options)?;
+        let engine = self.build_with(monitor);
         {
             let mut writer = engine.inner.writer.lock();
             let tables = &engine.inner.tables;
-            for record in recovered.snapshot.into_iter().chain(recovered.records) {
+            for record in recovered.records {
                 tables.apply(record.op, record.at, &mut change::Ignore);
             }
             writer.expiries.rebuild(tables);
@@ -248,9 +266,20 @@ impl EngineBuilder {
         Ok(engine)
     }
 
+    /// Injects I/O failures into the store (tests only).
+    #[cfg(test)]
+    pub(crate) fn faults(mut self, faults: Arc<Faults>) -> Self {
+        self.faults = faults;
+        self
+    }
+
     /// Builds the engine.
     #[must_use]
     pub fn build(self) -> Engine {
+        self.build_with(Arc::default())
+    }
+
+    fn build_with(self, monitor: Arc<Monitor>) -> Engine {
         let shards = self.shards.map_or_else(
             || {
                 let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
@@ -271,6 +300,7 @@ impl EngineBuilder {
             exempt: self.exempt,
             policy: self.policy,
             subscribers: Subscribers::default(),
+            monitor,
         });
         let sweeper = self
             .sweep_every
@@ -310,6 +340,7 @@ impl Engine {
             sweep_every: None,
             sync: SyncPolicy::default(),
             compact_after: 64 << 20,
+            faults: Arc::default(),
         }
     }
 
@@ -964,10 +995,14 @@ impl Engine {
             let now = self.inner.clock.now_ms();
             (now, self.inner.tables.to_ops(now))
         };
-        codec::write_snapshot(out, 0, now, &ops).map_err(|e| Error::Io {
-            path: "snapshot".into(),
-            message: e.to_string(),
-        })
+        let bytes = codec::snapshot_bytes(0, 0, now, &ops);
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::Io {
+                op: "write",
+                path: "snapshot".into(),
+                message: e.to_string(),
+            })
     }
 
     /// Reads a snapshot written by [`snapshot`](Engine::snapshot) and applies it to this
@@ -979,8 +1014,14 @@ impl Engine {
     /// [`Error::Corrupt`] if the snapshot is damaged (nothing is applied), or a log
     /// error of a durable engine.
     pub fn restore(&self, input: &mut dyn std::io::Read) -> Result<usize, Error> {
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes).map_err(|e| Error::Io {
+            op: "read",
+            path: "snapshot".into(),
+            message: e.to_string(),
+        })?;
         let (_, records) =
-            codec::read_snapshot(input).map_err(|(offset, what)| Error::Corrupt {
+            codec::read_snapshot(&bytes).map_err(|(offset, what)| Error::Corrupt {
                 path: "snapshot".into(),
                 offset: offset as u64,
                 what,
@@ -994,12 +1035,32 @@ impl Engine {
 
     /// Syncs a durable engine's log to stable storage now, whatever its policy.
     ///
+    /// Locking behaviour: holds the writer lock for one `fdatasync`, so mutations wait.
+    ///
     /// # Errors
     ///
-    /// [`Error::Io`] if the sync fails. An in-memory engine has nothing to sync.
+    /// [`Error::Io`] if the sync fails; the store then stops taking mutations until it is
+    /// reopened (after a failed fsync the log cannot know what reached the disk), as
+    /// [`Engine::health`] shows. An in-memory engine has nothing to sync.
     pub fn sync(&self) -> Result<(), Error> {
         let writer = self.inner.writer.lock();
         writer.log.as_ref().map_or(Ok(()), Log::sync)
+    }
+
+    /// What the durable store and the background threads have run into: whether the
+    /// store has stopped taking writes, failed compactions and their retry time, failed
+    /// syncs, and panics caught in background threads and subscribers. An in-memory
+    /// engine reports only the panics. Cheap: copies one small struct under a lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let engine = mutegate::Engine::new();
+    /// assert!(engine.health().is_healthy());
+    /// ```
+    #[must_use]
+    pub fn health(&self) -> Health {
+        self.inner.monitor.report()
     }
 
     /// When the next mute still in force ends, if any has an end.
@@ -1046,13 +1107,14 @@ impl Inner {
         let out = then(built, &self.tables, &changes, now);
         let events = self.events(&changes, now);
         writer.expiries.track(changes);
-        if let Some(log) = writer.log.as_mut().filter(|l| l.wants_compaction()) {
+        if let Some(log) = writer.log.as_mut().filter(|l| l.wants_compaction(now)) {
             // The mutation is acknowledged either way: a failed compaction leaves the
-            // longer log in place (or, past the point of no return, stops the log).
-            let _ = log.compact(now, &self.tables.to_ops(now));
+            // log and snapshot as they were, is reported in `health()` and is retried
+            // after a backoff, so it costs at most this one mutation one attempt.
+            log.compact(now, &self.tables.to_ops(now));
         }
         drop(writer);
-        self.subscribers.deliver(&events);
+        self.subscribers.deliver(&events, &self.monitor);
         Ok(out)
     }
 
@@ -1082,7 +1144,7 @@ impl Inner {
         let events = self.events(&changes, now);
         writer.expiries.track(changes);
         drop(writer);
-        self.subscribers.deliver(&events);
+        self.subscribers.deliver(&events, &self.monitor);
         due.len()
     }
 }

@@ -96,9 +96,13 @@ pub enum Error {
     /// A combination of arguments that has no meaning.
     #[error("invalid combination: {0}")]
     InvalidCombination(&'static str),
-    /// Reading or writing a store file failed; the mutation was not applied.
-    #[error("i/o error on {path}: {message}")]
+    /// Reading or writing a store file failed; the mutation was not applied (see the
+    /// README's durability section for what each failure leaves behind).
+    #[error("i/o error: {op} {path}: {message}")]
     Io {
+        /// The operation that failed: `open`, `read`, `write`, `fsync`, `truncate`,
+        /// `create`, `rename`, `sync directory`, `lock`, `append`...
+        op: &'static str,
         /// The file or directory.
         path: String,
         /// What the operating system said.

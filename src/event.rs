@@ -7,6 +7,7 @@ use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::expiry::Expiry;
+use crate::health::{Monitor, panic_message};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 
@@ -111,15 +112,18 @@ impl Subscribers {
     }
 
     /// Delivers `events` to every subscriber. Called with no engine lock held; a
-    /// panicking subscriber is contained and the others still run.
-    pub fn deliver(&self, events: &[Event]) {
+    /// panicking subscriber is contained (and counted in the monitor) and the others
+    /// still run.
+    pub fn deliver(&self, events: &[Event], monitor: &Monitor) {
         if events.is_empty() {
             return;
         }
         let list: Vec<Subscriber> = self.list.read().clone();
         for event in events {
             for s in &list {
-                let _ = catch_unwind(AssertUnwindSafe(|| s(event)));
+                if let Err(payload) = catch_unwind(AssertUnwindSafe(|| s(event))) {
+                    monitor.subscriber_panicked(&panic_message(&*payload));
+                }
             }
         }
     }

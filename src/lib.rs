@@ -23,6 +23,9 @@
 //! - **Durability** (an engine opened on a directory): a mutation is written to the
 //!   operation log before it is applied and before the call returns; the log's order is
 //!   the order of the mutations. See [`SyncPolicy`] for what a machine crash can lose.
+//!   A mutation that returned an error is not in the log. After a failure that leaves the
+//!   log unsure of what reached the disk (a failed fsync), the store stops taking
+//!   mutations until it is reopened; [`Engine::health`] says so.
 //! - **Events** are delivered after the mutation that caused them has released every
 //!   lock; events of concurrent mutations may be delivered in either order.
 //! - **Time** comes from the [`Clock`] given to the builder. Checks read it at most once,
@@ -43,6 +46,7 @@ mod error;
 mod event;
 mod expiry;
 mod filter;
+mod health;
 mod limits;
 mod module;
 mod notify;
@@ -63,6 +67,7 @@ pub use engine::{Engine, EngineBuilder, MutedMember};
 pub use error::{Error, IdKind};
 pub use event::{Event, Mute};
 pub use expiry::{Expiry, MuteFor};
+pub use health::Health;
 pub use limits::Limits;
 pub use module::{Module, ModuleChange, ModuleStatus, Target};
 pub use notify::{Mentions, NotifyLevel, NotifySetting};

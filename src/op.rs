@@ -89,3 +89,38 @@ pub enum Op {
         room: Key,
     },
 }
+
+impl Op {
+    /// The rules every operation obeys whatever an engine's limits: ids are not empty,
+    /// batches are not empty, a module change names a module. Records read from a store
+    /// are held to them, so a damaged record that still checksums cannot plant state
+    /// that no call could have made.
+    pub(crate) fn well_formed(&self) -> Result<(), String> {
+        let ids: Vec<&str> = match self {
+            Op::SetNotify { user, room, .. } => vec![user, room],
+            Op::MuteMembers { room, users, .. }
+            | Op::UnmuteMembers { room, users }
+            | Op::Allow { room, users }
+            | Op::Disallow { room, users } => {
+                if users.is_empty() {
+                    return Err("empty batch of users".into());
+                }
+                std::iter::once(room).chain(users).map(|k| &**k).collect()
+            }
+            Op::SetModules { user, change, .. } => {
+                if change.iter().all(Option::is_none) {
+                    return Err("module change names no module".into());
+                }
+                vec![user]
+            }
+            Op::MuteRoom { room, .. } | Op::UnmuteRoom { room } | Op::RemoveRoom { room } => {
+                vec![room]
+            }
+            Op::RemoveUser { user } => vec![user],
+        };
+        if ids.iter().any(|id| id.is_empty()) {
+            return Err("empty id".into());
+        }
+        Ok(())
+    }
+}

@@ -22,23 +22,7 @@ fn open(dir: &Path, clock: &ManualClock) -> Result<Engine, Error> {
 
 /// Everything observable about the ids these tests use.
 fn state(e: &Engine) -> String {
-    let mut out = format!("{:?}\n", e.stats());
-    for u in ["a", "b", "c", "d"] {
-        out += &format!(
-            "{u}: {:?} {:?}\n",
-            e.notification_settings(u),
-            e.module_status(u)
-        );
-    }
-    for r in ["r1", "r2", "r3"] {
-        out += &format!(
-            "{r}: {:?} {:?} {:?}\n",
-            e.muted_members(r),
-            e.room_mute(r),
-            e.allow_list(r)
-        );
-    }
-    out
+    common::history::dump_ids(e, &["a", "b", "c", "d"], &["r1", "r2", "r3"])
 }
 
 fn mutate(e: &Engine, i: usize) {

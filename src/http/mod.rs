@@ -202,6 +202,7 @@ pub(crate) mod testing {
     /// A storage failure, as the engine reports one.
     pub(crate) fn io_error() -> crate::Error {
         crate::Error::Io {
+            op: "write",
             path: "/data/ops.log".into(),
             message: "No space left on device".into(),
         }

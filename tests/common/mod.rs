@@ -1,6 +1,8 @@
 //! Shared test setup.
 #![allow(dead_code)]
 
+pub mod history;
+
 use mutegate::{AllowPolicy, Engine, ManualClock};
 
 /// The time every test engine starts at.

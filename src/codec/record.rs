@@ -1,0 +1,202 @@
+//! The payload of a format-2 record: `at` (the engine time the operation was applied at,
+//! a varint), a one-byte tag naming the kind of operation, then that kind's fields.
+//!
+//! Tags, level codes and module codes are constants written here, not Rust declaration
+//! order: reordering or adding a variant of the public [`Op`] cannot change the bytes
+//! of an existing kind. Fields are postcard primitives: a varint for integers, a varint
+//! length then UTF-8 bytes for an id, a varint count then ids for a batch, and an
+//! expiry as postcard's `Option<u64>` (`0x00` = never ends, `0x01` + varint ms).
+//!
+//! | tag | operation | fields |
+//! |---:|---|---|
+//! | 1 | `SetNotify` | user, room, level (0 all, 1 mentions only, 2 off), until |
+//! | 2 | `MuteMembers` | room, users, until |
+//! | 3 | `UnmuteMembers` | room, users |
+//! | 4 | `SetModules` | user, four module codes in `Module::ALL` order (0 leave, 1 unmute, 2 mute), until |
+//! | 5 | `MuteRoom` | room, until |
+//! | 6 | `UnmuteRoom` | room |
+//! | 7 | `Allow` | room, users |
+//! | 8 | `Disallow` | room, users |
+//! | 9 | `RemoveUser` | user |
+//! | 10 | `RemoveRoom` | room |
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use super::Record;
+use crate::expiry::Expiry;
+use crate::notify::NotifyLevel;
+use crate::op::Op;
+use crate::store::Key;
+
+const SET_NOTIFY: u8 = 1;
+const MUTE_MEMBERS: u8 = 2;
+const UNMUTE_MEMBERS: u8 = 3;
+const SET_MODULES: u8 = 4;
+const MUTE_ROOM: u8 = 5;
+const UNMUTE_ROOM: u8 = 6;
+const ALLOW: u8 = 7;
+const DISALLOW: u8 = 8;
+const REMOVE_USER: u8 = 9;
+const REMOVE_ROOM: u8 = 10;
+
+fn until(e: Expiry) -> Option<u64> {
+    e.at_ms()
+}
+
+fn expiry(e: Option<u64>) -> Expiry {
+    e.map_or(Expiry::Never, Expiry::At)
+}
+
+fn level_code(level: NotifyLevel) -> u8 {
+    match level {
+        NotifyLevel::All => 0,
+        NotifyLevel::MentionsOnly => 1,
+        NotifyLevel::Off => 2,
+    }
+}
+
+fn level(code: u8) -> Result<NotifyLevel, String> {
+    match code {
+        0 => Ok(NotifyLevel::All),
+        1 => Ok(NotifyLevel::MentionsOnly),
+        2 => Ok(NotifyLevel::Off),
+        c => Err(format!("unknown notification level code {c}")),
+    }
+}
+
+fn module_codes(change: &[Option<bool>; 4]) -> [u8; 4] {
+    change.map(|c| match c {
+        None => 0,
+        Some(false) => 1,
+        Some(true) => 2,
+    })
+}
+
+fn module_change(codes: [u8; 4]) -> Result<[Option<bool>; 4], String> {
+    let mut change = [None; 4];
+    for (slot, code) in change.iter_mut().zip(codes) {
+        *slot = match code {
+            0 => None,
+            1 => Some(false),
+            2 => Some(true),
+            c => return Err(format!("unknown module change code {c}")),
+        };
+    }
+    Ok(change)
+}
+
+fn put(out: &mut Vec<u8>, fields: &impl Serialize) {
+    let buf =
+        postcard::to_extend(fields, std::mem::take(out)).expect("encoding to a Vec cannot fail");
+    *out = buf;
+}
+
+/// Appends the payload of `(at, op)` to `out`.
+pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
+    match op {
+        Op::SetNotify {
+            user,
+            room,
+            level,
+            until: u,
+        } => put(
+            out,
+            &(at, SET_NOTIFY, user, room, level_code(*level), until(*u)),
+        ),
+        Op::MuteMembers {
+            room,
+            users,
+            until: u,
+        } => {
+            put(out, &(at, MUTE_MEMBERS, room, users, until(*u)));
+        }
+        Op::UnmuteMembers { room, users } => put(out, &(at, UNMUTE_MEMBERS, room, users)),
+        Op::SetModules {
+            user,
+            change,
+            until: u,
+        } => put(
+            out,
+            &(at, SET_MODULES, user, module_codes(change), until(*u)),
+        ),
+        Op::MuteRoom { room, until: u } => put(out, &(at, MUTE_ROOM, room, until(*u))),
+        Op::UnmuteRoom { room } => put(out, &(at, UNMUTE_ROOM, room)),
+        Op::Allow { room, users } => put(out, &(at, ALLOW, room, users)),
+        Op::Disallow { room, users } => put(out, &(at, DISALLOW, room, users)),
+        Op::RemoveUser { user } => put(out, &(at, REMOVE_USER, user)),
+        Op::RemoveRoom { room } => put(out, &(at, REMOVE_ROOM, room)),
+    }
+}
+
+/// Reads the fields of one kind; they must use up the payload exactly.
+fn fields<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (value, rest) = postcard::take_from_bytes::<T>(bytes).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err(format!("{} trailing bytes", rest.len()));
+    }
+    Ok(value)
+}
+
+/// Decodes one payload.
+pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
+    let ((at, tag), body) =
+        postcard::take_from_bytes::<(u64, u8)>(payload).map_err(|e| e.to_string())?;
+    let op = match tag {
+        SET_NOTIFY => {
+            let (user, room, code, u): (Key, Key, u8, Option<u64>) = fields(body)?;
+            Op::SetNotify {
+                user,
+                room,
+                level: level(code)?,
+                until: expiry(u),
+            }
+        }
+        MUTE_MEMBERS => {
+            let (room, users, u): (Key, Vec<Key>, Option<u64>) = fields(body)?;
+            Op::MuteMembers {
+                room,
+                users,
+                until: expiry(u),
+            }
+        }
+        UNMUTE_MEMBERS => {
+            let (room, users) = fields(body)?;
+            Op::UnmuteMembers { room, users }
+        }
+        SET_MODULES => {
+            let (user, codes, u): (Key, [u8; 4], Option<u64>) = fields(body)?;
+            Op::SetModules {
+                user,
+                change: module_change(codes)?,
+                until: expiry(u),
+            }
+        }
+        MUTE_ROOM => {
+            let (room, u): (Key, Option<u64>) = fields(body)?;
+            Op::MuteRoom {
+                room,
+                until: expiry(u),
+            }
+        }
+        UNMUTE_ROOM => Op::UnmuteRoom {
+            room: fields(body)?,
+        },
+        ALLOW => {
+            let (room, users) = fields(body)?;
+            Op::Allow { room, users }
+        }
+        DISALLOW => {
+            let (room, users) = fields(body)?;
+            Op::Disallow { room, users }
+        }
+        REMOVE_USER => Op::RemoveUser {
+            user: fields(body)?,
+        },
+        REMOVE_ROOM => Op::RemoveRoom {
+            room: fields(body)?,
+        },
+        t => return Err(format!("unknown record tag {t}")),
+    };
+    Ok(Record { at, op })
+}

@@ -1,0 +1,126 @@
+//! A fixed history that uses every kind of operation, and a dump of everything it leaves
+//! observable: the version-1 store fixture was written by running it on the format-1
+//! code, and the format tests replay it on today's.
+#![allow(dead_code)]
+
+use mutegate::{Engine, Expiry, Module, NotifyLevel, Op};
+
+use super::T0;
+
+const HOUR: u64 = 3_600_000;
+
+fn ids(ids: &[&str]) -> Vec<Box<str>> {
+    ids.iter().map(|&s| s.into()).collect()
+}
+
+/// The first part of the history (it ends up in the fixture's snapshot).
+pub fn first_part() -> Vec<Op> {
+    vec![
+        Op::SetNotify {
+            user: "u1".into(),
+            room: "r1".into(),
+            level: NotifyLevel::MentionsOnly,
+            until: Expiry::Never,
+        },
+        Op::SetNotify {
+            user: "u2".into(),
+            room: "r1".into(),
+            level: NotifyLevel::Off,
+            until: Expiry::At(T0 + HOUR),
+        },
+        Op::MuteMembers {
+            room: "r1".into(),
+            users: ids(&["u1", "u2", "u3"]),
+            until: Expiry::At(T0 + 2 * HOUR),
+        },
+        Op::MuteMembers {
+            room: "r2".into(),
+            users: ids(&["u4"]),
+            until: Expiry::Never,
+        },
+        Op::SetModules {
+            user: "u5".into(),
+            change: [Some(true), None, Some(true), None],
+            until: Expiry::At(T0 + 3 * HOUR),
+        },
+        Op::MuteRoom {
+            room: "r3".into(),
+            until: Expiry::Never,
+        },
+        Op::Allow {
+            room: "r3".into(),
+            users: ids(&["u6", "u7"]),
+        },
+    ]
+}
+
+/// The second part (it ends up in the fixture's log, after the snapshot).
+pub fn second_part() -> Vec<Op> {
+    vec![
+        Op::UnmuteMembers {
+            room: "r1".into(),
+            users: ids(&["u2"]),
+        },
+        Op::SetModules {
+            user: "u5".into(),
+            change: [None, Some(true), Some(false), None],
+            until: Expiry::Never,
+        },
+        Op::MuteRoom {
+            room: "r4".into(),
+            until: Expiry::At(T0 + HOUR),
+        },
+        Op::UnmuteRoom { room: "r4".into() },
+        Op::Disallow {
+            room: "r3".into(),
+            users: ids(&["u7"]),
+        },
+        Op::RemoveUser { user: "u3".into() },
+        Op::MuteRoom {
+            room: "r5".into(),
+            until: Expiry::Never,
+        },
+        Op::SetNotify {
+            user: "u1".into(),
+            room: "r5".into(),
+            level: NotifyLevel::Off,
+            until: Expiry::Never,
+        },
+        Op::RemoveRoom { room: "r5".into() },
+        Op::MuteRoom {
+            room: "r6".into(),
+            until: Expiry::At(T0 + 4 * HOUR),
+        },
+    ]
+}
+
+/// Everything observable about the ids the history uses, as text.
+pub fn dump(e: &Engine) -> String {
+    dump_ids(
+        e,
+        &["u1", "u2", "u3", "u4", "u5", "u6", "u7"],
+        &["r1", "r2", "r3", "r4", "r5", "r6"],
+    )
+}
+
+/// Everything observable about `users` and `rooms`, as text.
+pub fn dump_ids(e: &Engine, users: &[&str], rooms: &[&str]) -> String {
+    let mut out = format!("{:?}\n", e.stats());
+    for u in users {
+        out += &format!(
+            "{u}: {:?} {:?} {:?}\n",
+            e.notification_settings(u),
+            e.muted_rooms(u),
+            Module::ALL.map(|m| e.module_mute(u, m)),
+        );
+    }
+    for r in rooms {
+        out += &format!(
+            "{r}: {:?} {:?} {:?}\n",
+            e.muted_members(r),
+            e.room_mute(r),
+            e.allow_list(r)
+        );
+    }
+    out
+}
