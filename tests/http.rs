@@ -959,7 +959,84 @@ async fn agora_bad_input_is_refused_whole() {
         .agora(Method::POST, &format!("{ROOM}/mute"))
         .json(&json!({ "mute_duration": -1, "usernames": sixty }));
     let (status, body) = send(req).await;
-    assert_eq!((status, body["data"].as_array().unwrap().len()), (200, 60));
+    // Sixty names of three users: each muted and listed once.
+    assert_eq!((status, body["data"].as_array().unwrap().len()), (200, 3));
+}
+
+#[tokio::test]
+async fn facade_answers_found_surprising_in_the_field() {
+    let s = start(AGORA_EXAMPLE_MS).await;
+    let ban = |body: &str| {
+        s.agora(Method::POST, &format!("{ROOM}/ban"))
+            .header("Content-Type", "application/json")
+            .body(body.to_owned())
+    };
+    // Mute-all takes a duration, and refuses a body that does not parse.
+    let (status, body) = send(ban(r#"{"mute_duration":60000}"#)).await;
+    assert_eq!(
+        (status, &body["data"]["expire"]),
+        (200, &json!(AGORA_EXAMPLE_MS + 60_000))
+    );
+    let (status, body) = send(ban("{{{garbage")).await;
+    assert_agora_error(status, &body, 400, "json_parse", "not JSON");
+    let (status, body) = send(ban(r#"{"mute_duration":0}"#)).await;
+    assert_agora_error(status, &body, 400, "illegal_argument", "DELETE");
+    let (status, body) = send(ban("")).await;
+    assert_eq!((status, &body["data"]["expire"]), (200, &json!(-1)));
+    // An end past what JSON clients read exactly is refused, and changes nothing.
+    let events = s.events();
+    let huge = s
+        .agora(Method::POST, &format!("{ROOM}/mute"))
+        .json(&json!({ "mute_duration": i64::MAX, "usernames": ["user1"] }));
+    let (status, body) = send(huge).await;
+    assert_agora_error(
+        status,
+        &body,
+        400,
+        "illegal_argument",
+        "9223372036854775807",
+    );
+    assert_eq!(s.events(), events);
+    // A name given twice is muted and listed once.
+    let twice = s
+        .agora(Method::POST, &format!("{ROOM}/mute"))
+        .json(&json!({ "mute_duration": -1, "usernames": ["user1", "user1", "user2"] }));
+    let (status, body) = send(twice).await;
+    let users: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["user"].as_str().unwrap())
+        .collect();
+    assert_eq!((status, users), (200, vec!["user1", "user2"]));
+    // Unmuting or disallowing an unknown user is a 404, as muting one is.
+    for tail in ["mute/nobody", "white/users/nobody"] {
+        let (status, body) = send(s.agora(Method::DELETE, &format!("{ROOM}/{tail}"))).await;
+        assert_agora_error(status, &body, 404, "service_resource_not_found", "nobody");
+    }
+    // An empty id in a check is a bad request, not "allowed".
+    for body in [
+        json!({ "user": "", "target": "r" }),
+        json!({ "user": "a", "target": "" }),
+    ] {
+        let (status, resp) = send(s.check("/v1/can_send", body)).await;
+        assert_eq!(
+            (status, &resp["error"]["code"]),
+            (400, &json!("bad_request")),
+            "{resp}"
+        );
+    }
+    let (status, _) = send(s.check("/v1/should_push", json!({ "user": "", "room": "r" }))).await;
+    assert_eq!(status, 400);
+    // A 10,000-character id is not echoed back whole.
+    let long = "r".repeat(10_000);
+    let (status, body) = send(s.agora(Method::GET, &format!("{long}/mute"))).await;
+    assert_eq!(status, 404);
+    let desc = body["error_description"].as_str().unwrap();
+    assert!(desc.len() < 200 && desc.contains("10000 bytes"), "{desc}");
+    let (status, body) = send(s.request(Method::GET, &format!("/v1/{long}"))).await;
+    assert_eq!(status, 404);
+    assert!(body.to_string().len() < 400, "{body}");
 }
 
 #[tokio::test]

@@ -40,7 +40,7 @@ use axum::routing::{delete, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::{Directory, Shared, auth, body_problem, end_ms, is_internal};
+use super::{Directory, MAX_END_MS, Shared, auth, body_problem, end_ms, is_internal, shown};
 use crate::{Error, MuteFor};
 
 /// The most users one call may name.
@@ -206,7 +206,11 @@ async fn admit<D: Directory>(
     let tokens = found.map_or(&[][..], |i| &apps[i].tokens);
     let good = auth::any_matches(tokens, token.as_bytes());
     let app = found.filter(|_| good).ok_or_else(|| {
-        AgoraError::unauthorized(format!("no valid bearer token for {org}/{app_name}"))
+        AgoraError::unauthorized(format!(
+            "no valid bearer token for {}/{}",
+            shown(&org),
+            shown(&app_name)
+        ))
     })?;
     if !shared.agora_limits[app].admit() {
         return Err(AgoraError::new(
@@ -217,7 +221,8 @@ async fn admit<D: Directory>(
     }
     if !shared.directory.room_exists(&room).await {
         return Err(AgoraError::not_found(format!(
-            "chatroom {room} does not exist"
+            "chatroom {} does not exist",
+            shown(&room)
         )));
     }
     let host = auth::header(&parts.headers, "host").unwrap_or("localhost");
@@ -301,7 +306,8 @@ fn check_users(users: &[String]) -> Result<(), AgoraError> {
         let chars = user.chars().count();
         if chars > MAX_USERNAME_CHARS {
             return Err(AgoraError::illegal(format!(
-                "username {user:?} is {chars} characters, over the limit of {MAX_USERNAME_CHARS}"
+                "username {:?} is {chars} characters, over the limit of {MAX_USERNAME_CHARS}",
+                shown(user)
             )));
         }
     }
@@ -313,18 +319,45 @@ async fn check_known<D: Directory>(shared: &Shared<D>, users: &[String]) -> Resu
     for user in users {
         if shared.directory.client(user).await.is_none() {
             return Err(AgoraError::not_found(format!(
-                "username {user} does not exist"
+                "username {} does not exist",
+                shown(user)
             )));
         }
     }
     Ok(())
 }
 
-/// A comma-separated path segment (`a,b` or `a%2Cb`), checked as a batch.
+/// A comma-separated path segment (`a,b` or `a%2Cb`), checked as a batch, each user
+/// once.
 fn split_users(members: &str) -> Result<Vec<String>, AgoraError> {
     let users: Vec<String> = members.split(',').map(str::to_owned).collect();
     check_users(&users)?;
-    Ok(users)
+    Ok(once_each(users))
+}
+
+/// The users in the order given, each once: `[a, a, b]` mutes `a` once and lists it once.
+fn once_each(mut users: Vec<String>) -> Vec<String> {
+    let mut seen = std::collections::HashSet::with_capacity(users.len());
+    users.retain(|u| seen.insert(u.clone()));
+    users
+}
+
+/// A `mute_duration` as the engine takes it: `-1` for no end, `0` to lift (`None`), or
+/// milliseconds, whose end must be a time a JSON client can read exactly.
+fn duration(mute_duration: i64, now_ms: u64) -> Result<Option<MuteFor>, AgoraError> {
+    match mute_duration {
+        -1 => Ok(Some(MuteFor::Forever)),
+        0 => Ok(None),
+        ms if ms > 0 && now_ms.saturating_add(ms.unsigned_abs()) <= MAX_END_MS => {
+            Ok(Some(MuteFor::millis(ms.unsigned_abs())))
+        }
+        ms if ms > 0 => Err(AgoraError::illegal(format!(
+            "mute_duration {ms} ends after {MAX_END_MS} ms, the latest time a JSON client can read exactly"
+        ))),
+        ms => Err(AgoraError::illegal(format!(
+            "mute_duration {ms} is invalid: give -1 (no end), 0 (lift) or milliseconds"
+        ))),
+    }
 }
 
 fn parse_json<T: for<'de> Deserialize<'de>>(
@@ -373,16 +406,8 @@ async fn mute<D: Directory>(call: Call<D>, body: Body) -> Response {
             usernames,
         } = parse_json(body)?;
         check_users(&usernames)?;
-        let duration = match mute_duration {
-            -1 => Some(MuteFor::Forever),
-            0 => None,
-            ms if ms > 0 => Some(MuteFor::millis(ms.unsigned_abs())),
-            ms => {
-                return Err(AgoraError::illegal(format!(
-                    "mute_duration {ms} is invalid: give -1 (no end), 0 (lift) or milliseconds"
-                )));
-            }
-        };
+        let usernames = once_each(usernames);
+        let duration = duration(mute_duration, call.engine().now_ms())?;
         check_known(&call.shared, &usernames).await?;
         let expire = match duration {
             Some(d) => end_ms(call.engine().mute_members(&call.room, &usernames, d)?),
@@ -399,15 +424,17 @@ async fn mute<D: Directory>(call: Call<D>, body: Body) -> Response {
     call.respond(outcome.await)
 }
 
-/// `DELETE .../mute/{members}`: lift the members' mutes.
+/// `DELETE .../mute/{members}`: lift the members' mutes. Users the directory does not
+/// know are refused (404), as muting them is.
 async fn unmute<D: Directory>(call: Call<D>) -> Response {
-    let outcome = (|| {
+    let outcome = async {
         let users = call.members()?;
+        check_known(&call.shared, &users).await?;
         call.engine().unmute_members(&call.room, &users)?;
         let data = users.iter().map(|u| json!({ "result": true, "user": u }));
         Ok(Value::Array(data.collect()).into())
-    })();
-    call.respond(outcome)
+    };
+    call.respond(outcome.await)
 }
 
 /// `GET .../mute`: the muted members and when each mute ends.
@@ -417,14 +444,42 @@ async fn list_muted<D: Directory>(call: Call<D>) -> Response {
     call.respond(Ok(Value::Array(data.collect()).into()))
 }
 
-/// `POST .../ban`: mute the whole room (only the allow list may speak).
-async fn ban<D: Directory>(call: Call<D>) -> Response {
-    let outcome = call.engine().mute_room(&call.room, MuteFor::Forever);
-    call.respond(
-        outcome
-            .map(|until| json!({ "result": true, "expire": end_ms(until) }).into())
-            .map_err(AgoraError::from),
-    )
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BanBody {
+    #[serde(default = "forever")]
+    mute_duration: i64,
+}
+
+fn forever() -> i64 {
+    -1
+}
+
+/// `POST .../ban`: mute the whole room (only the allow list may speak). The vendor's
+/// docs give this call no body; mutegate takes an empty one (no end) or
+/// `{"mute_duration": ms}` with the member mute's meaning (`-1` no end, milliseconds),
+/// and refuses a body that does not parse. `0` is refused: `DELETE .../ban` lifts.
+async fn ban<D: Directory>(call: Call<D>, body: Body) -> Response {
+    let outcome = async {
+        let empty = body
+            .as_ref()
+            .is_ok_and(|b| b.iter().all(u8::is_ascii_whitespace));
+        let BanBody { mute_duration } = if empty {
+            BanBody {
+                mute_duration: forever(),
+            }
+        } else {
+            parse_json(body)?
+        };
+        let Some(duration) = duration(mute_duration, call.engine().now_ms())? else {
+            return Err(AgoraError::illegal(
+                "mute_duration 0 does not mute: DELETE .../ban lifts a room-wide mute",
+            ));
+        };
+        let until = call.engine().mute_room(&call.room, duration)?;
+        Ok(json!({ "result": true, "expire": end_ms(until) }).into())
+    };
+    call.respond(outcome.await)
 }
 
 /// `DELETE .../ban`: lift the room-wide mute.
@@ -460,6 +515,7 @@ async fn allow_many<D: Directory>(call: Call<D>, body: Body) -> Response {
     let outcome = async {
         let UsersBody { usernames } = parse_json(body)?;
         check_users(&usernames)?;
+        let usernames = once_each(usernames);
         Ok(Value::Array(add_allowed(&call, &usernames).await?).into())
     };
     call.respond(outcome.await)
@@ -479,17 +535,19 @@ async fn allow_one<D: Directory>(call: Call<D>) -> Response {
     call.respond(outcome.await)
 }
 
-/// `DELETE .../white/users/{members}`: remove up to 60 users from the allow list.
+/// `DELETE .../white/users/{members}`: remove up to 60 users from the allow list
+/// (unknown users are refused, as adding them is).
 async fn disallow<D: Directory>(call: Call<D>) -> Response {
-    let outcome = (|| {
+    let outcome = async {
         let users = call.members()?;
+        check_known(&call.shared, &users).await?;
         call.engine().disallow(&call.room, &users)?;
         let data = users
             .iter()
             .map(|u| allow_entry(&call.room, u, "remove_user_whitelist"));
         Ok(Value::Array(data.collect()).into())
-    })();
-    call.respond(outcome)
+    };
+    call.respond(outcome.await)
 }
 
 /// `GET .../white/users`: the allow list, sorted, and its size.

@@ -25,7 +25,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::{Directory, Shared, auth, body_problem, end_ms};
-use crate::{DenyReason, Module, Role, Target};
+use crate::error::{IdKind, check_id};
+use crate::{DenyReason, Engine, Module, Role, Target};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -168,11 +169,26 @@ fn parse<T: for<'de> Deserialize<'de>>(
         .map_err(|e| CheckError::BadRequest(StatusCode::BAD_REQUEST, format!("request body: {e}")))
 }
 
+/// Ids are held to the engine's rules (not empty, not over its length limit): a check
+/// on an id no mutation could have stored is the caller's mistake, not "allowed".
+fn check_ids(engine: &Engine, ids: &[(IdKind, &str)]) -> Result<(), CheckError> {
+    let max = engine.limits().max_id_len();
+    ids.iter()
+        .try_for_each(|&(kind, id)| check_id(kind, id, max))
+        .map_err(|e| CheckError::BadRequest(StatusCode::BAD_REQUEST, e.to_string()))
+}
+
 async fn can_send<D: Directory>(
     Authorized { shared }: Authorized<D>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let req: CanSend = match parse(body) {
+    let ids = |r: &CanSend| {
+        check_ids(
+            &shared.engine,
+            &[(IdKind::User, &r.user), (IdKind::Target, &r.target)],
+        )
+    };
+    let req: CanSend = match parse(body).and_then(|r| ids(&r).map(|()| r)) {
         Ok(r) => r,
         Err(e) => return e.into(),
     };
@@ -203,7 +219,13 @@ async fn should_push<D: Directory>(
     Authorized { shared }: Authorized<D>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    match parse::<ShouldPush>(body) {
+    let ids = |r: &ShouldPush| {
+        check_ids(
+            &shared.engine,
+            &[(IdKind::User, &r.user), (IdKind::Room, &r.room)],
+        )
+    };
+    match parse::<ShouldPush>(body).and_then(|r| ids(&r).map(|()| r)) {
         Ok(req) => {
             let push = shared
                 .engine

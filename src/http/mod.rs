@@ -147,10 +147,11 @@ fn vendor_of(path: &str) -> Vendor {
 }
 
 fn route_error(method: &Method, uri: &Uri, status: StatusCode) -> Response {
+    let path = shown(uri.path());
     let message = if status == StatusCode::METHOD_NOT_ALLOWED {
-        format!("method {method} is not allowed on {}", uri.path())
+        format!("method {method} is not allowed on {path}")
     } else {
-        format!("no route for {method} {}", uri.path())
+        format!("no route for {method} {path}")
     };
     match vendor_of(uri.path()) {
         Vendor::Imkit => imkit::ImkitError::Route(status, message).into(),
@@ -181,6 +182,23 @@ fn body_problem(rejection: &BytesRejection) -> (StatusCode, String) {
         )
     }
 }
+
+/// How many characters of a caller's value an error message quotes.
+const SHOWN_CHARS: usize = 64;
+
+/// A caller's value as an error message quotes it: at most [`SHOWN_CHARS`] characters,
+/// with the length of the whole when it was cut, so a 10,000-character id is not echoed
+/// back whole.
+pub(crate) fn shown(value: &str) -> String {
+    match value.char_indices().nth(SHOWN_CHARS) {
+        None => value.to_owned(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &value[..cut], value.len()),
+    }
+}
+
+/// The latest end, in Unix milliseconds, that the JSON APIs accept: the largest integer
+/// a JavaScript client reads exactly (2^53 - 1, the year 287396).
+pub(crate) const MAX_END_MS: u64 = (1 << 53) - 1;
 
 /// An expiry as the JSON APIs write it: Unix milliseconds, or `-1` for no end.
 fn end_ms(expiry: crate::Expiry) -> i64 {
@@ -224,6 +242,20 @@ pub(crate) mod testing {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_values_are_quoted_cut_short() {
+        assert_eq!(shown("room1"), "room1");
+        let long = "x".repeat(10_000);
+        let quoted = shown(&long);
+        assert!(quoted.len() < 100, "{quoted}");
+        assert!(quoted.ends_with("… (10000 bytes)"), "{quoted}");
+        assert_eq!(
+            shown(&"é".repeat(64)),
+            "é".repeat(64),
+            "characters, not bytes"
+        );
+    }
 
     #[test]
     fn paths_map_to_their_vendor() {

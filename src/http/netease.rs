@@ -24,7 +24,7 @@ use serde_json::json;
 use sha1::{Digest, Sha1};
 
 use super::config::NeteaseApp;
-use super::{Directory, Shared, auth, body_problem, is_internal};
+use super::{Directory, Shared, auth, body_problem, is_internal, shown};
 use crate::{Error, Module, ModuleChange, ModuleStatus};
 
 /// NetEase's limit on `accid`, in characters.
@@ -120,9 +120,9 @@ fn verify<'c, D>(
             "Nonce is over {MAX_NONCE_CHARS} characters"
         )));
     }
-    let sent: u64 = cur_time
-        .parse()
-        .map_err(|_| NeteaseError::param(format!("CurTime {cur_time:?} is not Unix seconds")))?;
+    let sent: u64 = cur_time.parse().map_err(|_| {
+        NeteaseError::param(format!("CurTime {:?} is not Unix seconds", shown(cur_time)))
+    })?;
     let now = shared.engine.now_ms() / 1000;
     let skew = config.max_clock_skew.as_secs();
     if sent.abs_diff(now) > skew {
@@ -175,7 +175,8 @@ fn parse_form(body: &[u8]) -> Result<Form, NeteaseError> {
                 false
             } else {
                 return Err(NeteaseError::param(format!(
-                    "parameter {name} must be true or false, not {value:?}"
+                    "parameter {name} must be true or false, not {:?}",
+                    shown(&value)
                 )));
             };
             if form.flags[i].replace(flag).is_some() {
@@ -252,7 +253,7 @@ async fn mute_module<D: Directory>(
         if shared.directory.client(&accid).await.is_none() {
             return Err(NeteaseError::new(
                 404,
-                format!("accid {accid:?} does not exist"),
+                format!("accid {:?} does not exist", shown(&accid)),
             ));
         }
         let change = ModuleChange {
