@@ -9,10 +9,12 @@ mod demo;
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
 use mutegate::Engine;
+use mutegate::http::{self, ServerConfig, StartError};
 
 #[derive(Parser)]
 #[command(about = "mutegate's vendor-compatible REST facade, with the demo config")]
@@ -26,16 +28,28 @@ struct Args {
 }
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args = Args::parse();
+async fn main() -> ExitCode {
+    match run(Args::parse()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), StartError> {
     let engine = match &args.dir {
-        Some(dir) => Engine::builder().open(dir)?,
+        Some(dir) => Engine::builder()
+            .open(dir)
+            .map_err(|e| StartError::store(dir, e))?,
         None => Engine::new(),
     };
     let app = mutegate::http::router(Arc::new(engine), demo::config(), demo::directory());
-    let listener =
-        tokio::net::TcpListener::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port))).await?;
-    let addr = listener.local_addr()?;
+    let listener = http::bind(SocketAddr::from((Ipv4Addr::LOCALHOST, args.port))).await?;
+    let addr = listener
+        .local_addr()
+        .expect("a bound listener has an address");
     println!("mutegate facade on http://{addr}");
     println!(
         "  IMKit   IM-API-KEY: {}   IM-CLIENT-KEY: {}   IM-Authorization: {}",
@@ -59,10 +73,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         "try: curl -X POST http://{addr}/admin/clients/aaa/mute/demo -H 'IM-API-KEY: {}'",
         demo::IMKIT_API_KEY
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // Serving never fails as a whole; one connection's failure ends only that one.
+    let _ = http::serve(
+        listener,
+        app,
+        ServerConfig::default(),
+        http::shutdown_signal(),
+    )
+    .await;
+    println!("mutegate facade stopped");
     Ok(())
 }

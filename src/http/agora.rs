@@ -137,10 +137,10 @@ impl From<Error> for AgoraError {
 
 /// An unknown route or method under a chat room path.
 pub(crate) fn route_error(status: StatusCode, message: String) -> Response {
-    let error = if status == StatusCode::METHOD_NOT_ALLOWED {
-        AgoraError::new(status, "method_not_allowed", message)
-    } else {
-        AgoraError::not_found(message)
+    let error = match status {
+        StatusCode::METHOD_NOT_ALLOWED => AgoraError::new(status, "method_not_allowed", message),
+        StatusCode::REQUEST_TIMEOUT => AgoraError::new(status, "request_timeout", message),
+        _ => AgoraError::not_found(message),
     };
     // No engine at hand here: the timestamp is the system's.
     let now_ms = std::time::SystemTime::now()

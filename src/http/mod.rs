@@ -20,8 +20,10 @@
 //! [`SyncPolicy::EveryWrite`](crate::SyncPolicy::EveryWrite) each mutation also waits
 //! for an `fsync` there.
 //!
-//! The router is only the APIs: TLS, request timeouts, connection limits and logging are
-//! the embedder's tower layers and server settings, as for any other axum service.
+//! [`router`] is only the APIs; [`serve`] runs it with what a server facing clients
+//! needs (header and body timeouts, a connection cap, `Connection: close` after a
+//! refusal that left the body unread, graceful shutdown). TLS and logging are the
+//! embedder's tower layers, as for any other axum service.
 //!
 //! # Examples
 //!
@@ -45,6 +47,7 @@ mod directory;
 mod imkit;
 mod limit;
 mod netease;
+mod server;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -60,6 +63,7 @@ pub use config::{
     AgoraApp, AgoraConfig, ChecksConfig, Config, ImkitConfig, NeteaseApp, NeteaseConfig, Secret,
 };
 pub use directory::{Client, ClientAddress, Directory, InMemoryDirectory};
+pub use server::{ServerConfig, StartError, bind, serve, shutdown_signal};
 
 use crate::{Engine, Error};
 use limit::{AppLimiter, EngineClock};
@@ -146,12 +150,16 @@ fn vendor_of(path: &str) -> Vendor {
     }
 }
 
-fn route_error(method: &Method, uri: &Uri, status: StatusCode) -> Response {
+/// A failure of routing or transport (404, 405, 408) in the envelope of the vendor whose
+/// path `uri` resembles.
+pub(crate) fn route_error(method: &Method, uri: &Uri, status: StatusCode) -> Response {
     let path = shown(uri.path());
-    let message = if status == StatusCode::METHOD_NOT_ALLOWED {
-        format!("method {method} is not allowed on {path}")
-    } else {
-        format!("no route for {method} {path}")
+    let message = match status {
+        StatusCode::METHOD_NOT_ALLOWED => format!("method {method} is not allowed on {path}"),
+        StatusCode::REQUEST_TIMEOUT => {
+            format!("{method} {path} took longer than the server allows")
+        }
+        _ => format!("no route for {method} {path}"),
     };
     match vendor_of(uri.path()) {
         Vendor::Imkit => imkit::ImkitError::Route(status, message).into(),
