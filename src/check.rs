@@ -226,12 +226,16 @@ impl At<'_> {
             return Ok(());
         }
         facts.exempt = engine.inner.exempt.contains(role);
-        decide::send(
+        let verdict = decide::send(
             &facts,
             target.module,
             engine.inner.policy,
             self.clock().get(),
-        )
+        );
+        if let Err(denied) = &verdict {
+            crate::observe::denied(user, target, denied);
+        }
+        verdict
     }
 
     /// [`Engine::should_push`] at this view's time.

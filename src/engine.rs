@@ -19,6 +19,7 @@ use crate::health::{Health, Monitor};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
+use crate::observe::{self, Mutation};
 use crate::op::Op;
 use crate::role::{AllowPolicy, RoleSet};
 use crate::stats::Stats;
@@ -58,6 +59,8 @@ pub(crate) struct Inner {
     subscribers: Subscribers,
     /// What background work and the store have run into.
     monitor: Arc<Monitor>,
+    /// Entries stored, by kind, for the `mutegate_entries` gauge.
+    entries: observe::Entries,
 }
 
 /// What only the (serialized) writer touches.
@@ -263,6 +266,17 @@ impl EngineBuilder {
         }
         // Mutes that ended while the engine was closed go now (no subscriber yet).
         engine.inner.sweep();
+        #[cfg(feature = "metrics")]
+        {
+            let s = engine.stats();
+            engine.inner.entries.set([
+                s.notification_mutes,
+                s.member_mutes,
+                s.module_mutes,
+                s.room_mutes,
+                s.allow_entries,
+            ]);
+        }
         Ok(engine)
     }
 
@@ -301,6 +315,7 @@ impl EngineBuilder {
             policy: self.policy,
             subscribers: Subscribers::default(),
             monitor,
+            entries: observe::Entries::default(),
         });
         let sweeper = self
             .sweep_every
@@ -1096,16 +1111,30 @@ impl Inner {
         build: impl FnOnce(&Tables, u64) -> Result<(Op, T), Error>,
         then: impl FnOnce(T, &Tables, &[Change], u64) -> U,
     ) -> Result<U, Error> {
+        let mut mutation = Mutation::start();
         let mut writer = self.writer.lock();
         let now = self.clock.now_ms();
-        let (op, built) = build(&self.tables, now)?;
-        if let Some(log) = writer.log.as_mut() {
-            log.append(now, &op)?;
-        }
+        let logged = build(&self.tables, now).and_then(|(op, built)| {
+            mutation.op(&op);
+            match writer.log.as_mut() {
+                Some(log) => log.append(now, &op).map(|()| (op, built)),
+                None => Ok((op, built)),
+            }
+        });
+        let (op, built) = match logged {
+            Ok(logged) => logged,
+            Err(e) => {
+                drop(writer);
+                let refused = Err(e);
+                mutation.finish(&refused);
+                return refused;
+            }
+        };
         let mut changes = Vec::new();
         self.tables.apply(op, now, &mut changes);
         let out = then(built, &self.tables, &changes, now);
         let events = self.events(&changes, now);
+        self.entries.track(&changes);
         writer.expiries.track(changes);
         if let Some(log) = writer.log.as_mut().filter(|l| l.wants_compaction(now)) {
             // The mutation is acknowledged either way: a failed compaction leaves the
@@ -1114,8 +1143,10 @@ impl Inner {
             log.compact(now, &self.tables.to_ops(now));
         }
         drop(writer);
+        let done = Ok(out);
+        mutation.finish(&done);
         self.subscribers.deliver(&events, &self.monitor);
-        Ok(out)
+        done
     }
 
     /// The events `changes` amount to, if anyone is listening.
@@ -1134,6 +1165,7 @@ impl Inner {
     }
 
     pub(crate) fn sweep(&self) -> usize {
+        let started = std::time::Instant::now();
         let mut writer = self.writer.lock();
         let now = self.clock.now_ms();
         let due = writer.expiries.take_due(now);
@@ -1142,8 +1174,10 @@ impl Inner {
             self.tables.apply(key.clearing_op(), now, &mut changes);
         }
         let events = self.events(&changes, now);
+        self.entries.track(&changes);
         writer.expiries.track(changes);
         drop(writer);
+        observe::swept(due.len(), started.elapsed());
         self.subscribers.deliver(&events, &self.monitor);
         due.len()
     }

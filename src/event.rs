@@ -118,6 +118,7 @@ impl Subscribers {
         if events.is_empty() {
             return;
         }
+        crate::observe::events(events);
         let list: Vec<Subscriber> = self.list.read().clone();
         for event in events {
             for s in &list {

@@ -97,6 +97,7 @@ impl Monitor {
     pub fn stop(&self, why: Error) {
         let mut h = self.health.lock();
         if h.stopped.is_none() {
+            crate::observe::stopped(&why);
             h.stopped = Some(why);
         }
         self.stopped.store(true, Ordering::Release);
@@ -122,12 +123,14 @@ impl Monitor {
     }
 
     pub fn background_panicked(&self, thread: &str, message: &str) {
+        crate::observe::panicked(thread, message);
         let mut h = self.health.lock();
         h.background_panics += 1;
         h.last_panic = Some(format!("background thread {thread}: {message}"));
     }
 
     pub fn subscriber_panicked(&self, message: &str) {
+        crate::observe::panicked("event subscriber", message);
         let mut h = self.health.lock();
         h.subscriber_panics += 1;
         h.last_panic = Some(format!("event subscriber: {message}"));

@@ -50,6 +50,7 @@ mod health;
 mod limits;
 mod module;
 mod notify;
+mod observe;
 mod op;
 mod role;
 mod stats;

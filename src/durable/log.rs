@@ -5,6 +5,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
 
 use parking_lot::RwLock;
 
@@ -15,6 +16,7 @@ use crate::background::Background;
 use crate::codec::{self, HEADER, LOG_MAGIC};
 use crate::error::Error;
 use crate::health::Monitor;
+use crate::observe;
 use crate::op::Op;
 
 /// The first wait before a failed compaction is tried again; it doubles per failure.
@@ -40,10 +42,12 @@ impl Shared {
     /// the pages it failed to write and will not report them again).
     fn sync(&self) -> Result<(), Error> {
         let file = Arc::clone(&self.slot.read());
+        let started = Instant::now();
         let synced = self
             .faults
             .check(Step::SyncLog)
             .and_then(|()| file.sync_data());
+        observe::fsync(started.elapsed(), synced.is_ok());
         synced.map_err(|e| {
             let error = io_error("fsync", &self.path, &e);
             self.monitor.sync_failed(error.clone());
@@ -65,6 +69,8 @@ pub(crate) struct Log {
     /// Consecutive compaction failures, and when the next attempt may run.
     failures: u32,
     retry_at: u64,
+    /// The size of the snapshot the last compaction wrote (or tried to).
+    last_snapshot_bytes: usize,
     /// Declared before the lock, so the thread is stopped before the lock is released.
     _flusher: Option<Background>,
     /// The directory's lock, held until the log is dropped.
@@ -135,6 +141,7 @@ impl Log {
             buf: Vec::with_capacity(256),
             failures: 0,
             retry_at: 0,
+            last_snapshot_bytes: 0,
             _flusher: flusher,
             _lock: p.lock,
         }
@@ -173,11 +180,13 @@ impl Log {
         }
         match self.policy {
             SyncPolicy::EveryWrite => {
+                let started = Instant::now();
                 let synced = self
                     .shared
                     .faults
                     .check(Step::SyncLog)
                     .and_then(|()| file.sync_data());
+                observe::fsync(started.elapsed(), synced.is_ok());
                 if let Err(e) = synced {
                     let error = io_error("fsync", self.path(), &e);
                     self.roll_back(&file, &error);
@@ -188,6 +197,7 @@ impl Log {
             SyncPolicy::Never => {}
         }
         self.len += self.buf.len() as u64;
+        observe::log_written(self.buf.len());
         Ok(())
     }
 
@@ -231,7 +241,10 @@ impl Log {
     /// after the new log was renamed into place stops the store (the switch may not be
     /// durable).
     pub fn compact(&mut self, at: u64, ops: &[Op]) {
-        match self.try_compact(at, ops) {
+        let started = Instant::now();
+        let result = self.try_compact(at, ops);
+        observe::compaction(self.last_snapshot_bytes, started.elapsed(), &result);
+        match result {
             Ok(()) => {
                 self.failures = 0;
                 self.retry_at = 0;
@@ -251,6 +264,7 @@ impl Log {
     fn try_compact(&mut self, at: u64, ops: &[Op]) -> Result<(), Error> {
         let faults = &*self.shared.faults;
         let snapshot = codec::snapshot_bytes(self.generation, self.len, at, ops);
+        self.last_snapshot_bytes = snapshot.len();
         files::write_whole(&self.dir.join(SNAP_FILE), &snapshot, faults).map_err(|u| u.error)?;
         let next = self.generation + 1;
         let header = codec::header(LOG_MAGIC, next, 0);

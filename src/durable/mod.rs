@@ -148,6 +148,7 @@ fn plan(
 /// torn tail, rewrites a format-1 store in format 2, and returns the log ready for
 /// appending with the records to replay.
 pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
+    let started = std::time::Instant::now();
     fs::create_dir_all(dir).map_err(|e| io_error("create directory", dir, &e))?;
     // Lock first: nothing is read or repaired under another engine's feet.
     let lock = files::lock_dir(&dir.join(LOCK_FILE))?;
@@ -177,6 +178,7 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
         || matches!(&plan, Plan::Replay(h, _) if h.version == 1);
     let snap_generation = snap.as_ref().map(|(h, _)| h.generation);
     let mut records = snap.map(|(_, r)| r).unwrap_or_default();
+    let mut torn = 0u64;
 
     let (file, len, generation) = match plan {
         Plan::Replay(header, from) => {
@@ -188,6 +190,7 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
                 Tail::Clean => bytes.len(),
                 Tail::Torn(at) => at,
             };
+            torn = (bytes.len() - end) as u64;
             if legacy {
                 (None, 0, header.generation)
             } else {
@@ -241,5 +244,6 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
         faults: o.faults,
         lock,
     });
+    crate::observe::recovered(records.len(), torn, legacy, started.elapsed());
     Ok(Recovered { log, records })
 }
