@@ -57,12 +57,11 @@ impl<S: Subscriber + for<'a> LookupSpan<'a>> Layer<S> for Capture {
     }
 }
 
+/// One recorded metric: name, labels, value.
+type Metric = (String, Vec<(String, String)>, DebugValue);
+
 /// The counter (or gauge) with this name and these labels, if recorded.
-fn value(
-    snapshot: &[(String, Vec<(String, String)>, DebugValue)],
-    name: &str,
-    labels: &[(&str, &str)],
-) -> Option<f64> {
+fn value(snapshot: &[Metric], name: &str, labels: &[(&str, &str)]) -> Option<f64> {
     snapshot.iter().find_map(|(n, l, v)| {
         let matches = n == name
             && labels
@@ -144,7 +143,7 @@ fn one_mutation_one_denied_check_and_one_compaction_are_reported() {
         "{compaction_lines:?}"
     );
 
-    let snapshot: Vec<(String, Vec<(String, String)>, DebugValue)> = snapshotter
+    let snapshot: Vec<Metric> = snapshotter
         .snapshot()
         .into_vec()
         .into_iter()
