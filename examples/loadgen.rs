@@ -5,6 +5,10 @@
 //! room and, when allowed, one push fan-out (`push_targets`) over the room's members.
 //! A share of operations are mutations (mute / unmute a member) as churn.
 //!
+//! Three sides run one after another on the same world and requests: mutegate in memory
+//! and the naive store in memory (like with like: the ratio column compares these two),
+//! then mutegate with its durable store, whose mutations also write the operation log.
+//!
 //! `cargo run --release --example loadgen -- --help`
 
 #[path = "../benches/support/mod.rs"]
@@ -26,9 +30,17 @@ use support::{Mix, NOW, Naive, World};
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 
-/// A simulated message pipeline against mutegate and a naive baseline.
+/// loadgen: mutegate's main job.
+///
+/// A simulated chat message pipeline (a send check per message, a push fan-out per
+/// allowed message, a share of mute/unmute churn) run on mutegate in memory, on a naive
+/// store in memory, and on mutegate with its durable store; it prints throughput and
+/// latency percentiles side by side.
 #[derive(Parser, Debug, Clone)]
-#[command(version, about)]
+#[command(
+    version,
+    about = "mutegate's main job: a simulated chat message pipeline on mutegate (in memory and durable) and on a naive store, side by side"
+)]
 struct Args {
     /// Users in the world.
     #[arg(long, default_value_t = 200_000)]
@@ -57,8 +69,8 @@ struct Args {
     /// Worker threads.
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Seconds each side (mutegate, then naive) runs.
-    #[arg(long, default_value_t = 8.0)]
+    /// Seconds each side runs.
+    #[arg(long, default_value_t = 6.0)]
     seconds: f64,
     /// Seed of the generated world.
     #[arg(long, default_value_t = 1)]
@@ -66,11 +78,10 @@ struct Args {
     /// Run mutegate only.
     #[arg(long)]
     skip_naive: bool,
-    /// Keep mutegate's state in memory only (default: the embedded durable store in a
-    /// temporary directory).
+    /// Skip the durable side (mutegate on its embedded store in a temporary directory).
     #[arg(long)]
     in_memory: bool,
-    /// How the durable store syncs its log.
+    /// How the durable side's store syncs its log.
     #[arg(long, value_enum, default_value_t = SyncFlag::Interval)]
     sync: SyncFlag,
 }
@@ -80,10 +91,21 @@ struct Args {
 enum SyncFlag {
     /// fsync before every mutation returns.
     EveryWrite,
-    /// fsync every 10 ms in the background.
+    /// fsync every 10 ms in the background (`SyncPolicy::Every(10 ms)`, the default).
     Interval,
     /// Leave write-back to the operating system.
     Never,
+}
+
+impl SyncFlag {
+    /// The policy's name in the README and the API.
+    fn name(self) -> &'static str {
+        match self {
+            SyncFlag::EveryWrite => "SyncPolicy::EveryWrite",
+            SyncFlag::Interval => "SyncPolicy::Every(10 ms)",
+            SyncFlag::Never => "SyncPolicy::Never",
+        }
+    }
 }
 
 impl From<SyncFlag> for SyncPolicy {
@@ -238,14 +260,15 @@ fn run(
     a: &Args,
 ) -> (Tally, Duration) {
     let stop = AtomicBool::new(false);
-    let progress = AtomicU64::new(0);
+    // One counter per thread, each on its own cache line, stored after every message.
+    let progress: Vec<Padded> = (0..a.threads).map(|_| Padded::default()).collect();
     let reqs = &setup.world.requests;
     let per_thread_rate = (a.rate as f64 / a.threads as f64).max(0.0);
     let start = Instant::now();
     let tallies: Vec<Tally> = thread::scope(|s| {
         let handles: Vec<_> = (0..a.threads)
             .map(|t| {
-                let (stop, progress) = (&stop, &progress);
+                let (stop, progress) = (&stop, &progress[t]);
                 s.spawn(move || {
                     let mut rng = StdRng::seed_from_u64(a.seed + 100 + t as u64);
                     let mut tally = Tally::new();
@@ -280,6 +303,7 @@ fn run(
                             let allowed = backend.can_send(user, room);
                             tally.send.record(elapsed_ns(t0)).ok();
                             tally.messages += 1;
+                            progress.0.store(tally.messages, Ordering::Relaxed);
                             if allowed {
                                 let list = &members[r as usize];
                                 out.clear();
@@ -290,7 +314,6 @@ fn run(
                                 tally.pushed += out.len() as u64;
                             }
                         }
-                        progress.fetch_add(256, Ordering::Relaxed);
                         if per_thread_rate > 0.0 {
                             let due =
                                 Duration::from_secs_f64(tally.messages as f64 / per_thread_rate);
@@ -306,12 +329,12 @@ fn run(
         let mut last = (0u64, Instant::now());
         while start.elapsed().as_secs_f64() < a.seconds {
             thread::sleep(Duration::from_millis(1000).min(Duration::from_secs_f64(a.seconds)));
-            let done = progress.load(Ordering::Relaxed);
+            let done: u64 = progress.iter().map(|p| p.0.load(Ordering::Relaxed)).sum();
             let rate = (done - last.0) as f64 / last.1.elapsed().as_secs_f64();
             eprintln!(
-                "  [{name}] {:>5.1}s  {:>8.2} M ops/s",
+                "  [{name}] {:>5.1}s  {:>10} messages/s",
                 start.elapsed().as_secs_f64(),
-                rate / 1e6
+                count(rate)
             );
             last = (done, Instant::now());
         }
@@ -329,9 +352,70 @@ fn run(
     (total, wall)
 }
 
+/// A per-thread counter alone on its cache line.
+#[derive(Default)]
+#[repr(align(128))]
+struct Padded(AtomicU64);
+
+/// A count with a unit that fits: `950`, `12.3 K`, `4.56 M`.
+fn count(n: f64) -> String {
+    if n >= 1e6 {
+        format!("{:.2} M", n / 1e6)
+    } else if n >= 1e3 {
+        format!("{:.1} K", n / 1e3)
+    } else {
+        format!("{n:.0}")
+    }
+}
+
+/// A duration in nanoseconds with a unit that fits: `85 ns`, `12.4 µs`, `13.18 ms`.
+fn time(ns: f64) -> String {
+    if ns >= 1e9 {
+        format!("{:.2} s", ns / 1e9)
+    } else if ns >= 1e6 {
+        format!("{:.2} ms", ns / 1e6)
+    } else if ns >= 1e3 {
+        format!("{:.1} µs", ns / 1e3)
+    } else {
+        format!("{ns:.0} ns")
+    }
+}
+
 fn live_bytes(region: &Region<'_, System>) -> i64 {
     let c = region.change();
     c.bytes_allocated as i64 - c.bytes_deallocated as i64 + c.bytes_reallocated as i64
+}
+
+/// A loaded mutegate engine: in memory, or on a durable store in `dir`.
+fn load_engine(
+    a: &Args,
+    setup: &Setup,
+    notify: &[(u32, u32, NotifyLevel)],
+    dir: Option<&std::path::Path>,
+) -> Engine {
+    let builder = Engine::builder()
+        .clock(ManualClock::new(NOW))
+        .capacity_hint(a.users / 4)
+        .sync(a.sync.into());
+    let engine = match dir {
+        None => builder.build(),
+        Some(dir) => builder.open(dir).expect("open the durable store"),
+    };
+    setup.world.load(&engine);
+    for &(u, r, level) in notify {
+        let (user, room) = (setup.world.user(u), setup.world.room(r));
+        engine
+            .set_notification_level(user, room, level, MuteFor::Forever)
+            .expect("valid");
+    }
+    engine
+}
+
+/// One side's results: what it did, its tally and wall time, and its live heap.
+struct Side {
+    tally: Tally,
+    wall: Duration,
+    heap: Option<i64>,
 }
 
 fn main() {
@@ -340,9 +424,10 @@ fn main() {
         a.threads > 0 && a.users > 0 && a.rooms > 0,
         "threads, users and rooms must be positive"
     );
+    let sides = 1 + usize::from(!a.skip_naive) + usize::from(!a.in_memory);
     eprintln!(
-        "loadgen: {} users, {} rooms, {} threads, {:.0}s per side",
-        a.users, a.rooms, a.threads, a.seconds
+        "loadgen: {} users, {} rooms, {} threads, {} sides of {:.0}s each",
+        a.users, a.rooms, a.threads, sides, a.seconds
     );
     let t = Instant::now();
     let setup = Setup::new(&a);
@@ -355,38 +440,50 @@ fn main() {
     );
 
     let region = Region::new(GLOBAL);
-    let store = tempfile::tempdir().expect("temporary directory");
-    let builder = Engine::builder()
-        .clock(ManualClock::new(NOW))
-        .capacity_hint(a.users / 4)
-        .sync(a.sync.into());
-    let engine = if a.in_memory {
-        builder.build()
-    } else {
-        builder.open(store.path()).expect("open the durable store")
-    };
-    setup.world.load(&engine);
-    for &(u, r, level) in &notify {
-        let (user, room) = (setup.world.user(u), setup.world.room(r));
-        engine
-            .set_notification_level(user, room, level, MuteFor::Forever)
-            .expect("valid");
-    }
-    let engine_bytes = live_bytes(&region);
+    let engine = load_engine(&a, &setup, &notify, None);
+    let heap = live_bytes(&region);
     let stats = engine.stats();
     eprintln!("  mutegate loaded: {stats:?}");
-    let (e, e_wall) = run("mutegate", &engine, &setup, &members, &a);
+    let (tally, wall) = run("mutegate, in memory", &engine, &setup, &members, &a);
+    drop(engine);
+    let memory = Side {
+        tally,
+        wall,
+        heap: Some(heap),
+    };
 
-    let naive_side = (!a.skip_naive).then(|| {
+    let naive = (!a.skip_naive).then(|| {
         let region = Region::new(GLOBAL);
         let naive = setup.world.naive();
         for &(u, r, level) in &notify {
             naive.set_level(setup.world.user(u), setup.world.room(r), level);
         }
-        let bytes = live_bytes(&region);
-        let (n, wall) = run("naive", &naive, &setup, &members, &a);
-        (n, wall, bytes)
+        let heap = live_bytes(&region);
+        let (tally, wall) = run("naive, in memory", &naive, &setup, &members, &a);
+        Side {
+            tally,
+            wall,
+            heap: Some(heap),
+        }
     });
+
+    let store = tempfile::tempdir().expect("temporary directory");
+    let durable = (!a.in_memory).then(|| {
+        let engine = load_engine(&a, &setup, &notify, Some(store.path()));
+        let (tally, wall) = run("mutegate, durable", &engine, &setup, &members, &a);
+        Side {
+            tally,
+            wall,
+            heap: None,
+        }
+    });
+    let disk: u64 = std::fs::read_dir(store.path())
+        .map(|d| {
+            d.filter_map(|f| f.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
 
     let timer = {
         let mut h = Histogram::<u64>::new_with_bounds(1, 1_000_000, 3).expect("bounds");
@@ -396,7 +493,27 @@ fn main() {
         }
         h.value_at_quantile(0.5)
     };
+    report(
+        &a,
+        &stats,
+        &memory,
+        naive.as_ref(),
+        durable.as_ref(),
+        disk,
+        timer,
+    );
+}
 
+/// Prints the side-by-side table.
+fn report(
+    a: &Args,
+    stats: &mutegate::Stats,
+    memory: &Side,
+    naive: Option<&Side>,
+    durable: Option<&Side>,
+    disk: u64,
+    timer: u64,
+) {
     println!();
     println!(
         "mutegate loadgen: {} users x {} rooms, {} threads, {:.0}s per side",
@@ -411,97 +528,102 @@ fn main() {
         stats.allow_entries
     );
     println!();
-    println!("| measure | mutegate | naive | mutegate / naive |");
-    println!("|---|---:|---:|---:|");
-    let rate = |t: &Tally, w: Duration| t.messages as f64 / w.as_secs_f64();
-    let members_rate = |t: &Tally, w: Duration| t.fanned as f64 / w.as_secs_f64();
-    let row = |label: &str, mine: f64, theirs: Option<f64>, unit: &str, higher_better: bool| {
-        let (b, ratio) = match theirs {
-            Some(v) => {
-                let r = if higher_better { mine / v } else { v / mine };
-                let verdict = if r >= 1.0 {
-                    format!("{r:.2}x faster")
-                } else {
-                    format!("{:.2}x slower", 1.0 / r)
-                };
-                (format!("{v:.2} {unit}"), verdict)
+    println!("sides:");
+    println!("  mutegate, in memory: the engine with no store");
+    println!(
+        "  naive, in memory:    one RwLock<HashMap<(String, String), u64>> per kind of mute, keys built per lookup (benches/support)"
+    );
+    println!(
+        "  mutegate, durable:   the engine on its embedded store, {}: each mutation is also appended to the operation log",
+        a.sync.name()
+    );
+    println!();
+    println!(
+        "| measure | mutegate, in memory | naive, in memory | mutegate / naive | mutegate, durable |"
+    );
+    println!("|---|---:|---:|---:|---:|");
+    let ratio = |mine: f64, theirs: Option<f64>, higher_better: bool| match theirs {
+        Some(v) if v > 0.0 && mine > 0.0 => {
+            let r = if higher_better { mine / v } else { v / mine };
+            if r >= 1.0 {
+                format!("{r:.2}x faster")
+            } else {
+                format!("{:.2}x slower", 1.0 / r)
             }
-            None => ("-".into(), "-".into()),
-        };
-        println!("| {label} | {mine:.2} {unit} | {b} | {ratio} |");
+        }
+        _ => "-".into(),
     };
-    let n = naive_side.as_ref();
-    row(
-        "messages (can_send + fan-out) per second",
-        rate(&e, e_wall) / 1e3,
-        n.map(|(t, w, _)| rate(t, *w) / 1e3),
-        "K/s",
-        true,
-    );
-    row(
-        "push fan-out, members per second",
-        members_rate(&e, e_wall) / 1e6,
-        n.map(|(t, w, _)| members_rate(t, *w) / 1e6),
-        "M/s",
-        true,
-    );
-    for (label, pick) in [
+    let cell = |s: Option<&Side>, f: &dyn Fn(&Side) -> String| s.map_or("-".into(), f);
+    let per_second =
+        |pick: fn(&Tally) -> u64| move |s: &Side| pick(&s.tally) as f64 / s.wall.as_secs_f64();
+    for (label, rate) in [
         (
-            "can_send",
-            (|t: &Tally| &t.send) as fn(&Tally) -> &Histogram<u64>,
+            "messages (can_send + fan-out) per second",
+            per_second(|t| t.messages),
         ),
+        (
+            "members filtered per second (push fan-out)",
+            per_second(|t| t.fanned),
+        ),
+    ] {
+        println!(
+            "| {label} | {} | {} | {} | {} |",
+            count(rate(memory)),
+            cell(naive, &|s| count(rate(s))),
+            ratio(rate(memory), naive.map(rate), true),
+            cell(durable, &|s| count(rate(s))),
+        );
+    }
+    type Pick = fn(&Tally) -> &Histogram<u64>;
+    for (label, pick) in [
+        ("can_send", (|t: &Tally| &t.send) as Pick),
         ("push_targets (one message)", |t: &Tally| &t.push),
         ("mutation", |t: &Tally| &t.mutate),
     ] {
         for q in [0.5, 0.99, 0.999] {
-            let mine = pick(&e).value_at_quantile(q) as f64;
-            let theirs = n.map(|(t, _, _)| pick(t).value_at_quantile(q) as f64);
-            row(
-                &format!("{label} p{}", q * 100.0),
-                mine,
-                theirs,
-                "ns",
-                false,
+            let at = |s: &Side| pick(&s.tally).value_at_quantile(q) as f64;
+            println!(
+                "| {label} p{} | {} | {} | {} | {} |",
+                q * 100.0,
+                time(at(memory)),
+                cell(naive, &|s| time(at(s))),
+                ratio(at(memory), naive.map(at), false),
+                cell(durable, &|s| time(at(s))),
             );
         }
     }
-    let filtered = |t: &Tally| 100.0 * (t.fanned - t.pushed) as f64 / t.fanned.max(1) as f64;
-    println!(
-        "| pushes filtered out | {:.2}% of {} | {} | - |",
-        filtered(&e),
-        e.fanned,
-        n.map_or("-".into(), |(t, _, _)| format!(
-            "{:.2}% of {}",
-            filtered(t),
-            t.fanned
-        ))
-    );
-    let mib = |b: i64| b as f64 / (1024.0 * 1024.0);
-    println!(
-        "| memory (live heap of the store) | {:.1} MiB | {} | - |",
-        mib(engine_bytes),
-        n.map_or("-".into(), |(_, _, b)| format!("{:.1} MiB", mib(*b)))
-    );
-    let store_note = if a.in_memory {
-        "in memory".to_string()
-    } else {
-        let bytes: u64 = std::fs::read_dir(store.path())
-            .map(|d| {
-                d.filter_map(|f| f.ok()?.metadata().ok())
-                    .map(|m| m.len())
-                    .sum()
-            })
-            .unwrap_or(0);
+    let filtered = |s: &Side| {
+        let t = &s.tally;
         format!(
-            "durable, sync {:?}, {:.1} MiB on disk",
-            a.sync,
-            bytes as f64 / (1024.0 * 1024.0)
+            "{:.2}% of {}",
+            100.0 * (t.fanned - t.pushed) as f64 / t.fanned.max(1) as f64,
+            count(t.fanned as f64)
         )
     };
-    println!("| mutegate store | {store_note} | in memory | - |");
+    println!(
+        "| pushes filtered out | {} | {} | - | {} |",
+        filtered(memory),
+        cell(naive, &filtered),
+        cell(durable, &filtered)
+    );
+    let mib = |b: i64| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0));
+    println!(
+        "| memory (live heap of the store) | {} | {} | - | {} |",
+        memory.heap.map_or("-".into(), mib),
+        cell(naive, &|s| s.heap.map_or("-".into(), mib)),
+        cell(durable, &|_| format!("{} on disk", mib(disk as i64))),
+    );
     println!();
     println!("Latencies are per call and include about {timer} ns of timer overhead each.");
-    if let Some((t, _, _)) = n {
-        assert_eq!(t.pushed > 0, e.pushed > 0, "both sides pushed");
+    println!(
+        "One run is one sample: on a shared machine, runs of this job have differed by up to 6x. \
+         Repeat it (3 runs, say) and compare medians before drawing a conclusion."
+    );
+    if let Some(n) = naive {
+        assert_eq!(
+            n.tally.pushed > 0,
+            memory.tally.pushed > 0,
+            "both sides pushed"
+        );
     }
 }
