@@ -5,6 +5,8 @@
 //! At the end the user-major and room-major views must agree with each other and with a
 //! sequential replay of what each thread did.
 
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
@@ -31,17 +33,6 @@ fn all_rooms() -> Vec<String> {
         .collect()
 }
 
-/// A small deterministic generator (xorshift), one per thread.
-struct Rng(u64);
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        (self.0 % n as u64) as usize
-    }
-}
-
 #[derive(Clone, Debug)]
 enum Op {
     Level(String, String, NotifyLevel),
@@ -56,13 +47,13 @@ enum Op {
     RemoveRoom(String),
 }
 
-fn random_op(rng: &mut Rng, writer: usize) -> Op {
-    let u = user(rng.below(USERS));
-    let r = room(writer, rng.below(ROOMS_PER_WRITER));
-    let some: Vec<String> = (0..1 + rng.below(3))
-        .map(|_| user(rng.below(USERS)))
+fn random_op(rng: &mut StdRng, writer: usize) -> Op {
+    let u = user(rng.random_range(0..USERS));
+    let r = room(writer, rng.random_range(0..ROOMS_PER_WRITER));
+    let some: Vec<String> = (0..1 + rng.random_range(0..3))
+        .map(|_| user(rng.random_range(0..USERS)))
         .collect();
-    match rng.below(20) {
+    match rng.random_range(0..20) {
         0..=3 => Op::Level(
             u,
             r,
@@ -70,7 +61,7 @@ fn random_op(rng: &mut Rng, writer: usize) -> Op {
                 NotifyLevel::Off,
                 NotifyLevel::MentionsOnly,
                 NotifyLevel::All,
-            ][rng.below(3)],
+            ][rng.random_range(0..3)],
         ),
         4..=6 => Op::Unmute(u, r),
         7..=9 => Op::MuteMembers(r, some),
@@ -79,7 +70,7 @@ fn random_op(rng: &mut Rng, writer: usize) -> Op {
         13 => Op::UnmuteRoom(r),
         14 => Op::Allow(r, some),
         15 => Op::Disallow(r, some),
-        16..=18 => Op::Module(u, rng.below(2) == 0),
+        16..=18 => Op::Module(u, rng.random_range(0..2) == 0),
         _ => Op::RemoveRoom(r),
     }
 }
@@ -153,12 +144,13 @@ fn run(ops_per_writer: usize) {
             thread::spawn(move || {
                 let users = all_users();
                 let rooms = all_rooms();
-                let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1));
+                let mut rng = StdRng::seed_from_u64(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1));
                 let mut n = 0u64;
                 while !done.load(Ordering::Relaxed) {
-                    let u = &users[rng.below(USERS)];
-                    let r = &rooms[rng.below(rooms.len())];
-                    let _ = engine.check_send(u, Target::new(Module::ALL[rng.below(4)], r));
+                    let u = &users[rng.random_range(0..USERS)];
+                    let r = &rooms[rng.random_range(0..rooms.len())];
+                    let _ =
+                        engine.check_send(u, Target::new(Module::ALL[rng.random_range(0..4)], r));
                     let _ = engine.should_push(u, r);
                     let pushed = engine.push_targets(r, &users, Mentions::Users(&["u1"]));
                     assert!(pushed.len() <= USERS);
@@ -174,7 +166,7 @@ fn run(ops_per_writer: usize) {
         .map(|w| {
             let engine = Arc::clone(&engine);
             thread::spawn(move || {
-                let mut rng = Rng(0xD1B5_4A32_D192_ED03 ^ (w as u64 + 7));
+                let mut rng = StdRng::seed_from_u64(0xD1B5_4A32_D192_ED03 ^ (w as u64 + 7));
                 let mut log = Vec::with_capacity(ops_per_writer);
                 for _ in 0..ops_per_writer {
                     let op = random_op(&mut rng, w);

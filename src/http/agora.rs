@@ -143,9 +143,7 @@ pub(crate) fn route_error(status: StatusCode, message: String) -> Response {
         _ => AgoraError::not_found(message),
     };
     // No engine at hand here: the timestamp is the system's.
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    let now_ms = crate::Clock::now_ms(&crate::SystemClock);
     error.render(Instant::now(), now_ms)
 }
 

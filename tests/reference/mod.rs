@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use arbitrary::{Arbitrary, Unstructured};
 use mutegate::Clock as _;
 use mutegate::{
     AllowPolicy, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions, Module,
@@ -749,62 +750,159 @@ pub fn run(policy: AllowPolicy, shards: usize, steps: &[Step]) -> Result<(), Str
     Ok(())
 }
 
-/// Steps decoded from raw bytes (for the fuzzer): the first byte picks the policy and
-/// the shard count, then every four bytes make one step over the same small alphabet.
+/// A user id of the fuzzer's small alphabet (collisions are the point).
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FuzzUser {
+    U0,
+    U1,
+    U2,
+    Empty,
+    Long,
+}
+
+/// A room id of the fuzzer's small alphabet (`u0` names a room and a user).
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FuzzRoom {
+    R0,
+    R1,
+    U0,
+    Empty,
+    Long,
+}
+
+/// A duration: the valid kinds, plus zero and one that overflows.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FuzzDuration {
+    Forever,
+    /// 1 ms to 3.8 s.
+    Millis(u8),
+    Zero,
+    Overflow,
+}
+
+/// A notification level.
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FuzzLevel {
+    All,
+    MentionsOnly,
+    Off,
+}
+
+impl From<FuzzLevel> for NotifyLevel {
+    fn from(l: FuzzLevel) -> NotifyLevel {
+        match l {
+            FuzzLevel::All => NotifyLevel::All,
+            FuzzLevel::MentionsOnly => NotifyLevel::MentionsOnly,
+            FuzzLevel::Off => NotifyLevel::Off,
+        }
+    }
+}
+
+/// One step, as the fuzzer builds it.
+#[derive(Arbitrary, Clone, Debug)]
+pub enum FuzzStep {
+    MuteNotifications(FuzzUser, FuzzRoom),
+    SetLevel(FuzzUser, FuzzRoom, FuzzLevel, FuzzDuration),
+    UnmuteNotifications(FuzzUser, FuzzRoom),
+    MuteMembers(FuzzRoom, Vec<FuzzUser>, FuzzDuration),
+    UnmuteMembers(FuzzRoom, Vec<FuzzUser>),
+    SetModules(FuzzUser, [Option<bool>; 4], FuzzDuration),
+    MuteRoom(FuzzRoom, FuzzDuration),
+    UnmuteRoom(FuzzRoom),
+    Allow(FuzzRoom, Vec<FuzzUser>),
+    Disallow(FuzzRoom, Vec<FuzzUser>),
+    RemoveUser(FuzzUser),
+    RemoveRoom(FuzzRoom),
+    /// 0 to 5.1 s.
+    Advance(u8),
+    Sweep,
+    SnapshotRestore,
+    Reopen,
+}
+
+/// A whole fuzz case: the engine's configuration and its steps.
+#[derive(Arbitrary, Clone, Debug)]
+pub struct FuzzCase {
+    pub allow_list_wins: bool,
+    pub many_shards: bool,
+    pub steps: Vec<FuzzStep>,
+}
+
+impl FuzzUser {
+    fn id(self) -> &'static str {
+        match self {
+            FuzzUser::U0 => USERS[0],
+            FuzzUser::U1 => USERS[1],
+            FuzzUser::U2 => USERS[2],
+            FuzzUser::Empty => "",
+            FuzzUser::Long => LONG,
+        }
+    }
+}
+
+impl FuzzRoom {
+    fn id(self) -> &'static str {
+        match self {
+            FuzzRoom::R0 => ROOMS[0],
+            FuzzRoom::R1 => ROOMS[1],
+            FuzzRoom::U0 => ROOMS[2],
+            FuzzRoom::Empty => "",
+            FuzzRoom::Long => LONG,
+        }
+    }
+}
+
+impl FuzzDuration {
+    fn get(self) -> MuteFor {
+        match self {
+            FuzzDuration::Forever => MuteFor::Forever,
+            FuzzDuration::Millis(b) => MuteFor::millis(1 + u64::from(b) * 15),
+            FuzzDuration::Zero => MuteFor::millis(0),
+            FuzzDuration::Overflow => MuteFor::millis(u64::MAX - T0),
+        }
+    }
+}
+
+fn users(us: &[FuzzUser]) -> Vec<&'static str> {
+    us.iter().take(3).map(|u| u.id()).collect()
+}
+
+impl From<&FuzzStep> for Step {
+    fn from(s: &FuzzStep) -> Step {
+        match s {
+            FuzzStep::MuteNotifications(u, r) => Step::MuteNotifications(u.id(), r.id()),
+            FuzzStep::SetLevel(u, r, l, d) => Step::SetLevel(u.id(), r.id(), (*l).into(), d.get()),
+            FuzzStep::UnmuteNotifications(u, r) => Step::UnmuteNotifications(u.id(), r.id()),
+            FuzzStep::MuteMembers(r, us, d) => Step::MuteMembers(r.id(), users(us), d.get()),
+            FuzzStep::UnmuteMembers(r, us) => Step::UnmuteMembers(r.id(), users(us)),
+            FuzzStep::SetModules(u, change, d) => Step::SetModules(u.id(), *change, d.get()),
+            FuzzStep::MuteRoom(r, d) => Step::MuteRoom(r.id(), d.get()),
+            FuzzStep::UnmuteRoom(r) => Step::UnmuteRoom(r.id()),
+            FuzzStep::Allow(r, us) => Step::Allow(r.id(), users(us)),
+            FuzzStep::Disallow(r, us) => Step::Disallow(r.id(), users(us)),
+            FuzzStep::RemoveUser(u) => Step::RemoveUser(u.id()),
+            FuzzStep::RemoveRoom(r) => Step::RemoveRoom(r.id()),
+            FuzzStep::Advance(ms) => Step::Advance(u64::from(*ms) * 20),
+            FuzzStep::Sweep => Step::Sweep,
+            FuzzStep::SnapshotRestore => Step::SnapshotRestore,
+            FuzzStep::Reopen => Step::Reopen,
+        }
+    }
+}
+
+/// Steps from raw bytes (for the fuzzer), through the derived `Arbitrary` of
+/// [`FuzzCase`]: the policy, the shard count and the steps over the small alphabet.
 pub fn from_bytes(data: &[u8]) -> (AllowPolicy, usize, Vec<Step>) {
-    let Some((&first, rest)) = data.split_first() else {
-        return (AllowPolicy::MuteWins, 2, Vec::new());
-    };
-    let policy = if first & 1 == 0 {
-        AllowPolicy::MuteWins
-    } else {
+    let case = FuzzCase::arbitrary_take_rest(Unstructured::new(data)).unwrap_or(FuzzCase {
+        allow_list_wins: false,
+        many_shards: false,
+        steps: Vec::new(),
+    });
+    let policy = if case.allow_list_wins {
         AllowPolicy::AllowListWins
+    } else {
+        AllowPolicy::MuteWins
     };
-    let shards = if first & 2 == 0 { 2 } else { 64 };
-    let user = |b: u8| [USERS[0], USERS[1], USERS[2], "", LONG][b as usize % 5];
-    let room = |b: u8| [ROOMS[0], ROOMS[1], ROOMS[2], "", LONG][b as usize % 5];
-    let users = |b: u8| (0..b % 4).map(|i| user(b / 4 + i)).collect::<Vec<_>>();
-    let duration = |b: u8| match b % 8 {
-        0..=2 => MuteFor::Forever,
-        3..=5 => MuteFor::millis(1 + u64::from(b) * 15),
-        6 => MuteFor::millis(0),
-        _ => MuteFor::millis(u64::MAX - T0),
-    };
-    let level = |b: u8| {
-        [
-            NotifyLevel::All,
-            NotifyLevel::MentionsOnly,
-            NotifyLevel::Off,
-        ][b as usize % 3]
-    };
-    let flag = |b: u8| [None, Some(true), Some(false), None][b as usize % 4];
-    let steps = rest
-        .chunks_exact(4)
-        .map(|c| {
-            let (k, a, b, d) = (c[0], c[1], c[2], c[3]);
-            match k % 16 {
-                0 => Step::MuteNotifications(user(a), room(b)),
-                1 => Step::SetLevel(user(a), room(b), level(d), duration(d / 3)),
-                2 => Step::UnmuteNotifications(user(a), room(b)),
-                3 => Step::MuteMembers(room(a), users(d), duration(b)),
-                4 => Step::UnmuteMembers(room(a), users(d)),
-                5 => Step::SetModules(
-                    user(a),
-                    [flag(d), flag(d >> 2), flag(d >> 4), flag(d >> 6)],
-                    duration(b),
-                ),
-                6 => Step::MuteRoom(room(a), duration(b)),
-                7 => Step::UnmuteRoom(room(a)),
-                8 => Step::Allow(room(a), users(d)),
-                9 => Step::Disallow(room(a), users(d)),
-                10 => Step::RemoveUser(user(a)),
-                11 => Step::RemoveRoom(room(a)),
-                12 | 13 => Step::Advance(u64::from(a) * 20),
-                14 => Step::Sweep,
-                _ if a % 2 == 0 => Step::SnapshotRestore,
-                _ => Step::Reopen,
-            }
-        })
-        .collect();
-    (policy, shards, steps)
+    let shards = if case.many_shards { 64 } else { 2 };
+    (policy, shards, case.steps.iter().map(Step::from).collect())
 }
