@@ -40,6 +40,7 @@ use axum::routing::{delete, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::admission::{Admission, Admitted};
 use super::{Directory, MAX_END_MS, Shared, auth, body_problem, end_ms, is_internal, shown};
 use crate::{Error, MuteFor};
 
@@ -167,77 +168,94 @@ struct Call<D> {
     started: Instant,
 }
 
-impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Call<D> {
-    type Rejection = Response;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        shared: &Arc<Shared<D>>,
-    ) -> Result<Self, Response> {
-        let started = Instant::now();
-        admit(parts, shared, started)
-            .await
-            .map_err(|e| e.render(started, shared.engine.now_ms()))
-    }
+/// An Agora caller whose token holds: the app (index in the config and of its limiter)
+/// and what the path names.
+struct Caller {
+    app: usize,
+    room: String,
+    members: Option<String>,
+    started: Instant,
 }
 
-async fn admit<D: Directory>(
-    parts: &mut Parts,
-    shared: &Arc<Shared<D>>,
-    started: Instant,
-) -> Result<Call<D>, AgoraError> {
-    let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
-        .await
-        .map_err(|e| AgoraError::illegal(format!("bad path: {}", e.body_text())))?;
-    let mut take = |name: &str| params.remove(name).unwrap_or_default();
-    let (org, app_name, room, members) = (
-        take("org"),
-        take("app"),
-        take("room"),
-        params.remove("members"),
-    );
-    let apps = shared.config.agora.as_ref().map_or(&[][..], |a| &a.apps);
-    let token = auth::bearer(&parts.headers).unwrap_or_default();
-    let found = apps
-        .iter()
-        .position(|a| a.org_name == org && a.app_name == app_name);
-    let tokens = found.map_or(&[][..], |i| &apps[i].tokens);
-    let good = auth::any_matches(tokens, token.as_bytes());
-    let app = found.filter(|_| good).ok_or_else(|| {
-        AgoraError::unauthorized(format!(
-            "no valid bearer token for {}/{}",
-            shown(&org),
-            shown(&app_name)
-        ))
-    })?;
-    if !shared.agora_limits[app].admit() {
-        return Err(AgoraError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            "reach_limit",
-            "This request has reached api limit",
-        ));
+impl<D: Directory> Admission<D> for Call<D> {
+    type Caller = Caller;
+    type Refusal = AgoraError;
+
+    async fn authenticate(
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Caller, AgoraError> {
+        let started = Instant::now();
+        let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
+            .await
+            .map_err(|e| AgoraError::illegal(format!("bad path: {}", e.body_text())))?;
+        let mut take = |name: &str| params.remove(name).unwrap_or_default();
+        let (org, app_name, room) = (take("org"), take("app"), take("room"));
+        let apps = shared.config.agora.as_ref().map_or(&[][..], |a| &a.apps);
+        let token = auth::bearer(&parts.headers).unwrap_or_default();
+        let found = apps
+            .iter()
+            .position(|a| a.org_name == org && a.app_name == app_name);
+        let tokens = found.map_or(&[][..], |i| &apps[i].tokens);
+        let good = auth::any_matches(tokens, token.as_bytes());
+        let app = found.filter(|_| good).ok_or_else(|| {
+            AgoraError::unauthorized(format!(
+                "no valid bearer token for {}/{}",
+                shown(&org),
+                shown(&app_name)
+            ))
+        })?;
+        Ok(Caller {
+            app,
+            room,
+            members: params.remove("members"),
+            started,
+        })
     }
-    if !shared.directory.room_exists(&room).await {
-        return Err(AgoraError::not_found(format!(
-            "chatroom {} does not exist",
-            shown(&room)
-        )));
+
+    fn within_rate(caller: &Caller, shared: &Shared<D>) -> Result<(), AgoraError> {
+        if shared.agora_limits[caller.app].admit() {
+            Ok(())
+        } else {
+            Err(AgoraError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "reach_limit",
+                "This request has reached api limit",
+            ))
+        }
     }
-    let host = auth::header(&parts.headers, "host").unwrap_or("localhost");
-    let action = match parts.method {
-        Method::GET => "get",
-        Method::DELETE => "delete",
-        _ => "post",
-    };
-    Ok(Call {
-        shared: Arc::clone(shared),
-        app,
-        room,
-        members,
-        uri: format!("http://{host}{}", parts.uri.path()),
-        action,
-        started,
-    })
+
+    async fn admit(
+        caller: Caller,
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, AgoraError> {
+        if !shared.directory.room_exists(&caller.room).await {
+            return Err(AgoraError::not_found(format!(
+                "chatroom {} does not exist",
+                shown(&caller.room)
+            )));
+        }
+        let host = auth::header(&parts.headers, "host").unwrap_or("localhost");
+        let action = match parts.method {
+            Method::GET => "get",
+            Method::DELETE => "delete",
+            _ => "post",
+        };
+        Ok(Call {
+            shared: Arc::clone(shared),
+            app: caller.app,
+            room: caller.room,
+            members: caller.members,
+            uri: format!("http://{host}{}", parts.uri.path()),
+            action,
+            started: caller.started,
+        })
+    }
+
+    fn refuse(refusal: AgoraError, shared: &Shared<D>) -> Response {
+        refusal.render(Instant::now(), shared.engine.now_ms())
+    }
 }
 
 /// A call's `data`, and for lists the `count` beside it.
@@ -397,7 +415,7 @@ struct UsersBody {
 type Body = Result<Bytes, BytesRejection>;
 
 /// `POST .../mute`: mute members for `mute_duration` ms (`-1` for good, `0` lifts).
-async fn mute<D: Directory>(call: Call<D>, body: Body) -> Response {
+async fn mute<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Response {
     let outcome = async {
         let MuteBody {
             mute_duration,
@@ -424,7 +442,7 @@ async fn mute<D: Directory>(call: Call<D>, body: Body) -> Response {
 
 /// `DELETE .../mute/{members}`: lift the members' mutes. Users the directory does not
 /// know are refused (404), as muting them is.
-async fn unmute<D: Directory>(call: Call<D>) -> Response {
+async fn unmute<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let outcome = async {
         let users = call.members()?;
         check_known(&call.shared, &users).await?;
@@ -436,7 +454,7 @@ async fn unmute<D: Directory>(call: Call<D>) -> Response {
 }
 
 /// `GET .../mute`: the muted members and when each mute ends.
-async fn list_muted<D: Directory>(call: Call<D>) -> Response {
+async fn list_muted<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let data = call.engine().muted_members(&call.room).into_iter();
     let data = data.map(|m| json!({ "expire": end_ms(m.expiry), "user": m.user }));
     call.respond(Ok(Value::Array(data.collect()).into()))
@@ -457,7 +475,7 @@ fn forever() -> i64 {
 /// docs give this call no body; mutegate takes an empty one (no end) or
 /// `{"mute_duration": ms}` with the member mute's meaning (`-1` no end, milliseconds),
 /// and refuses a body that does not parse. `0` is refused: `DELETE .../ban` lifts.
-async fn ban<D: Directory>(call: Call<D>, body: Body) -> Response {
+async fn ban<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Response {
     let outcome = async {
         let empty = body
             .as_ref()
@@ -481,7 +499,7 @@ async fn ban<D: Directory>(call: Call<D>, body: Body) -> Response {
 }
 
 /// `DELETE .../ban`: lift the room-wide mute.
-async fn unban<D: Directory>(call: Call<D>) -> Response {
+async fn unban<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let outcome = call.engine().unmute_room(&call.room);
     call.respond(
         outcome
@@ -509,7 +527,7 @@ async fn add_allowed<D: Directory>(
 }
 
 /// `POST .../white/users` `{"usernames": [..]}`: add up to 60 users to the allow list.
-async fn allow_many<D: Directory>(call: Call<D>, body: Body) -> Response {
+async fn allow_many<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Response {
     let outcome = async {
         let UsersBody { usernames } = parse_json(body)?;
         check_users(&usernames)?;
@@ -520,7 +538,7 @@ async fn allow_many<D: Directory>(call: Call<D>, body: Body) -> Response {
 }
 
 /// `POST .../white/users/{username}`: add one user; `data` is that user's entry.
-async fn allow_one<D: Directory>(call: Call<D>) -> Response {
+async fn allow_one<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let outcome = async {
         let users = call.members()?;
         if users.len() != 1 {
@@ -535,7 +553,7 @@ async fn allow_one<D: Directory>(call: Call<D>) -> Response {
 
 /// `DELETE .../white/users/{members}`: remove up to 60 users from the allow list
 /// (unknown users are refused, as adding them is).
-async fn disallow<D: Directory>(call: Call<D>) -> Response {
+async fn disallow<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let outcome = async {
         let users = call.members()?;
         check_known(&call.shared, &users).await?;
@@ -549,7 +567,7 @@ async fn disallow<D: Directory>(call: Call<D>) -> Response {
 }
 
 /// `GET .../white/users`: the allow list, sorted, and its size.
-async fn allow_list<D: Directory>(call: Call<D>) -> Response {
+async fn allow_list<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let users = call.engine().allow_list(&call.room);
     let count = users.len();
     call.respond(Ok(Data(json!(users), Some(count))))

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::http::StatusCode;
 use axum::http::request::Parts;
@@ -24,6 +23,7 @@ use axum::routing::post;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::admission::{Admission, Admitted};
 use super::{Directory, Shared, auth, body_problem, end_ms};
 use crate::error::{IdKind, check_id};
 use crate::{DenyReason, Engine, Module, Role, Target};
@@ -139,21 +139,28 @@ struct Authorized<D> {
     shared: Arc<Shared<D>>,
 }
 
-impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Authorized<D> {
-    type Rejection = Response;
+impl<D: Directory> Admission<D> for Authorized<D> {
+    type Caller = ();
+    type Refusal = CheckError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        shared: &Arc<Shared<D>>,
-    ) -> Result<Self, Response> {
+    async fn authenticate(parts: &mut Parts, shared: &Arc<Shared<D>>) -> Result<(), CheckError> {
         let tokens = shared.config.checks.as_ref().map_or(&[][..], |c| &c.tokens);
         let token = auth::bearer(&parts.headers).unwrap_or_default();
-        if !auth::any_matches(tokens, token.as_bytes()) {
-            return Err(CheckError::Unauthorized.into());
+        if auth::any_matches(tokens, token.as_bytes()) {
+            Ok(())
+        } else {
+            Err(CheckError::Unauthorized)
         }
+    }
+
+    async fn admit((): (), _: &mut Parts, shared: &Arc<Shared<D>>) -> Result<Self, CheckError> {
         Ok(Authorized {
             shared: Arc::clone(shared),
         })
+    }
+
+    fn refuse(refusal: CheckError, _: &Shared<D>) -> Response {
+        refusal.into()
     }
 }
 
@@ -179,7 +186,7 @@ fn check_ids(engine: &Engine, ids: &[(IdKind, &str)]) -> Result<(), CheckError> 
 }
 
 async fn can_send<D: Directory>(
-    Authorized { shared }: Authorized<D>,
+    Admitted(Authorized { shared }): Admitted<Authorized<D>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let ids = |r: &CanSend| {
@@ -216,7 +223,7 @@ async fn can_send<D: Directory>(
 }
 
 async fn should_push<D: Directory>(
-    Authorized { shared }: Authorized<D>,
+    Admitted(Authorized { shared }): Admitted<Authorized<D>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let ids = |r: &ShouldPush| {

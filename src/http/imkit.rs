@@ -20,6 +20,7 @@ use axum::routing::post;
 use serde::Serialize;
 use serde_json::json;
 
+use super::admission::{Admission, Admitted};
 use super::directory::{Client, ClientAddress};
 use super::{Directory, Shared, auth, is_internal};
 use crate::Error;
@@ -226,20 +227,27 @@ struct Call<D> {
     caller: Caller,
 }
 
-impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Call<D> {
-    type Rejection = Response;
+impl<D: Directory> Admission<D> for Call<D> {
+    /// `None` for an admin call; for `/me`, the client the token belongs to.
+    type Caller = Option<String>;
+    type Refusal = ImkitError;
 
-    async fn from_request_parts(
+    async fn authenticate(
         parts: &mut Parts,
         shared: &Arc<Shared<D>>,
-    ) -> Result<Self, Response> {
-        let admin = parts.uri.path().starts_with("/admin/");
-        let me_uid = if admin {
-            admin_key(shared, &parts.headers)?;
-            None
+    ) -> Result<Option<String>, ImkitError> {
+        if parts.uri.path().starts_with("/admin/") {
+            admin_key(shared, &parts.headers).map(|()| None)
         } else {
-            Some(me(shared, &parts.headers).await?)
-        };
+            me(shared, &parts.headers).await.map(Some)
+        }
+    }
+
+    async fn admit(
+        me_uid: Option<String>,
+        parts: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, ImkitError> {
         let Path(mut params) = Path::<HashMap<String, String>>::from_request_parts(parts, shared)
             .await
             .map_err(|e| ImkitError::Invalid(format!("bad path: {}", e.body_text())))?;
@@ -254,6 +262,10 @@ impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Call<D> {
             room,
             caller,
         })
+    }
+
+    fn refuse(refusal: ImkitError, _: &Shared<D>) -> Response {
+        refusal.into()
     }
 }
 
@@ -317,11 +329,11 @@ async fn me<D: Directory>(shared: &Shared<D>, headers: &HeaderMap) -> Result<Str
         .ok_or(ImkitError::InvalidToken)
 }
 
-async fn mute<D: Directory>(call: Call<D>) -> Response {
+async fn mute<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     call.change(true).await
 }
 
-async fn unmute<D: Directory>(call: Call<D>) -> Response {
+async fn unmute<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     call.change(false).await
 }
 

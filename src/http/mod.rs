@@ -39,6 +39,7 @@
 //! # let _ = app;
 //! ```
 
+mod admission;
 mod agora;
 mod auth;
 mod checks;

@@ -14,7 +14,6 @@ use std::sync::Arc;
 use axum::Json;
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::FromRequestParts;
 use axum::extract::rejection::BytesRejection;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
@@ -23,6 +22,7 @@ use axum::routing::post;
 use serde_json::json;
 use sha1::{Digest, Sha1};
 
+use super::admission::{Admission, Admitted};
 use super::config::NeteaseApp;
 use super::{Directory, Shared, auth, body_problem, is_internal, shown};
 use crate::{Error, Module, ModuleChange, ModuleStatus};
@@ -204,33 +204,50 @@ struct Signed<D> {
     shared: Arc<Shared<D>>,
 }
 
-impl<D: Directory> FromRequestParts<Arc<Shared<D>>> for Signed<D> {
-    type Rejection = Response;
+impl<D: Directory> Admission<D> for Signed<D> {
+    /// The app's key.
+    type Caller = String;
+    type Refusal = NeteaseError;
 
-    async fn from_request_parts(
+    async fn authenticate(
         parts: &mut Parts,
         shared: &Arc<Shared<D>>,
-    ) -> Result<Self, Response> {
-        let app = verify(shared, &parts.headers)?;
+    ) -> Result<String, NeteaseError> {
+        verify(shared, &parts.headers).map(|app| app.app_key.clone())
+    }
+
+    fn within_rate(app_key: &String, shared: &Shared<D>) -> Result<(), NeteaseError> {
         let admitted = shared
             .netease_limits
-            .get(&app.app_key)
+            .get(app_key)
             .is_some_and(|l| l.admit());
-        if !admitted {
-            return Err(NeteaseError::new(
+        if admitted {
+            Ok(())
+        } else {
+            Err(NeteaseError::new(
                 416,
                 "api frequency control: over the app's calls per second; refused for a while",
-            )
-            .into());
+            ))
         }
+    }
+
+    async fn admit(
+        _: String,
+        _: &mut Parts,
+        shared: &Arc<Shared<D>>,
+    ) -> Result<Self, NeteaseError> {
         Ok(Signed {
             shared: Arc::clone(shared),
         })
     }
+
+    fn refuse(refusal: NeteaseError, _: &Shared<D>) -> Response {
+        refusal.into()
+    }
 }
 
 async fn mute_module<D: Directory>(
-    Signed { shared }: Signed<D>,
+    Admitted(Signed { shared }): Admitted<Signed<D>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let run = async {
