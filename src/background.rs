@@ -57,6 +57,16 @@ impl Background {
     }
 }
 
+impl Background {
+    /// The thread, to wake it early with `unpark`.
+    pub fn thread(&self) -> &std::thread::Thread {
+        self.thread
+            .as_ref()
+            .expect("the thread is joined only on drop")
+            .thread()
+    }
+}
+
 impl Drop for Background {
     fn drop(&mut self) {
         self.stop.store(true, Ordering::Release);

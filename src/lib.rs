@@ -55,6 +55,7 @@ mod op;
 mod role;
 mod stats;
 mod store;
+mod write;
 
 #[cfg(feature = "http")]
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
@@ -64,7 +65,7 @@ pub use check::At;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};
 pub use durable::SyncPolicy;
-pub use engine::{Engine, EngineBuilder, MutedMember};
+pub use engine::{Engine, EngineBuilder, MutedMember, Submit};
 pub use error::{Error, IdKind};
 pub use event::{Event, Mute};
 pub use expiry::{Expiry, MuteFor};
@@ -75,3 +76,4 @@ pub use notify::{Mentions, NotifyLevel, NotifySetting};
 pub use op::Op;
 pub use role::{AllowPolicy, Role, RoleSet};
 pub use stats::Stats;
+pub use write::Ticket;

@@ -49,6 +49,16 @@ impl Limits {
     }
 }
 
+impl Limits {
+    /// No length or batch limit (for records read back from a store).
+    pub(crate) fn unbounded() -> Limits {
+        Limits {
+            max_id_len: NonZeroUsize::MAX,
+            max_batch: NonZeroUsize::MAX,
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Limits {

@@ -66,8 +66,10 @@ fn outcome<T>(result: &Result<T, Error>) -> &'static str {
 pub(crate) struct Mutation {
     #[cfg(any(feature = "tracing", feature = "metrics"))]
     started: Instant,
+    /// Not entered: the mutation is made in the caller's thread and may be applied by
+    /// another (the pipeline's leader).
     #[cfg(feature = "tracing")]
-    span: tracing::span::EnteredSpan,
+    span: tracing::Span,
     kind: &'static str,
 }
 
@@ -85,8 +87,7 @@ impl Mutation {
                 room = tracing::field::Empty,
                 outcome = tracing::field::Empty,
                 duration_us = tracing::field::Empty,
-            )
-            .entered(),
+            ),
             kind: "unknown",
         }
     }
@@ -123,7 +124,7 @@ impl Mutation {
                 u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
             );
             if let Err(e) = result {
-                tracing::debug!(error = %e, "mutation not applied");
+                tracing::debug!(parent: &self.span, error = %e, "mutation not applied");
             }
         }
         #[cfg(feature = "metrics")]

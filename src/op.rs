@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{Error, IdKind, check_id};
 use crate::expiry::Expiry;
+use crate::limits::Limits;
 use crate::notify::NotifyLevel;
 use crate::store::Key;
 
@@ -91,36 +93,57 @@ pub enum Op {
 }
 
 impl Op {
-    /// The rules every operation obeys whatever an engine's limits: ids are not empty,
-    /// batches are not empty, a module change names a module. Records read from a store
-    /// are held to them, so a damaged record that still checksums cannot plant state
-    /// that no call could have made.
-    pub(crate) fn well_formed(&self) -> Result<(), String> {
-        let ids: Vec<&str> = match self {
-            Op::SetNotify { user, room, .. } => vec![user, room],
+    /// Checks the operation against `limits`: every id non-empty and within
+    /// [`Limits::max_id_len`], every batch non-empty and within [`Limits::max_batch`], a
+    /// module change naming at least one module. Every mutation passes here, whether it
+    /// comes from a method or from [`Engine::apply`](crate::Engine::apply).
+    pub(crate) fn validate(&self, limits: &Limits) -> Result<(), Error> {
+        let max = limits.max_id_len();
+        let batch = |users: &[Key]| -> Result<(), Error> {
+            if users.is_empty() {
+                return Err(Error::EmptyBatch);
+            }
+            if users.len() > limits.max_batch() {
+                return Err(Error::BatchTooLarge {
+                    len: users.len(),
+                    max: limits.max_batch(),
+                });
+            }
+            users
+                .iter()
+                .try_for_each(|u| check_id(IdKind::User, u, max))
+        };
+        match self {
+            Op::SetNotify { user, room, .. } => {
+                check_id(IdKind::User, user, max)?;
+                check_id(IdKind::Room, room, max)
+            }
             Op::MuteMembers { room, users, .. }
             | Op::UnmuteMembers { room, users }
             | Op::Allow { room, users }
             | Op::Disallow { room, users } => {
-                if users.is_empty() {
-                    return Err("empty batch of users".into());
-                }
-                std::iter::once(room).chain(users).map(|k| &**k).collect()
+                check_id(IdKind::Room, room, max)?;
+                batch(users)
             }
             Op::SetModules { user, change, .. } => {
+                check_id(IdKind::User, user, max)?;
                 if change.iter().all(Option::is_none) {
-                    return Err("module change names no module".into());
+                    return Err(Error::NoModuleGiven);
                 }
-                vec![user]
+                Ok(())
             }
             Op::MuteRoom { room, .. } | Op::UnmuteRoom { room } | Op::RemoveRoom { room } => {
-                vec![room]
+                check_id(IdKind::Room, room, max)
             }
-            Op::RemoveUser { user } => vec![user],
-        };
-        if ids.iter().any(|id| id.is_empty()) {
-            return Err("empty id".into());
+            Op::RemoveUser { user } => check_id(IdKind::User, user, max),
         }
-        Ok(())
+    }
+
+    /// The rules every operation obeys whatever an engine's limits ([`Op::validate`]
+    /// with no length or batch limit). Records read from a store are held to them, so a
+    /// damaged record that still checksums cannot plant state that no call could make.
+    pub(crate) fn well_formed(&self) -> Result<(), String> {
+        self.validate(&Limits::unbounded())
+            .map_err(|e| e.to_string())
     }
 }

@@ -122,7 +122,12 @@ fn one_mutation_one_denied_check_and_one_compaction_are_reported() {
         "outcome=ok",
     ]);
     assert!(span.contains("duration_us="), "{span}");
-    find(&["span mutegate.mutation", "outcome=refused"]);
+    find(&[
+        "span mutegate.mutation",
+        "kind=set_notify",
+        "user=ann",
+        "outcome=refused",
+    ]);
     // The denied check, at trace level; the allowed one says nothing.
     find(&[
         "event TRACE",
@@ -131,7 +136,9 @@ fn one_mutation_one_denied_check_and_one_compaction_are_reported() {
         "reason=member_muted",
     ]);
     assert!(
-        !lines.iter().any(|l| l.contains("user=ann")),
+        !lines
+            .iter()
+            .any(|l| l.starts_with("event") && l.contains("user=ann")),
         "an allowed check was reported"
     );
     // Recovery on open, and the compaction with its size.
@@ -167,7 +174,7 @@ fn one_mutation_one_denied_check_and_one_compaction_are_reported() {
     assert_eq!(
         get(
             "mutegate_mutations_total",
-            &[("kind", "unknown"), ("outcome", "refused")]
+            &[("kind", "set_notify"), ("outcome", "refused")]
         ),
         Some(1.0)
     );

@@ -101,6 +101,25 @@ pub(crate) struct Parts {
     pub lock: DirLock,
 }
 
+impl crate::write::Sequencer for Log {
+    fn commit(&mut self, ops: &[(u64, &Op)]) -> Result<(), Error> {
+        self.append(ops)
+    }
+
+    fn committed(&mut self, now: u64, tables: &crate::store::Tables) {
+        if self.wants_compaction(now) {
+            // The batch is acknowledged either way: a failed compaction leaves the log
+            // and snapshot as they were, is reported in `health()` and is retried after
+            // a backoff, so it costs at most this one batch one attempt.
+            self.compact(now, &tables.to_ops(now));
+        }
+    }
+
+    fn sync(&self) -> Result<(), Error> {
+        Log::sync(self)
+    }
+}
+
 impl Log {
     /// The log over an open file, with its sync thread if the policy has one.
     pub fn new(p: Parts) -> Log {
@@ -161,17 +180,20 @@ impl Log {
         }
     }
 
-    /// Appends one operation; on return it is in the log (and synced, per the policy).
+    /// Appends a batch of operations with one write (and, under `EveryWrite`, one
+    /// `fsync`); on return they are in the log (and synced, per the policy).
     ///
     /// On failure the mutation must not be applied, and the log is cut back to where it
     /// was, so the refused record is not replayed after a restart. If even that fails,
     /// the store stops (every later append fails until it is reopened).
-    pub fn append(&mut self, at: u64, op: &Op) -> Result<(), Error> {
+    pub fn append(&mut self, ops: &[(u64, &Op)]) -> Result<(), Error> {
         if let Some(why) = self.shared.monitor.stopped() {
             return Err(self.refused_after_stop(&why));
         }
         self.buf.clear();
-        codec::encode(&mut self.buf, at, op);
+        for (at, op) in ops {
+            codec::encode(&mut self.buf, *at, op);
+        }
         let file = Arc::clone(&self.shared.slot.read());
         if let Err(e) = self.shared.faults.write(Step::Append, &file, &self.buf) {
             let error = io_error("write", self.path(), &e);

@@ -1,0 +1,94 @@
+//! Speech mutes of members (Agora mute list): mute, lift and list.
+
+use super::*;
+
+impl Engine {
+    /// Speech-mutes `users` in `room` for `duration` (Agora `POST .../mute`). Returns the
+    /// expiry given to every one of them.
+    ///
+    /// The whole batch is validated first; one bad id refuses it all. Re-muting a muted
+    /// member replaces the expiry (longer or shorter). Membership is not consulted:
+    /// leaving and rejoining the room does not lift a mute.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty batch or one over
+    /// [`Limits::max_batch`], a zero or overflowing duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Expiry, ManualClock, MuteFor};
+    ///
+    /// let engine = Engine::builder().clock(ManualClock::new(1_000)).build();
+    /// let expiry = engine.mute_members("r1", ["ann", "bob"], MuteFor::millis(500))?;
+    /// assert_eq!(expiry, Expiry::At(1_500));
+    /// assert_eq!(engine.muted_members("r1").len(), 2);
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_members<I, S>(
+        &self,
+        room: &str,
+        users: I,
+        duration: MuteFor,
+    ) -> Result<Expiry, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.submit().mute_members(room, users, duration).wait()
+    }
+
+    /// Lifts the speech mutes of `users` in `room` (Agora `DELETE .../mute/{member}`).
+    /// Returns how many of them were muted.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_members("r1", ["ann"], MuteFor::Forever)?;
+    /// assert_eq!(engine.unmute_members("r1", ["ann", "bob"])?, 1);
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn unmute_members<I, S>(&self, room: &str, users: I) -> Result<usize, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.submit().unmute_members(room, users).wait()
+    }
+
+    /// The members of `room` with an active speech mute, with their expiry, by user id.
+    #[must_use]
+    pub fn muted_members(&self, room: &str) -> Vec<MutedMember> {
+        let now = self.inner.clock.now_ms();
+        let mut out: Vec<MutedMember> = match self.inner.tables.rooms.get(room) {
+            None => return Vec::new(),
+            Some(r) => r
+                .members
+                .iter()
+                .filter(|&(_, &e)| active(e, now))
+                .map(|(u, &e)| MutedMember {
+                    user: u.to_string(),
+                    expiry: Expiry::from_raw(e),
+                })
+                .collect(),
+        };
+        out.sort_unstable_by(|a, b| a.user.cmp(&b.user));
+        out
+    }
+
+    /// When `user`'s speech mute in `room` ends, or `None` if not muted there.
+    #[must_use]
+    pub fn member_mute(&self, room: &str, user: &str) -> Option<Expiry> {
+        let now = self.inner.clock.now_ms();
+        let e = *self.inner.tables.rooms.get(room)?.members.get(user)?;
+        active(e, now).then(|| Expiry::from_raw(e))
+    }
+}

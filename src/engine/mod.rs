@@ -1,0 +1,247 @@
+//! The [`Engine`]: a facade over the tables (read by the checks in `check.rs`) and the
+//! write pipeline (`write`). Each concept's methods live in a file of their own:
+//! notifications, members, modules, rooms, housekeeping, operations; mutations are
+//! validated into requests by `submit`; the builder opens and builds engines.
+
+mod builder;
+mod housekeeping;
+mod members;
+mod modules;
+mod notifications;
+mod operations;
+mod rooms;
+mod submit;
+
+pub use builder::EngineBuilder;
+pub use submit::Submit;
+
+use std::num::NonZeroUsize;
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use crate::background::Background;
+use crate::change::{self, Change, Expiries};
+use crate::clock::{Clock, SystemClock};
+use crate::codec;
+use crate::durable::{self, Faults, SyncPolicy};
+use crate::error::Error;
+use crate::event::{Event, Subscribers};
+use crate::expiry::{Expiry, MuteFor, active};
+use crate::health::{Health, Monitor};
+use crate::limits::Limits;
+use crate::module::{Module, ModuleChange, ModuleStatus};
+use crate::notify::{NotifyLevel, NotifySetting};
+use crate::observe;
+use crate::op::Op;
+use crate::role::{AllowPolicy, RoleSet};
+use crate::stats::Stats;
+use crate::store::Tables;
+use crate::write::{InMemory, Queue, Sequencer, Ticket};
+
+/// The mute engine: all four kinds of mute state, and the checks over them.
+///
+/// `Send + Sync`; share it with `Arc`. Every method takes `&self`. See the
+/// [crate docs](crate) for the consistency model.
+///
+/// # Examples
+///
+/// ```
+/// use mutegate::{Engine, MuteFor, Target};
+///
+/// let engine = Engine::new();
+/// engine.mute_members("room1", ["bob"], MuteFor::Forever)?;
+/// assert!(!engine.can_send("bob", Target::room("room1")));
+/// assert!(engine.can_send("ann", Target::room("room1")));
+/// # Ok::<(), mutegate::Error>(())
+/// ```
+pub struct Engine {
+    /// Declared first so they are stopped before anything else is dropped.
+    _sweeper: Option<Background>,
+    _sequencer: Option<Background>,
+    pub(crate) inner: Arc<Inner>,
+}
+
+/// The engine's state, shared with its background threads and with tickets.
+pub(crate) struct Inner {
+    pub(crate) tables: Tables,
+    /// Held by whoever runs the pipeline (or sweeps, or snapshots): batches are applied
+    /// one at a time, each whole.
+    pub(crate) writer: Mutex<Writer>,
+    /// Mutations waiting for the pipeline.
+    pub(crate) queue: Queue,
+    /// The thread that runs the pipeline for callers that must not block.
+    pub(crate) sequencer_thread: OnceLock<Thread>,
+    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) limits: Limits,
+    pub(crate) exempt: RoleSet,
+    pub(crate) policy: AllowPolicy,
+    pub(crate) subscribers: Subscribers,
+    /// What background work and the store have run into.
+    pub(crate) monitor: Arc<Monitor>,
+    /// Entries stored, by kind, for the `mutegate_entries` gauge.
+    pub(crate) entries: observe::Entries,
+}
+
+/// What only the holder of the writer lock touches.
+pub(crate) struct Writer {
+    pub(crate) expiries: Expiries,
+    /// Where operations become durable: the local log, or nowhere (in memory).
+    pub(crate) sequencer: Box<dyn Sequencer>,
+}
+
+impl Writer {
+    fn new(sequencer: Box<dyn Sequencer>) -> Writer {
+        Writer {
+            expiries: Expiries::default(),
+            sequencer,
+        }
+    }
+}
+
+impl Default for Writer {
+    fn default() -> Writer {
+        Writer::new(Box::new(InMemory))
+    }
+}
+
+/// Starts the thread that runs the pipeline when an awaited ticket asks for it.
+fn spawn_sequencer(inner: &Arc<Inner>) -> Background {
+    let weak = Arc::downgrade(inner);
+    let thread = Background::spawn(
+        "mutegate-sequencer",
+        Arc::clone(&inner.monitor),
+        move || {
+            if let Some(inner) = weak.upgrade() {
+                inner.lead();
+            }
+            Duration::from_millis(100)
+        },
+    );
+    let _ = inner.sequencer_thread.set(thread.thread().clone());
+    thread
+}
+
+impl Drop for Engine {
+    fn drop(&mut self) {
+        // Stop the threads, then run whatever is still queued, so that no ticket waits
+        // for a sequencer that is gone.
+        drop(self._sequencer.take());
+        drop(self._sweeper.take());
+        self.inner.lead();
+    }
+}
+
+/// Starts the background sweeper: sweeps, then sleeps until the next end, but never
+/// longer than `every` (a mutation may have added an earlier end meanwhile).
+fn spawn_sweeper(inner: Arc<Inner>, every: Duration) -> Background {
+    let monitor = Arc::clone(&inner.monitor);
+    Background::spawn("mutegate-sweeper", monitor, move || {
+        inner.sweep();
+        let now = inner.clock.now_ms();
+        inner.next_expiry().map_or(every, |t| {
+            Duration::from_millis(t.saturating_sub(now)).min(every)
+        })
+    })
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("users", &self.inner.tables.users.len())
+            .field("rooms", &self.inner.tables.rooms.len())
+            .field("limits", &self.inner.limits)
+            .field("exempt", &self.inner.exempt)
+            .field("policy", &self.inner.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new()
+    }
+}
+
+/// A member's speech mute in a room, as listed by [`Engine::muted_members`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MutedMember {
+    /// The muted user.
+    pub user: String,
+    /// When the mute ends (Agora's `expire`).
+    pub expiry: Expiry,
+}
+
+impl Engine {
+    /// An engine on the system clock with default limits and policies.
+    #[must_use]
+    pub fn new() -> Engine {
+        Engine::builder().build()
+    }
+
+    /// A builder for an engine with a chosen clock, limits or policies.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder {
+            clock: Box::new(SystemClock),
+            limits: Limits::default(),
+            exempt: RoleSet::default(),
+            policy: AllowPolicy::default(),
+            shards: None,
+            capacity_hint: 1 << 16,
+            sweep_every: None,
+            sync: SyncPolicy::default(),
+            compact_after: 64 << 20,
+            faults: Arc::default(),
+        }
+    }
+
+    /// The limits this engine enforces.
+    #[must_use]
+    pub fn limits(&self) -> Limits {
+        self.inner.limits
+    }
+
+    /// The current time on the engine's clock.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+}
+
+impl Inner {
+    /// The events `changes` amount to, if anyone is listening.
+    fn events(&self, changes: &[Change], now: u64) -> Vec<Event> {
+        let mut events = Vec::new();
+        if !changes.is_empty() && !self.subscribers.is_empty() {
+            events.reserve(changes.len());
+            change::events(changes, now, &mut events);
+        }
+        events
+    }
+
+    pub(crate) fn next_expiry(&self) -> Option<u64> {
+        let writer = self.writer.lock();
+        writer.expiries.next_after(self.clock.now_ms())
+    }
+
+    pub(crate) fn sweep(&self) -> usize {
+        let started = std::time::Instant::now();
+        let mut writer = self.writer.lock();
+        let now = self.clock.now_ms();
+        let due = writer.expiries.take_due(now);
+        let mut changes = Vec::new();
+        for key in &due {
+            self.tables.apply(key.clearing_op(), now, &mut changes);
+        }
+        let events = self.events(&changes, now);
+        self.entries.track(&changes);
+        writer.expiries.track(changes);
+        drop(writer);
+        observe::swept(due.len(), started.elapsed());
+        self.subscribers.deliver(&events, &self.monitor);
+        due.len()
+    }
+}

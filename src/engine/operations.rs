@@ -1,0 +1,168 @@
+//! Operations, events, snapshots, syncing, expiry and health.
+
+use super::*;
+
+impl Engine {
+    /// Applies one operation, as a mutation call would, after validating its ids and
+    /// batches. Idempotent: applying the same operation twice leaves the same state.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch, or a module change that
+    /// names no module. The engine is unchanged after an error.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Expiry, Op, Target};
+    ///
+    /// let engine = Engine::new();
+    /// let op = Op::MuteRoom { room: "r1".into(), until: Expiry::Never };
+    /// engine.apply(op.clone())?;
+    /// engine.apply(op)?;
+    /// assert!(!engine.can_send("ann", Target::room("r1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn apply(&self, op: Op) -> Result<(), Error> {
+        self.submit().apply(op).wait()
+    }
+
+    /// Calls `subscriber` with every [`Event`] from now on, after each mutation and each
+    /// sweep, with no engine lock held. A panicking subscriber is contained: the engine
+    /// and the other subscribers carry on. Events of concurrent mutations may arrive in
+    /// either order.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, Event, MuteFor};
+    /// use std::sync::{Arc, Mutex};
+    ///
+    /// let engine = Engine::new();
+    /// let seen = Arc::new(Mutex::new(Vec::new()));
+    /// let sink = Arc::clone(&seen);
+    /// engine.subscribe(move |e: &Event| sink.lock().unwrap().push(e.clone()));
+    /// engine.mute_room("r1", MuteFor::Forever)?;
+    /// assert!(matches!(seen.lock().unwrap()[0], Event::Muted { .. }));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn subscribe(&self, subscriber: impl Fn(&Event) + Send + Sync + 'static) {
+        self.inner.subscribers.add(Arc::new(subscriber));
+    }
+
+    /// Writes the whole state to `out`: a consistent cut, taken between two mutations,
+    /// that [`restore`](Engine::restore) reads back. Mutes that have ended are left out.
+    /// The state is captured under the writer lock; `out` is written after it is released.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if writing to `out` fails.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_members("r1", ["bob"], MuteFor::Forever)?;
+    /// let mut bytes = Vec::new();
+    /// engine.snapshot(&mut bytes)?;
+    /// let copy = Engine::new();
+    /// copy.restore(&mut bytes.as_slice())?;
+    /// assert!(!copy.can_send("bob", Target::room("r1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), Error> {
+        let (now, ops) = {
+            let _writer = self.inner.writer.lock();
+            let now = self.inner.clock.now_ms();
+            (now, self.inner.tables.to_ops(now))
+        };
+        let bytes = codec::snapshot_bytes(0, 0, now, &ops);
+        out.write_all(&bytes)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::Io {
+                op: "write",
+                path: "snapshot".into(),
+                message: e.to_string(),
+            })
+    }
+
+    /// Reads a snapshot written by [`snapshot`](Engine::snapshot) and applies it to this
+    /// engine (logged, if the engine is durable). The whole snapshot is decoded and
+    /// checked before anything is applied. Returns how many operations it held.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Corrupt`] if the snapshot is damaged, an id or batch error if it holds
+    /// an operation this engine's limits refuse (in both cases nothing is applied), or a
+    /// log error of a durable engine.
+    pub fn restore(&self, input: &mut dyn std::io::Read) -> Result<usize, Error> {
+        let mut bytes = Vec::new();
+        input.read_to_end(&mut bytes).map_err(|e| Error::Io {
+            op: "read",
+            path: "snapshot".into(),
+            message: e.to_string(),
+        })?;
+        let (_, records) =
+            codec::read_snapshot(&bytes).map_err(|(offset, what)| Error::Corrupt {
+                path: "snapshot".into(),
+                offset: offset as u64,
+                what,
+            })?;
+        let n = records.len();
+        records
+            .iter()
+            .try_for_each(|r| r.op.validate(&self.inner.limits))?;
+        // All queued at once, so they go out in large batches.
+        let tickets: Vec<Ticket<()>> = records
+            .into_iter()
+            .map(|r| self.submit().apply(r.op))
+            .collect();
+        tickets.into_iter().try_for_each(Ticket::wait)?;
+        Ok(n)
+    }
+
+    /// Syncs a durable engine's log to stable storage now, whatever its policy.
+    ///
+    /// Locking behaviour: holds the writer lock for one `fdatasync`, so mutations wait.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if the sync fails; the store then stops taking mutations until it is
+    /// reopened (after a failed fsync the log cannot know what reached the disk), as
+    /// [`Engine::health`] shows. An in-memory engine has nothing to sync.
+    pub fn sync(&self) -> Result<(), Error> {
+        let writer = self.inner.writer.lock();
+        writer.sequencer.sync()
+    }
+
+    /// What the durable store and the background threads have run into: whether the
+    /// store has stopped taking writes, failed compactions and their retry time, failed
+    /// syncs, and panics caught in background threads and subscribers. An in-memory
+    /// engine reports only the panics. Cheap: copies one small struct under a lock.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// let engine = mutegate::Engine::new();
+    /// assert!(engine.health().is_healthy());
+    /// ```
+    #[must_use]
+    pub fn health(&self) -> Health {
+        self.inner.monitor.report()
+    }
+
+    /// When the next mute still in force ends, if any has an end.
+    #[must_use]
+    pub fn next_expiry(&self) -> Option<Expiry> {
+        self.inner.next_expiry().map(Expiry::At)
+    }
+
+    /// Frees every mute that has ended and announces each with one [`Event::Expired`].
+    /// Returns how many were freed. Expired state already reads as absent; sweeping
+    /// reclaims its memory and tells subscribers.
+    pub fn sweep(&self) -> usize {
+        self.inner.sweep()
+    }
+}

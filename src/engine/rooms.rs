@@ -1,0 +1,93 @@
+//! Room-wide mutes and allow lists (Agora "mute all" and white list).
+
+use super::*;
+
+impl Engine {
+    /// Mutes the whole of `room` for `duration` (Agora "mute all", `POST .../ban`):
+    /// only allow-listed users and exempt roles may send. Returns the expiry. Member
+    /// mutes are untouched.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, a zero or overflowing duration.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.allow("r1", ["vip"])?;
+    /// engine.mute_room("r1", MuteFor::Forever)?;
+    /// assert!(engine.can_send("vip", Target::room("r1")));
+    /// assert!(!engine.can_send("ann", Target::room("r1")));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_room(&self, room: &str, duration: MuteFor) -> Result<Expiry, Error> {
+        self.submit().mute_room(room, duration).wait()
+    }
+
+    /// Lifts `room`'s room-wide mute (Agora `DELETE .../ban`). Returns whether it was muted.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id.
+    pub fn unmute_room(&self, room: &str) -> Result<bool, Error> {
+        self.submit().unmute_room(room).wait()
+    }
+
+    /// When `room`'s room-wide mute ends, or `None` if it is not muted.
+    #[must_use]
+    pub fn room_mute(&self, room: &str) -> Option<Expiry> {
+        let now = self.inner.clock.now_ms();
+        let raw = self.inner.tables.rooms.get(room)?.mute;
+        active(raw, now).then(|| Expiry::from_raw(raw))
+    }
+
+    /// Adds `users` to `room`'s allow list (Agora `POST .../white/users`).
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch.
+    pub fn allow<I, S>(&self, room: &str, users: I) -> Result<(), Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.submit().allow(room, users).wait()
+    }
+
+    /// Removes `users` from `room`'s allow list. Returns how many were on it.
+    ///
+    /// # Errors
+    ///
+    /// An empty or over-long id, an empty or over-large batch.
+    pub fn disallow<I, S>(&self, room: &str, users: I) -> Result<usize, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.submit().disallow(room, users).wait()
+    }
+
+    /// `room`'s allow list, by user id.
+    #[must_use]
+    pub fn allow_list(&self, room: &str) -> Vec<String> {
+        let mut out: Vec<String> = match self.inner.tables.rooms.get(room) {
+            None => return Vec::new(),
+            Some(r) => r.allow_list().map(|u| u.to_string()).collect(),
+        };
+        out.sort_unstable();
+        out
+    }
+
+    /// Whether `user` is on `room`'s allow list.
+    #[must_use]
+    pub fn is_allowed(&self, room: &str, user: &str) -> bool {
+        self.inner
+            .tables
+            .rooms
+            .get(room)
+            .is_some_and(|r| r.allows(user))
+    }
+}

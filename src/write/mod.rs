@@ -1,0 +1,280 @@
+//! The write pipeline: queue, batch, one write (and one `fsync`), apply, reply.
+//!
+//! A mutation is validated by the caller's thread and turned into a [`Request`]: the
+//! operation (with absolute expiries, counted from the caller's clock read), an optional
+//! [`Check`] against the state, and what the caller wants back ([`Derive`]). Requests
+//! wait in one queue. Whoever finds the pipeline idle leads it: it takes what is queued
+//! as one batch, checks each request against the state in order, hands the accepted
+//! operations to the [`Sequencer`] (one write, and under `EveryWrite` one `fsync`, for the
+//! whole batch), applies them to the tables in that order, delivers the events, and then
+//! answers every caller. While a leader writes, new requests queue up behind it and go
+//! out together in the next batch: group commit. Blocking callers lead themselves when
+//! the pipeline is idle (no thread hand-off on the fast path); awaiting callers leave the
+//! work to the engine's sequencer thread.
+
+mod ticket;
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+pub(crate) use ticket::Slot;
+pub use ticket::Ticket;
+
+use crate::change::Change;
+use crate::engine::{Inner, Writer};
+use crate::error::Error;
+use crate::event::Event;
+use crate::expiry::{Expiry, active};
+use crate::module::ModuleStatus;
+use crate::observe::Mutation;
+use crate::op::Op;
+use crate::store::{Key, Tables};
+
+/// The most requests one batch takes.
+const MAX_BATCH: usize = 1024;
+
+/// Decides that an operation is next, and makes it durable: the seam between the
+/// pipeline and where operations are kept (the local log; a replicated stream later).
+pub(crate) trait Sequencer: Send {
+    /// Makes `ops` (each with the engine time it is applied at) durable, in this
+    /// order: all of them, or (on an error) none of them.
+    fn commit(&mut self, ops: &[(u64, &Op)]) -> Result<(), Error>;
+
+    /// The batch was applied; `tables` holds the state at the end of the sequence, as of
+    /// `now`.
+    fn committed(&mut self, now: u64, tables: &Tables);
+
+    /// Makes everything committed so far durable now.
+    fn sync(&self) -> Result<(), Error>;
+}
+
+/// An engine with no store: every batch is "durable" at once.
+pub(crate) struct InMemory;
+
+impl Sequencer for InMemory {
+    fn commit(&mut self, _: &[(u64, &Op)]) -> Result<(), Error> {
+        Ok(())
+    }
+    fn committed(&mut self, _: u64, _: &Tables) {}
+    fn sync(&self) -> Result<(), Error> {
+        Ok(())
+    }
+}
+
+/// A condition on the state that a request needs at its place in the order.
+#[derive(Debug)]
+pub(crate) enum Check {
+    /// Nothing.
+    None,
+    /// The user has an active notification setting for the room (else `NotMuted`).
+    NotificationSet { user: Key, room: Key },
+}
+
+impl Check {
+    /// Whether `op`, earlier in the same batch, could change what this check sees: then
+    /// the batch ends before this request, which goes first in the next one.
+    fn touched_by(&self, op: &Op) -> bool {
+        match self {
+            Check::None => false,
+            Check::NotificationSet { user, room } => match op {
+                Op::SetNotify {
+                    user: u, room: r, ..
+                } => u == user && r == room,
+                Op::RemoveUser { user: u } => u == user,
+                Op::RemoveRoom { room: r } => r == room,
+                _ => false,
+            },
+        }
+    }
+
+    fn verify(&self, tables: &Tables, now: u64) -> Result<(), Error> {
+        match self {
+            Check::None => Ok(()),
+            Check::NotificationSet { user, room } => match tables.active_setting(user, room, now) {
+                Some(_) => Ok(()),
+                None => Err(Error::NotMuted {
+                    user: user.to_string(),
+                    room: room.to_string(),
+                }),
+            },
+        }
+    }
+}
+
+/// What a caller gets back from its applied operation.
+#[derive(Debug)]
+pub(crate) enum Derive {
+    /// Nothing.
+    Unit,
+    /// This expiry (computed when the request was made).
+    Expiry(Expiry),
+    /// How many active member mutes the operation lifted.
+    MembersLifted,
+    /// Whether an active room-wide mute was lifted.
+    RoomLifted,
+    /// How many entries changed.
+    Changed,
+    /// Whether anything changed.
+    AnyChange,
+    /// The user's module status after the operation.
+    Modules(Key),
+}
+
+/// A caller's answer, before the typed conversion of its method.
+#[derive(Debug)]
+pub(crate) enum Outcome {
+    Unit,
+    Expiry(Expiry),
+    Count(usize),
+    Flag(bool),
+    Modules(ModuleStatus),
+}
+
+impl Derive {
+    fn outcome(&self, tables: &Tables, changes: &[Change], now: u64) -> Outcome {
+        match self {
+            Derive::Unit => Outcome::Unit,
+            Derive::Expiry(e) => Outcome::Expiry(*e),
+            Derive::MembersLifted => Outcome::Count(
+                changes
+                    .iter()
+                    .filter(|c| matches!(c, Change::Member { old, .. } if active(*old, now)))
+                    .count(),
+            ),
+            Derive::RoomLifted => Outcome::Flag(
+                changes
+                    .iter()
+                    .any(|c| matches!(c, Change::Room { old, .. } if active(*old, now))),
+            ),
+            Derive::Changed => Outcome::Count(changes.len()),
+            Derive::AnyChange => Outcome::Flag(!changes.is_empty()),
+            Derive::Modules(user) => {
+                let raw = tables.users.get(user).map_or([0; 4], |u| u.modules());
+                Outcome::Modules(ModuleStatus::from_raw(&raw, now))
+            }
+        }
+    }
+}
+
+/// One queued mutation.
+pub(crate) struct Request {
+    pub op: Op,
+    /// The caller's clock read when it made the request.
+    pub now: u64,
+    pub check: Check,
+    pub derive: Derive,
+    pub slot: Arc<Slot>,
+    pub mutation: Mutation,
+}
+
+/// Answers to hand out and events to deliver, once the writer lock is released.
+struct Finished {
+    answers: Vec<(Arc<Slot>, Mutation, Result<Outcome, Error>)>,
+    events: Vec<Event>,
+}
+
+impl Inner {
+    /// Queues `request` for the pipeline.
+    pub(crate) fn enqueue(&self, request: Request) {
+        self.queue.lock().push_back(request);
+    }
+
+    /// Runs the pipeline on this thread if no other thread is running it, until the queue
+    /// is empty. Returns whether this thread ran any batch.
+    pub(crate) fn lead(&self) -> bool {
+        let mut led = false;
+        while let Some(mut writer) = self.writer.try_lock() {
+            let batch: Vec<Request> = {
+                let mut queue = self.queue.lock();
+                let n = queue.len().min(MAX_BATCH);
+                queue.drain(..n).collect()
+            };
+            if batch.is_empty() {
+                drop(writer);
+                // Whatever was queued while the lock was held is ours to run: its caller
+                // found the lock taken and waits for a leader.
+                if self.queue.lock().is_empty() {
+                    return led;
+                }
+                continue;
+            }
+            led = true;
+            let finished = self.run_batch(&mut writer, batch);
+            drop(writer);
+            self.subscribers.deliver(&finished.events, &self.monitor);
+            for (slot, mutation, answer) in finished.answers {
+                mutation.finish(&answer);
+                slot.complete(answer);
+            }
+        }
+        led
+    }
+
+    /// Asks the sequencer thread to run the pipeline (for callers that must not block).
+    pub(crate) fn wake_sequencer(&self) {
+        if let Some(thread) = self.sequencer_thread.get() {
+            thread.unpark();
+        }
+    }
+
+    /// Checks, commits and applies one batch, in order. Requests after one whose check
+    /// an earlier request of the batch could change go back to the front of the queue.
+    fn run_batch(&self, writer: &mut Writer, batch: Vec<Request>) -> Finished {
+        let mut answers = Vec::with_capacity(batch.len());
+        let mut accepted: Vec<Request> = Vec::with_capacity(batch.len());
+        let mut back: Vec<Request> = Vec::new();
+        let mut requests = batch.into_iter();
+        while let Some(request) = requests.next() {
+            if accepted.iter().any(|a| request.check.touched_by(&a.op)) {
+                back.push(request);
+                back.extend(requests.by_ref());
+                break;
+            }
+            match request.check.verify(&self.tables, request.now) {
+                Ok(()) => accepted.push(request),
+                Err(e) => answers.push((request.slot, request.mutation, Err(e))),
+            }
+        }
+        if !back.is_empty() {
+            // They go first in the next batch, in their order.
+            let mut queue = self.queue.lock();
+            for r in back.into_iter().rev() {
+                queue.push_front(r);
+            }
+        }
+        let mut events = Vec::new();
+        if accepted.is_empty() {
+            return Finished { answers, events };
+        }
+        let ops: Vec<(u64, &Op)> = accepted.iter().map(|r| (r.now, &r.op)).collect();
+        if let Err(e) = writer.sequencer.commit(&ops) {
+            answers.extend(
+                accepted
+                    .into_iter()
+                    .map(|r| (r.slot, r.mutation, Err(e.clone()))),
+            );
+            return Finished { answers, events };
+        }
+        let listening = !self.subscribers.is_empty();
+        let mut changes = Vec::new();
+        let mut last = 0;
+        for request in accepted {
+            let at = request.now;
+            last = last.max(at);
+            changes.clear();
+            self.tables.apply(request.op, at, &mut changes);
+            let outcome = request.derive.outcome(&self.tables, &changes, at);
+            if listening {
+                crate::change::events(&changes, at, &mut events);
+            }
+            self.entries.track(&changes);
+            writer.expiries.track(std::mem::take(&mut changes));
+            answers.push((request.slot, request.mutation, Ok(outcome)));
+        }
+        writer.sequencer.committed(last, &self.tables);
+        Finished { answers, events }
+    }
+}
+
+/// The queue of requests waiting for the pipeline.
+pub(crate) type Queue = parking_lot::Mutex<VecDeque<Request>>;

@@ -1,0 +1,170 @@
+//! [`Ticket`]: a mutation on its way through the write pipeline, both `.wait()`-able
+//! and awaitable.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use parking_lot::{Condvar, Mutex};
+
+use super::Outcome;
+use crate::engine::Inner;
+use crate::error::Error;
+
+/// Where the pipeline leaves one request's answer.
+#[derive(Default)]
+pub(crate) struct Slot {
+    state: Mutex<SlotState>,
+    ready: Condvar,
+}
+
+#[derive(Default)]
+struct SlotState {
+    answer: Option<Result<Outcome, Error>>,
+    waker: Option<Waker>,
+}
+
+impl Slot {
+    /// Leaves the answer and wakes whoever waits for it.
+    pub fn complete(&self, answer: Result<Outcome, Error>) {
+        let waker = {
+            let mut s = self.state.lock();
+            s.answer = Some(answer);
+            s.waker.take()
+        };
+        self.ready.notify_all();
+        if let Some(w) = waker {
+            w.wake();
+        }
+    }
+
+    fn take(&self) -> Option<Result<Outcome, Error>> {
+        self.state.lock().answer.take()
+    }
+
+    /// Waits up to `limit` for the answer.
+    fn wait_for(&self, limit: Duration) {
+        let mut s = self.state.lock();
+        if s.answer.is_none() {
+            self.ready.wait_for(&mut s, limit);
+        }
+    }
+
+    /// The answer if there is one; else remembers `waker` for when it comes.
+    fn poll(&self, waker: &Waker) -> Option<Result<Outcome, Error>> {
+        let mut s = self.state.lock();
+        match s.answer.take() {
+            Some(answer) => Some(answer),
+            None => {
+                s.waker = Some(waker.clone());
+                None
+            }
+        }
+    }
+}
+
+/// A mutation handed to the write pipeline, returned by the methods of
+/// [`Submit`](crate::Submit) before the mutation is applied.
+///
+/// `.wait()` blocks until the mutation is durable and applied (the calling thread may
+/// do the pipeline's work itself, as the blocking mutation methods do); `.await`
+/// (the ticket is a [`Future`]) never blocks: the engine's sequencer thread does the I/O.
+/// A ticket dropped unfinished still has its mutation applied; only the answer is lost.
+///
+/// # Examples
+///
+/// ```
+/// use mutegate::{Engine, MuteFor, Target};
+///
+/// let engine = Engine::new();
+/// let ticket = engine.submit().mute_room("r1", MuteFor::Forever);
+/// ticket.wait()?;
+/// assert!(!engine.can_send("ann", Target::room("r1")));
+/// # Ok::<(), mutegate::Error>(())
+/// ```
+#[must_use = "a ticket does nothing to the caller unless waited or awaited"]
+pub struct Ticket<T> {
+    inner: Arc<Inner>,
+    slot: Arc<Slot>,
+    map: fn(Outcome) -> T,
+    /// Set once the answer was taken, or the sequencer thread was asked to run.
+    settled: bool,
+}
+
+impl<T> std::fmt::Debug for Ticket<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Ticket").finish_non_exhaustive()
+    }
+}
+
+impl<T> Ticket<T> {
+    pub(crate) fn new(inner: Arc<Inner>, slot: Arc<Slot>, map: fn(Outcome) -> T) -> Ticket<T> {
+        Ticket {
+            inner,
+            slot,
+            map,
+            settled: false,
+        }
+    }
+
+    /// A ticket already answered (a mutation refused before it was queued).
+    pub(crate) fn refused(inner: Arc<Inner>, error: Error, map: fn(Outcome) -> T) -> Ticket<T> {
+        let slot = Arc::new(Slot::default());
+        slot.complete(Err(error));
+        Ticket::new(inner, slot, map)
+    }
+
+    /// Blocks until the mutation is durable and applied; its result.
+    ///
+    /// Locking behaviour: if no other thread is running the pipeline, this one does,
+    /// including the log write and, under [`SyncPolicy::EveryWrite`], the `fsync` for
+    /// every mutation queued with it.
+    ///
+    /// [`SyncPolicy::EveryWrite`]: crate::SyncPolicy::EveryWrite
+    ///
+    /// # Errors
+    ///
+    /// The mutation's error; the engine is unchanged by it.
+    pub fn wait(mut self) -> Result<T, Error> {
+        self.settled = true;
+        loop {
+            if let Some(answer) = self.slot.take() {
+                return answer.map(self.map);
+            }
+            // Lead the pipeline if nobody does; else wait for the leader, briefly, and
+            // look again (a leader that just finished may have left the request queued).
+            if !self.inner.lead() {
+                self.slot.wait_for(Duration::from_millis(1));
+            }
+        }
+    }
+}
+
+impl<T> Future for Ticket<T> {
+    type Output = Result<T, Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.get_mut();
+        if let Some(answer) = this.slot.poll(cx.waker()) {
+            this.settled = true;
+            return Poll::Ready(answer.map(this.map));
+        }
+        if !this.settled {
+            this.settled = true;
+            this.inner.wake_sequencer();
+        }
+        Poll::Pending
+    }
+}
+
+impl<T> Unpin for Ticket<T> {}
+
+impl<T> Drop for Ticket<T> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.inner.wake_sequencer();
+        }
+    }
+}
