@@ -179,35 +179,38 @@ impl Inner {
         self.queue.lock().push_back(request);
     }
 
-    /// Runs the pipeline on this thread if no other thread is running it, until the queue
-    /// is empty. Returns whether this thread ran any batch.
-    pub(crate) fn lead(&self) -> bool {
-        let mut led = false;
-        while let Some(mut writer) = self.writer.try_lock() {
-            let batch: Vec<Request> = {
-                let mut queue = self.queue.lock();
-                let n = queue.len().min(MAX_BATCH);
-                queue.drain(..n).collect()
-            };
-            if batch.is_empty() {
-                drop(writer);
-                // Whatever was queued while the lock was held is ours to run: its caller
-                // found the lock taken and waits for a leader.
-                if self.queue.lock().is_empty() {
-                    return led;
-                }
-                continue;
-            }
-            led = true;
-            let finished = self.run_batch(&mut writer, batch);
-            drop(writer);
-            self.subscribers.deliver(&finished.events, &self.monitor);
-            for (slot, mutation, answer) in finished.answers {
-                mutation.finish(&answer);
-                slot.complete(answer);
-            }
+    /// Runs one batch on this thread if no other thread is running the pipeline.
+    /// Returns whether it ran one. Leadership is handed over after each batch: the
+    /// caller whose request is next in the queue is woken to lead the following one, so
+    /// while one batch is written (and synced) the next one fills up.
+    pub(crate) fn lead_once(&self) -> bool {
+        let Some(mut writer) = self.writer.try_lock() else {
+            return false;
+        };
+        let batch: Vec<Request> = {
+            let mut queue = self.queue.lock();
+            let n = queue.len().min(MAX_BATCH);
+            queue.drain(..n).collect()
+        };
+        if batch.is_empty() {
+            return false;
         }
-        led
+        let finished = self.run_batch(&mut writer, batch);
+        drop(writer);
+        if let Some(next) = self.queue.lock().front() {
+            next.slot.kick();
+        }
+        self.subscribers.deliver(&finished.events, &self.monitor);
+        for (slot, mutation, answer) in finished.answers {
+            mutation.finish(&answer);
+            slot.complete(answer);
+        }
+        true
+    }
+
+    /// Runs batches on this thread until the queue is empty or another thread leads.
+    pub(crate) fn lead(&self) {
+        while self.lead_once() {}
     }
 
     /// Asks the sequencer thread to run the pipeline (for callers that must not block).

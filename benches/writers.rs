@@ -1,0 +1,329 @@
+//! Writers: mutations per second with 1, 2 and 8 writer threads, under each sync policy
+//! and in memory, beside Redis with `appendfsync always` (what a chat backend would
+//! otherwise use) in the same run; and a writer's latency while a 1M-entry compaction
+//! runs.
+//!
+//! Each writer thread mutes and unmutes members of rooms of its own (disjoint keys), so
+//! the threads contend only inside mutegate. Redis does the same with `ZADD`/`ZREM` on one
+//! sorted set per room (score = expiry), from one connection per thread. The Redis side
+//! starts its own `redis-server` (from PATH) on a free loopback port with a temporary
+//! directory and stops it by PID; without `redis-server` it says so and skips only that.
+//!
+//! `cargo bench --bench writers` (criterion), or
+//! `MUTEGATE_INTERLEAVED=3 cargo bench --bench writers` for short interleaved stretches
+//! of every contender, three rounds, with the median and spread of each.
+
+mod support;
+
+use std::process::{Child, Command, Stdio};
+use std::sync::Barrier;
+use std::time::{Duration, Instant};
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
+use mutegate::{Engine, ManualClock, MuteFor, SyncPolicy};
+use support::NOW;
+
+/// Writer thread counts measured.
+const THREADS: [usize; 3] = [1, 2, 8];
+
+/// A contender: how it is named and how it is set up.
+#[derive(Clone, Copy, Debug)]
+enum Store {
+    InMemory,
+    Every10ms,
+    EveryWrite,
+}
+
+impl Store {
+    const ALL: [Store; 3] = [Store::InMemory, Store::Every10ms, Store::EveryWrite];
+
+    fn name(self) -> &'static str {
+        match self {
+            Store::InMemory => "in_memory",
+            Store::Every10ms => "every_10ms",
+            Store::EveryWrite => "every_write",
+        }
+    }
+
+    fn engine(self, dir: &std::path::Path) -> Engine {
+        let b = Engine::builder()
+            .clock(ManualClock::new(NOW))
+            .compact_after(256 << 20);
+        match self {
+            Store::InMemory => b.build(),
+            Store::Every10ms => b
+                .sync(SyncPolicy::Every(Duration::from_millis(10)))
+                .open(dir)
+                .expect("open"),
+            Store::EveryWrite => b.sync(SyncPolicy::EveryWrite).open(dir).expect("open"),
+        }
+    }
+}
+
+/// `threads` writers doing `total` mutations between them (a mute, then an unmute, of a
+/// member of a room of their own); the wall time.
+fn run_engine(engine: &Engine, threads: usize, total: u64) -> Duration {
+    let per = (total as usize).div_ceil(threads);
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (engine, barrier) = (engine, &barrier);
+            s.spawn(move || {
+                let room = format!("room-{t}");
+                barrier.wait();
+                for i in 0..per {
+                    let user = format!("u{}", (i / 2) % 512);
+                    if i % 2 == 0 {
+                        engine
+                            .mute_members(&room, [&user], MuteFor::hours(1))
+                            .unwrap();
+                    } else {
+                        engine.unmute_members(&room, [&user]).unwrap();
+                    }
+                }
+            });
+        }
+        barrier.wait();
+        let started = Instant::now();
+        // The scope joins the writers before returning.
+        started
+    })
+    .elapsed()
+}
+
+/// A `redis-server` of our own: started on a free loopback port in a temporary
+/// directory with AOF `always`, stopped by PID on drop.
+struct RedisServer {
+    child: Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl RedisServer {
+    fn start() -> Option<RedisServer> {
+        let dir = tempfile::tempdir().ok()?;
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .ok()?
+            .local_addr()
+            .ok()?
+            .port();
+        let child = Command::new("redis-server")
+            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--dir", dir.path().to_str()?])
+            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--save", "", "--protected-mode", "no"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .ok()?;
+        let server = RedisServer {
+            child,
+            port,
+            _dir: dir,
+        };
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(mut c) = server.connect()
+                && redis::cmd("PING").query::<String>(&mut c).is_ok()
+            {
+                return Some(server);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+
+    fn connect(&self) -> redis::RedisResult<redis::Connection> {
+        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The same workload on Redis: `threads` clients, one connection each.
+fn run_redis(server: &RedisServer, threads: usize, total: u64) -> Duration {
+    let per = (total as usize).div_ceil(threads);
+    let barrier = Barrier::new(threads + 1);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let barrier = &barrier;
+            let mut conn = server.connect().expect("connect to redis");
+            s.spawn(move || {
+                let room = format!("room-{t}");
+                let until = NOW + 3_600_000;
+                barrier.wait();
+                for i in 0..per {
+                    let user = format!("u{}", (i / 2) % 512);
+                    let _: i64 = if i % 2 == 0 {
+                        redis::cmd("ZADD")
+                            .arg(&room)
+                            .arg(until)
+                            .arg(&user)
+                            .query(&mut conn)
+                            .expect("ZADD")
+                    } else {
+                        redis::cmd("ZREM")
+                            .arg(&room)
+                            .arg(&user)
+                            .query(&mut conn)
+                            .expect("ZREM")
+                    };
+                }
+            });
+        }
+        barrier.wait();
+        Instant::now()
+    })
+    .elapsed()
+}
+
+fn redis_or_say_why() -> Option<RedisServer> {
+    let server = RedisServer::start();
+    if server.is_none() {
+        eprintln!(
+            "writers: redis-server is not installed or did not start: the Redis comparison is skipped (apt-get install redis-server)"
+        );
+    }
+    server
+}
+
+fn writers(c: &mut Criterion) {
+    let mut g = c.benchmark_group("writers");
+    g.throughput(Throughput::Elements(1));
+    for store in Store::ALL {
+        if matches!(store, Store::EveryWrite) {
+            g.sample_size(10);
+        }
+        for threads in THREADS {
+            let dir = tempfile::tempdir().expect("temp dir");
+            let engine = store.engine(dir.path());
+            g.bench_with_input(
+                BenchmarkId::new(store.name(), threads),
+                &threads,
+                |b, &threads| b.iter_custom(|iters| run_engine(&engine, threads, iters)),
+            );
+        }
+    }
+    if let Some(server) = redis_or_say_why() {
+        for threads in THREADS {
+            g.bench_with_input(
+                BenchmarkId::new("redis_aof_always", threads),
+                &threads,
+                |b, &threads| b.iter_custom(|iters| run_redis(&server, threads, iters)),
+            );
+        }
+    }
+    g.finish();
+}
+
+/// Every contender for about `stretch` each, alternating, `rounds` times; prints the
+/// median throughput of each, with the spread, and the ratios that matter.
+fn interleaved(rounds: usize, stretch: Duration) {
+    let dirs: Vec<_> = Store::ALL
+        .iter()
+        .map(|_| tempfile::tempdir().expect("temp dir"))
+        .collect();
+    let engines: Vec<Engine> = Store::ALL
+        .iter()
+        .zip(&dirs)
+        .map(|(s, d)| s.engine(d.path()))
+        .collect();
+    let redis = redis_or_say_why();
+    let mut names: Vec<String> = Vec::new();
+    for s in Store::ALL {
+        for t in THREADS {
+            names.push(format!("{} x{t}", s.name()));
+        }
+    }
+    if redis.is_some() {
+        for t in THREADS {
+            names.push(format!("redis_aof_always x{t}"));
+        }
+    }
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); names.len()];
+    // Measures one contender: ops per second over about `stretch`, after a short warm-up.
+    let measure = |run: &dyn Fn(u64) -> Duration| {
+        let mut n = 64u64;
+        let _ = run(n);
+        let mut took = run(n);
+        while took < stretch / 4 {
+            n *= 2;
+            took = run(n);
+        }
+        n as f64 / took.as_secs_f64()
+    };
+    for _ in 0..rounds {
+        let mut k = 0;
+        for engine in &engines {
+            for t in THREADS {
+                rates[k].push(measure(&|n| run_engine(engine, t, n)));
+                k += 1;
+            }
+        }
+        if let Some(server) = &redis {
+            for t in THREADS {
+                rates[k].push(measure(&|n| run_redis(server, t, n)));
+                k += 1;
+            }
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    println!("\nwriters, interleaved: {rounds} rounds of about {stretch:?} per contender");
+    println!("| contender | ops/s, median | min | max |");
+    println!("|---|---:|---:|---:|");
+    for (name, r) in names.iter().zip(&rates) {
+        let (lo, hi) = r
+            .iter()
+            .fold((f64::MAX, 0f64), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        println!("| {name} | {:.0} | {lo:.0} | {hi:.0} |", median(r));
+    }
+    let at = |name: &str| {
+        names
+            .iter()
+            .position(|n| n == name)
+            .map(|i| median(&rates[i]))
+    };
+    println!();
+    for store in Store::ALL {
+        let (one, two, eight) = (
+            at(&format!("{} x1", store.name())),
+            at(&format!("{} x2", store.name())),
+            at(&format!("{} x8", store.name())),
+        );
+        if let (Some(one), Some(two), Some(eight)) = (one, two, eight) {
+            println!(
+                "{}: 2 writers / 1 = {:.2}x, 8 writers / 1 = {:.2}x",
+                store.name(),
+                two / one,
+                eight / one
+            );
+        }
+    }
+    if let (Some(ours), Some(theirs)) = (at("every_write x8"), at("redis_aof_always x8")) {
+        println!(
+            "every_write x8 / redis_aof_always x8 = {:.2}x",
+            ours / theirs
+        );
+    }
+}
+
+criterion_group!(benches, writers);
+
+fn main() {
+    if let Ok(rounds) = std::env::var("MUTEGATE_INTERLEAVED") {
+        let rounds = rounds.parse().unwrap_or(3).max(1);
+        interleaved(rounds, Duration::from_millis(1500));
+        return;
+    }
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+}
