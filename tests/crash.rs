@@ -11,6 +11,7 @@ use mutegate::{Engine, Module, ModuleChange, MuteFor, NotifyLevel, Target};
 
 const DIR: &str = "MUTEGATE_CRASH_DIR";
 const START: &str = "MUTEGATE_CRASH_START";
+const THREADS: &str = "MUTEGATE_CRASH_THREADS";
 
 fn open(dir: &str) -> Engine {
     Engine::builder()
@@ -57,20 +58,55 @@ fn crash_child() {
         .expect("start")
         .parse()
         .expect("number");
+    let threads: usize = std::env::var(THREADS).map_or(1, |t| t.parse().expect("number"));
     let engine = open(&dir);
-    let mut out = std::io::stdout().lock();
-    for i in start.. {
-        mutate(&engine, i);
-        writeln!(out, "ack {i}").expect("stdout");
-        out.flush().expect("stdout");
-    }
+    let out = std::sync::Mutex::new(std::io::stdout());
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (engine, out) = (&engine, &out);
+            // Thread t takes every threads-th mutation: disjoint keys per thread.
+            s.spawn(move || {
+                for i in (start + t..).step_by(threads) {
+                    let line = if threads > 1 && i % 13 == 0 {
+                        // Refused: an id over the length limit. It must never show up.
+                        let refused = engine.mute_members(&room(i), [long(i)], MuteFor::Forever);
+                        assert!(refused.is_err());
+                        format!("refused {i}")
+                    } else {
+                        mutate(engine, i);
+                        format!("ack {i}")
+                    };
+                    let mut out = out.lock().expect("stdout");
+                    writeln!(out, "{line}").expect("stdout");
+                    out.flush().expect("stdout");
+                }
+            });
+        }
+    });
+}
+
+/// An id over the default limit of 64 bytes, unique to `i`.
+fn long(i: usize) -> String {
+    format!("{i:0>70}")
 }
 
 #[test]
 fn every_acknowledged_mutation_survives_sigkill() {
+    sigkill_rounds(1);
+}
+
+#[test]
+fn every_acknowledged_mutation_of_four_writer_threads_survives_sigkill() {
+    sigkill_rounds(4);
+}
+
+/// Children with `threads` writer threads, killed with SIGKILL at varied moments; after
+/// each, every acknowledged mutation is there and no refused one is.
+fn sigkill_rounds(threads: usize) {
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().to_str().expect("utf-8 path").to_owned();
     let mut acked: Vec<usize> = Vec::new();
+    let mut refused: Vec<usize> = Vec::new();
     let mut next = 0usize;
     // Kill points vary by round: after a different number of acks, then a short pause.
     for (round, (acks, pause_us)) in [
@@ -94,6 +130,7 @@ fn every_acknowledged_mutation_survives_sigkill() {
             ])
             .env(DIR, &path)
             .env(START, next.to_string())
+            .env(THREADS, threads.to_string())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
@@ -103,6 +140,9 @@ fn every_acknowledged_mutation_survives_sigkill() {
         let mut seen = 0;
         for line in reader.lines() {
             let line = line.expect("read");
+            if let Some(n) = line.strip_prefix("refused ") {
+                refused.push(n.parse().expect("number"));
+            }
             if let Some(n) = line.strip_prefix("ack ") {
                 acked.push(n.parse().expect("number"));
                 seen += 1;
@@ -133,10 +173,20 @@ fn every_acknowledged_mutation_survives_sigkill() {
             lost.is_empty(),
             "round {round}: lost acknowledged mutations {lost:?}"
         );
+        let planted: Vec<usize> = refused
+            .iter()
+            .copied()
+            .filter(|&i| engine.member_mute(&room(i), &long(i)).is_some())
+            .collect();
+        assert!(
+            planted.is_empty(),
+            "round {round}: refused mutations present {planted:?}"
+        );
         engine
             .verify_consistency()
             .expect("consistent after recovery");
-        next = acked.last().map_or(0, |&i| i + 1);
+        // Every index up to the largest seen was handed to some thread; start past it.
+        next = acked.iter().chain(&refused).max().map_or(0, |&i| i + 1) + threads;
     }
     assert!(acked.len() > 7_000);
 }

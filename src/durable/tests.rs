@@ -300,3 +300,29 @@ fn a_torn_tail_that_cannot_be_truncated_is_an_error() {
     assert_eq!(std::fs::read(&log).unwrap(), bytes, "the log is untouched");
     assert_eq!(after_reopen(dir.path(), &clock, &["a"]), [true]);
 }
+
+#[test]
+fn a_failed_fsync_refuses_every_request_of_its_batch_and_only_those() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let faults = Arc::new(Faults::default());
+    let e = open(dir.path(), &clock, SyncPolicy::EveryWrite, &faults).unwrap();
+    mute(&e, "a").unwrap();
+    faults.fail_later(Step::SyncLog, 0, 1, EIO, None);
+    // Queued together, written together, refused together.
+    let tickets: Vec<_> = ["b", "c", "d"]
+        .iter()
+        .map(|u| e.submit().mute_members("r", [*u], MuteFor::Forever))
+        .collect();
+    for t in tickets {
+        assert_eq!(io_op(&t.wait().unwrap_err()), "fsync");
+    }
+    assert!(!muted(&e, "b") && !muted(&e, "c") && !muted(&e, "d"));
+    // The next batch is written as usual.
+    mute(&e, "e").unwrap();
+    drop(e);
+    assert_eq!(
+        after_reopen(dir.path(), &clock, &["a", "b", "c", "d", "e"]),
+        [true, false, false, false, true]
+    );
+}

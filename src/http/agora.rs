@@ -426,9 +426,17 @@ async fn mute<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Re
         let duration = duration(mute_duration, call.engine().now_ms())?;
         check_known(&call.shared, &usernames).await?;
         let expire = match duration {
-            Some(d) => end_ms(call.engine().mute_members(&call.room, &usernames, d)?),
+            Some(d) => end_ms(
+                call.engine()
+                    .submit()
+                    .mute_members(&call.room, &usernames, d)
+                    .await?,
+            ),
             None => {
-                call.engine().unmute_members(&call.room, &usernames)?;
+                call.engine()
+                    .submit()
+                    .unmute_members(&call.room, &usernames)
+                    .await?;
                 0
             }
         };
@@ -446,7 +454,10 @@ async fn unmute<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let outcome = async {
         let users = call.members()?;
         check_known(&call.shared, &users).await?;
-        call.engine().unmute_members(&call.room, &users)?;
+        call.engine()
+            .submit()
+            .unmute_members(&call.room, &users)
+            .await?;
         let data = users.iter().map(|u| json!({ "result": true, "user": u }));
         Ok(Value::Array(data.collect()).into())
     };
@@ -492,7 +503,11 @@ async fn ban<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Res
                 "mute_duration 0 does not mute: DELETE .../ban lifts a room-wide mute",
             ));
         };
-        let until = call.engine().mute_room(&call.room, duration)?;
+        let until = call
+            .engine()
+            .submit()
+            .mute_room(&call.room, duration)
+            .await?;
         Ok(json!({ "result": true, "expire": end_ms(until) }).into())
     };
     call.respond(outcome.await)
@@ -500,7 +515,7 @@ async fn ban<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Res
 
 /// `DELETE .../ban`: lift the room-wide mute.
 async fn unban<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let outcome = call.engine().unmute_room(&call.room);
+    let outcome = call.engine().submit().unmute_room(&call.room).await;
     call.respond(
         outcome
             .map(|_| json!({ "result": true }).into())
@@ -519,7 +534,7 @@ async fn add_allowed<D: Directory>(
     users: &[String],
 ) -> Result<Vec<Value>, AgoraError> {
     check_known(&call.shared, users).await?;
-    call.engine().allow(&call.room, users)?;
+    call.engine().submit().allow(&call.room, users).await?;
     Ok(users
         .iter()
         .map(|u| allow_entry(&call.room, u, "add_user_whitelist"))
@@ -557,7 +572,7 @@ async fn disallow<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
     let outcome = async {
         let users = call.members()?;
         check_known(&call.shared, &users).await?;
-        call.engine().disallow(&call.room, &users)?;
+        call.engine().submit().disallow(&call.room, &users).await?;
         let data = users
             .iter()
             .map(|u| allow_entry(&call.room, u, "remove_user_whitelist"));

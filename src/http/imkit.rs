@@ -284,9 +284,17 @@ impl<D: Directory> Call<D> {
                 return Err(ImkitError::RoomNotFound);
             }
             if mute {
-                shared.engine.mute_notifications(&self.uid, &self.room)?;
+                shared
+                    .engine
+                    .submit()
+                    .mute_notifications(&self.uid, &self.room)
+                    .await?;
             } else {
-                shared.engine.unmute_notifications(&self.uid, &self.room)?;
+                shared
+                    .engine
+                    .submit()
+                    .unmute_notifications(&self.uid, &self.room)
+                    .await?;
             }
             Ok(ok(shared, &client, self.caller))
         };

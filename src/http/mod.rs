@@ -15,10 +15,9 @@
 //! them never reaches the [`Directory`] or the engine. The rate limits and NetEase's
 //! `CurTime` window run on the engine's [`Clock`](crate::Clock).
 //!
-//! Handlers call the engine directly on the runtime's worker threads: checks take
-//! nanoseconds and mutations microseconds, but on an engine opened with
-//! [`SyncPolicy::EveryWrite`](crate::SyncPolicy::EveryWrite) each mutation also waits
-//! for an `fsync` there.
+//! Handlers run checks on the runtime's worker threads (they take nanoseconds) and
+//! await mutations through [`Engine::submit`](crate::Engine::submit): the log write and
+//! any `fsync` happen on the engine's sequencer thread, never on a runtime worker.
 //!
 //! [`router`] is only the APIs; [`serve`] runs it with what a server facing clients
 //! needs (header and body timeouts, a connection cap, `Connection: close` after a

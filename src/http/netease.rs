@@ -280,7 +280,11 @@ async fn mute_module<D: Directory>(
             qchat,
             ..ModuleChange::default()
         };
-        let status = shared.engine.set_module_mutes(&accid, change)?;
+        let status = shared
+            .engine
+            .submit()
+            .set_module_mutes(&accid, change)
+            .await?;
         Ok(Json(json!({ "code": 200, "data": status_json(&status) })).into_response())
     };
     run.await.unwrap_or_else(Response::from)
