@@ -63,6 +63,16 @@ impl Store {
 /// `threads` writers doing `total` mutations between them (a mute, then an unmute, of a
 /// member of a room of their own); the wall time.
 fn run_engine(engine: &Engine, threads: usize, total: u64) -> Duration {
+    run_engine_timed(engine, threads, total, None)
+}
+
+/// [`run_engine`], also collecting every mutation's latency in nanoseconds.
+fn run_engine_timed(
+    engine: &Engine,
+    threads: usize,
+    total: u64,
+    latencies: Option<&std::sync::Mutex<Vec<u64>>>,
+) -> Duration {
     let per = (total as usize).div_ceil(threads);
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|s| {
@@ -70,9 +80,11 @@ fn run_engine(engine: &Engine, threads: usize, total: u64) -> Duration {
             let (engine, barrier) = (engine, &barrier);
             s.spawn(move || {
                 let room = format!("room-{t}");
+                let mut mine = Vec::with_capacity(if latencies.is_some() { per } else { 0 });
                 barrier.wait();
                 for i in 0..per {
                     let user = format!("u{}", (i / 2) % 512);
+                    let t0 = Instant::now();
                     if i % 2 == 0 {
                         engine
                             .mute_members(&room, [&user], MuteFor::hours(1))
@@ -80,6 +92,12 @@ fn run_engine(engine: &Engine, threads: usize, total: u64) -> Duration {
                     } else {
                         engine.unmute_members(&room, [&user]).unwrap();
                     }
+                    if latencies.is_some() {
+                        mine.push(t0.elapsed().as_nanos() as u64);
+                    }
+                }
+                if let Some(all) = latencies {
+                    all.lock().unwrap().extend(mine);
                 }
             });
         }
@@ -89,6 +107,23 @@ fn run_engine(engine: &Engine, threads: usize, total: u64) -> Duration {
         started
     })
     .elapsed()
+}
+
+/// p50 and p99 of every_write mutations with 1 and 8 writers, over `ops` mutations each.
+fn every_write_latency(ops: u64) {
+    println!("\nevery_write mutation latency ({ops} mutations each)");
+    println!("| writers | p50 | p99 |");
+    println!("|---:|---:|---:|");
+    for threads in [1, 8] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let engine = Store::EveryWrite.engine(dir.path());
+        let all = std::sync::Mutex::new(Vec::new());
+        run_engine_timed(&engine, threads, ops, Some(&all));
+        let mut all = all.into_inner().unwrap();
+        all.sort_unstable();
+        let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1e3;
+        println!("| {threads} | {:.0} µs | {:.0} µs |", at(0.5), at(0.99));
+    }
 }
 
 /// A `redis-server` of our own: started on a free loopback port in a temporary
@@ -314,6 +349,7 @@ fn interleaved(rounds: usize, stretch: Duration) {
             ours / theirs
         );
     }
+    every_write_latency(8_000);
 }
 
 criterion_group!(benches, writers);

@@ -3,8 +3,12 @@
 //! # Consistency model
 //!
 //! - **Mutations are linearizable with respect to each other.** Each public mutation is
-//!   validated and turned into one operation, and operations are applied one at a time
-//!   under a writer lock. An error leaves the state unchanged.
+//!   validated on the caller's thread and turned into one operation, which joins one
+//!   queue. The write pipeline takes what is queued as a batch, checks each operation
+//!   against the state in queue order, makes the batch durable with one log write, then
+//!   applies it in that same order before it answers any caller: the log's order is the
+//!   order of application, and a call returns only after its operation is applied. An
+//!   error leaves the state unchanged, and reaches only the callers it concerns.
 //! - **Checks never take the writer lock.** A check reads one shard at a time and sees each
 //!   fact (a member's mute, a module mute, a room-wide mute) either before or after a
 //!   concurrent mutation, never half-written. A batch call (`mute_members` and friends)
@@ -21,8 +25,8 @@
 //! - **Expiry is lazy.** Expired state reads as absent from the millisecond it ends, whether
 //!   or not anything has cleaned it up.
 //! - **Durability** (an engine opened on a directory): a mutation is written to the
-//!   operation log before it is applied and before the call returns; the log's order is
-//!   the order of the mutations. See [`SyncPolicy`] for what a machine crash can lose.
+//!   operation log (with the rest of its batch) before it is applied and before the call
+//!   returns; checks never see an operation that is not yet in the log. See [`SyncPolicy`] for what a machine crash can lose.
 //!   A mutation that returned an error is not in the log. After a failure that leaves the
 //!   log unsure of what reached the disk (a failed fsync), the store stops taking
 //!   mutations until it is reopened; [`Engine::health`] says so.

@@ -76,11 +76,22 @@ fn a_refused_call_is_answered_without_queueing() {
 
 #[test]
 fn a_dropped_ticket_still_has_its_mutation_applied() {
-    let e = engine();
-    drop(e.submit().mute_room("r", MuteFor::Forever));
-    // The next call runs what is queued before it.
-    e.mute_room("s", MuteFor::Forever).unwrap();
-    assert!(e.room_mute("r").is_some());
+    for durable in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let builder = Engine::builder().clock(ManualClock::new(T0));
+        let e = if durable {
+            builder.open(dir.path()).unwrap()
+        } else {
+            builder.build()
+        };
+        drop(e.submit().mute_room("r", MuteFor::Forever));
+        // The sequencer thread runs it (or the next blocking call, whichever comes first).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while e.room_mute("r").is_none() {
+            assert!(std::time::Instant::now() < deadline, "never applied");
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+    }
 }
 
 #[test]

@@ -154,7 +154,7 @@ impl EngineBuilder {
             faults: Arc::clone(&self.faults),
         };
         let recovered = durable::open(dir.as_ref(), options)?;
-        let engine = self.build_with(monitor);
+        let engine = self.build_with(monitor, false);
         {
             let mut writer = engine.inner.writer.lock();
             let tables = &engine.inner.tables;
@@ -190,10 +190,10 @@ impl EngineBuilder {
     /// Builds the engine.
     #[must_use]
     pub fn build(self) -> Engine {
-        self.build_with(Arc::default())
+        self.build_with(Arc::default(), true)
     }
 
-    fn build_with(self, monitor: Arc<Monitor>) -> Engine {
+    fn build_with(self, monitor: Arc<Monitor>, in_memory: bool) -> Engine {
         let shards = self.shards.map_or_else(
             || {
                 let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
@@ -216,6 +216,7 @@ impl EngineBuilder {
             exempt: self.exempt,
             policy: self.policy,
             subscribers: Subscribers::default(),
+            in_memory,
             monitor,
             entries: observe::Entries::default(),
         });

@@ -11,7 +11,7 @@ impl Engine {
     ///
     /// An empty or over-long id.
     pub fn remove_user(&self, user: &str) -> Result<bool, Error> {
-        self.submit().remove_user(user).wait()
+        self.blocking().remove_user(user).wait()
     }
 
     /// Purges every trace of `room`: its users' notification settings for it, its member
@@ -21,7 +21,7 @@ impl Engine {
     ///
     /// An empty or over-long id.
     pub fn remove_room(&self, room: &str) -> Result<bool, Error> {
-        self.submit().remove_room(room).wait()
+        self.blocking().remove_room(room).wait()
     }
 
     /// Counts the active entries of each kind. Visits all state: for monitoring, not for

@@ -36,7 +36,7 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.submit().mute_members(room, users, duration).wait()
+        self.blocking().mute_members(room, users, duration).wait()
     }
 
     /// Lifts the speech mutes of `users` in `room` (Agora `DELETE .../mute/{member}`).
@@ -61,7 +61,7 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.submit().unmute_members(room, users).wait()
+        self.blocking().unmute_members(room, users).wait()
     }
 
     /// The members of `room` with an active speech mute, with their expiry, by user id.

@@ -80,6 +80,8 @@ pub(crate) struct Inner {
     pub(crate) exempt: RoleSet,
     pub(crate) policy: AllowPolicy,
     pub(crate) subscribers: Subscribers,
+    /// No store: blocking mutations run at once on their caller's thread.
+    pub(crate) in_memory: bool,
     /// What background work and the store have run into.
     pub(crate) monitor: Arc<Monitor>,
     /// Entries stored, by kind, for the `mutegate_entries` gauge.

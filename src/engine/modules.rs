@@ -28,7 +28,7 @@ impl Engine {
         user: &str,
         change: ModuleChange,
     ) -> Result<ModuleStatus, Error> {
-        self.submit().set_module_mutes(user, change).wait()
+        self.blocking().set_module_mutes(user, change).wait()
     }
 
     /// `user`'s mute status in each of the four modules.

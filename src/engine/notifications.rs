@@ -23,7 +23,7 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn mute_notifications(&self, user: &str, room: &str) -> Result<(), Error> {
-        self.submit().mute_notifications(user, room).wait()
+        self.blocking().mute_notifications(user, room).wait()
     }
 
     /// Sets `user`'s notification level for `room`, lasting `duration`
@@ -58,7 +58,7 @@ impl Engine {
         level: NotifyLevel,
         duration: MuteFor,
     ) -> Result<(), Error> {
-        self.submit()
+        self.blocking()
             .set_notification_level(user, room, level, duration)
             .wait()
     }
@@ -81,7 +81,7 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn unmute_notifications(&self, user: &str, room: &str) -> Result<(), Error> {
-        self.submit().unmute_notifications(user, room).wait()
+        self.blocking().unmute_notifications(user, room).wait()
     }
 
     /// The rooms whose notifications `user` has muted or limited, oldest first (IMKit's

@@ -24,7 +24,7 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn apply(&self, op: Op) -> Result<(), Error> {
-        self.submit().apply(op).wait()
+        self.blocking().apply(op).wait()
     }
 
     /// Calls `subscriber` with every [`Event`] from now on, after each mutation and each

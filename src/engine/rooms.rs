@@ -24,7 +24,7 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn mute_room(&self, room: &str, duration: MuteFor) -> Result<Expiry, Error> {
-        self.submit().mute_room(room, duration).wait()
+        self.blocking().mute_room(room, duration).wait()
     }
 
     /// Lifts `room`'s room-wide mute (Agora `DELETE .../ban`). Returns whether it was muted.
@@ -33,7 +33,7 @@ impl Engine {
     ///
     /// An empty or over-long id.
     pub fn unmute_room(&self, room: &str) -> Result<bool, Error> {
-        self.submit().unmute_room(room).wait()
+        self.blocking().unmute_room(room).wait()
     }
 
     /// When `room`'s room-wide mute ends, or `None` if it is not muted.
@@ -54,7 +54,7 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.submit().allow(room, users).wait()
+        self.blocking().allow(room, users).wait()
     }
 
     /// Removes `users` from `room`'s allow list. Returns how many were on it.
@@ -67,7 +67,7 @@ impl Engine {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        self.submit().disallow(room, users).wait()
+        self.blocking().disallow(room, users).wait()
     }
 
     /// `room`'s allow list, by user id.

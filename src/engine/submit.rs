@@ -28,6 +28,9 @@ use crate::write::{Check, Derive, Outcome, Request, Slot, Ticket};
 #[derive(Clone, Copy, Debug)]
 pub struct Submit<'e> {
     engine: &'e Engine,
+    /// Set for the blocking methods: an engine with no store then applies the mutation
+    /// on the calling thread at once (there is no I/O to share through a queue).
+    now_on_this_thread: bool,
 }
 
 fn unit(_: Outcome) {}
@@ -104,7 +107,18 @@ impl Engine {
     /// ```
     #[must_use]
     pub fn submit(&self) -> Submit<'_> {
-        Submit { engine: self }
+        Submit {
+            engine: self,
+            now_on_this_thread: false,
+        }
+    }
+
+    /// The mutations as the blocking methods run them.
+    pub(crate) fn blocking(&self) -> Submit<'_> {
+        Submit {
+            engine: self,
+            now_on_this_thread: true,
+        }
     }
 }
 
@@ -137,7 +151,18 @@ impl Submit<'_> {
         match made {
             Err(e) => {
                 mutation.finish::<()>(&Err(e.clone()));
-                Ticket::refused(Arc::clone(inner), e, map)
+                Ticket::answered(Err(e), map)
+            }
+            Ok(derive) if inner.in_memory && self.now_on_this_thread => {
+                let answer = inner.run_now(Request {
+                    op,
+                    now,
+                    check,
+                    derive,
+                    slot: None,
+                    mutation,
+                });
+                Ticket::answered(answer, map)
             }
             Ok(derive) => {
                 let slot = Arc::new(Slot::default());
@@ -146,7 +171,7 @@ impl Submit<'_> {
                     now,
                     check,
                     derive,
-                    slot: Arc::clone(&slot),
+                    slot: Some(Arc::clone(&slot)),
                     mutation,
                 });
                 Ticket::new(Arc::clone(inner), slot, map)

@@ -17,6 +17,8 @@ mod ticket;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 pub(crate) use ticket::Slot;
 pub use ticket::Ticket;
 
@@ -163,14 +165,35 @@ pub(crate) struct Request {
     pub now: u64,
     pub check: Check,
     pub derive: Derive,
-    pub slot: Arc<Slot>,
+    /// Where the answer goes; `None` for a request run at once by its own caller.
+    pub slot: Option<Arc<Slot>>,
     pub mutation: Mutation,
 }
 
 /// Answers to hand out and events to deliver, once the writer lock is released.
+/// One caller's answer: where it goes, the mutation's report, the answer.
+type Answer = (Option<Arc<Slot>>, Mutation, Result<Outcome, Error>);
+
 struct Finished {
-    answers: Vec<(Arc<Slot>, Mutation, Result<Outcome, Error>)>,
+    answers: SmallVec<[Answer; 4]>,
     events: Vec<Event>,
+}
+
+impl Finished {
+    /// Delivers the events, then answers the callers waiting on slots; returns the
+    /// answer of a request that had none (run by its own caller).
+    fn hand_out(self, inner: &Inner) -> Option<Result<Outcome, Error>> {
+        inner.subscribers.deliver(&self.events, &inner.monitor);
+        let mut own = None;
+        for (slot, mutation, answer) in self.answers {
+            mutation.finish(&answer);
+            match slot {
+                Some(slot) => slot.complete(answer),
+                None => own = Some(answer),
+            }
+        }
+        own
+    }
 }
 
 impl Inner {
@@ -187,7 +210,7 @@ impl Inner {
         let Some(mut writer) = self.writer.try_lock() else {
             return false;
         };
-        let batch: Vec<Request> = {
+        let batch: Batch = {
             let mut queue = self.queue.lock();
             let n = queue.len().min(MAX_BATCH);
             queue.drain(..n).collect()
@@ -197,15 +220,39 @@ impl Inner {
         }
         let finished = self.run_batch(&mut writer, batch);
         drop(writer);
-        if let Some(next) = self.queue.lock().front() {
-            next.slot.kick();
+        if let Some(slot) = self.queue.lock().front().and_then(|r| r.slot.as_ref()) {
+            slot.kick();
         }
-        self.subscribers.deliver(&finished.events, &self.monitor);
-        for (slot, mutation, answer) in finished.answers {
-            mutation.finish(&answer);
-            slot.complete(answer);
-        }
+        finished.hand_out(self);
         true
+    }
+
+    /// Runs `request` at once on this thread, as a batch of its own: for an engine with
+    /// no store, where there is no I/O to share and a queue only adds hand-offs.
+    pub(crate) fn run_now(&self, request: Request) -> Result<Outcome, Error> {
+        let Request {
+            op,
+            now,
+            check,
+            derive,
+            mutation,
+            ..
+        } = request;
+        let mut writer = self.writer.lock();
+        let mut events = Vec::new();
+        let answer = check
+            .verify(&self.tables, now)
+            .and_then(|()| writer.sequencer.commit(&[(now, &op)]))
+            .map(|()| {
+                let listening = !self.subscribers.is_empty();
+                let outcome = self.apply_one(&mut writer, op, now, &derive, listening, &mut events);
+                writer.sequencer.committed(now, &self.tables);
+                outcome
+            });
+        drop(writer);
+        self.subscribers.deliver(&events, &self.monitor);
+        mutation.finish(&answer);
+        answer
     }
 
     /// Runs batches on this thread until the queue is empty or another thread leads.
@@ -222,9 +269,9 @@ impl Inner {
 
     /// Checks, commits and applies one batch, in order. Requests after one whose check
     /// an earlier request of the batch could change go back to the front of the queue.
-    fn run_batch(&self, writer: &mut Writer, batch: Vec<Request>) -> Finished {
-        let mut answers = Vec::with_capacity(batch.len());
-        let mut accepted: Vec<Request> = Vec::with_capacity(batch.len());
+    fn run_batch(&self, writer: &mut Writer, batch: Batch) -> Finished {
+        let mut answers = SmallVec::new();
+        let mut accepted: Batch = SmallVec::new();
         let mut back: Vec<Request> = Vec::new();
         let mut requests = batch.into_iter();
         while let Some(request) = requests.next() {
@@ -249,8 +296,11 @@ impl Inner {
         if accepted.is_empty() {
             return Finished { answers, events };
         }
-        let ops: Vec<(u64, &Op)> = accepted.iter().map(|r| (r.now, &r.op)).collect();
-        if let Err(e) = writer.sequencer.commit(&ops) {
+        let committed = {
+            let ops: SmallVec<[(u64, &Op); 4]> = accepted.iter().map(|r| (r.now, &r.op)).collect();
+            writer.sequencer.commit(&ops)
+        };
+        if let Err(e) = committed {
             answers.extend(
                 accepted
                     .into_iter()
@@ -259,25 +309,49 @@ impl Inner {
             return Finished { answers, events };
         }
         let listening = !self.subscribers.is_empty();
-        let mut changes = Vec::new();
         let mut last = 0;
         for request in accepted {
-            let at = request.now;
-            last = last.max(at);
-            changes.clear();
-            self.tables.apply(request.op, at, &mut changes);
-            let outcome = request.derive.outcome(&self.tables, &changes, at);
-            if listening {
-                crate::change::events(&changes, at, &mut events);
-            }
-            self.entries.track(&changes);
-            writer.expiries.track(std::mem::take(&mut changes));
-            answers.push((request.slot, request.mutation, Ok(outcome)));
+            let Request {
+                op,
+                now,
+                derive,
+                slot,
+                mutation,
+                ..
+            } = request;
+            last = last.max(now);
+            let outcome = self.apply_one(writer, op, now, &derive, listening, &mut events);
+            answers.push((slot, mutation, Ok(outcome)));
         }
         writer.sequencer.committed(last, &self.tables);
         Finished { answers, events }
     }
+
+    /// Applies one committed operation at `at`: the tables, the expiry index, the entry
+    /// gauges and (if anyone listens) its events; what its caller gets back.
+    fn apply_one(
+        &self,
+        writer: &mut Writer,
+        op: Op,
+        at: u64,
+        derive: &Derive,
+        listening: bool,
+        events: &mut Vec<Event>,
+    ) -> Outcome {
+        let mut changes = Vec::new();
+        self.tables.apply(op, at, &mut changes);
+        let outcome = derive.outcome(&self.tables, &changes, at);
+        if listening {
+            crate::change::events(&changes, at, events);
+        }
+        self.entries.track(&changes);
+        writer.expiries.track(changes);
+        outcome
+    }
 }
+
+/// One batch of requests.
+type Batch = SmallVec<[Request; 4]>;
 
 /// The queue of requests waiting for the pipeline.
 pub(crate) type Queue = parking_lot::Mutex<VecDeque<Request>>;

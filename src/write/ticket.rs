@@ -102,6 +102,8 @@ impl Slot {
 /// do the pipeline's work itself, as the blocking mutation methods do); `.await`
 /// (the ticket is a [`Future`]) never blocks: the engine's sequencer thread does the I/O.
 /// A ticket dropped unfinished still has its mutation applied; only the answer is lost.
+/// A ticket holds a share of its engine's state: one kept after its engine was dropped
+/// keeps the store's directory locked until the ticket is dropped too.
 ///
 /// # Examples
 ///
@@ -116,11 +118,20 @@ impl Slot {
 /// ```
 #[must_use = "a ticket does nothing to the caller unless waited or awaited"]
 pub struct Ticket<T> {
-    inner: Arc<Inner>,
-    slot: Arc<Slot>,
+    state: State,
     map: fn(Outcome) -> T,
-    /// Set once the answer was taken, or the sequencer thread was asked to run.
-    settled: bool,
+}
+
+enum State {
+    /// Queued: the answer comes through the slot.
+    Queued {
+        inner: Arc<Inner>,
+        slot: Arc<Slot>,
+        /// Set once the answer was taken, or the sequencer thread was asked to run.
+        settled: bool,
+    },
+    /// Answered already (refused before it was queued, or run at once).
+    Answered(Option<Result<Outcome, Error>>),
 }
 
 impl<T> std::fmt::Debug for Ticket<T> {
@@ -132,18 +143,22 @@ impl<T> std::fmt::Debug for Ticket<T> {
 impl<T> Ticket<T> {
     pub(crate) fn new(inner: Arc<Inner>, slot: Arc<Slot>, map: fn(Outcome) -> T) -> Ticket<T> {
         Ticket {
-            inner,
-            slot,
+            state: State::Queued {
+                inner,
+                slot,
+                settled: false,
+            },
             map,
-            settled: false,
         }
     }
 
-    /// A ticket already answered (a mutation refused before it was queued).
-    pub(crate) fn refused(inner: Arc<Inner>, error: Error, map: fn(Outcome) -> T) -> Ticket<T> {
-        let slot = Arc::new(Slot::default());
-        slot.complete(Err(error));
-        Ticket::new(inner, slot, map)
+    /// A ticket already answered (a mutation refused before it was queued, or run at
+    /// once).
+    pub(crate) fn answered(answer: Result<Outcome, Error>, map: fn(Outcome) -> T) -> Ticket<T> {
+        Ticket {
+            state: State::Answered(Some(answer)),
+            map,
+        }
     }
 
     /// Blocks until the mutation is durable and applied; its result.
@@ -158,15 +173,26 @@ impl<T> Ticket<T> {
     ///
     /// The mutation's error; the engine is unchanged by it.
     pub fn wait(mut self) -> Result<T, Error> {
-        self.settled = true;
-        loop {
-            if let Some(answer) = self.slot.take() {
-                return answer.map(self.map);
-            }
-            // Run a batch if the pipeline is idle; else wait for the answer, or for the
-            // leader to hand over (then try again; the timeout is only a safety net).
-            if !self.inner.lead_once() {
-                self.slot.wait_for(Duration::from_millis(1));
+        let map = self.map;
+        match &mut self.state {
+            State::Answered(answer) => answer.take().expect("answered once").map(map),
+            State::Queued {
+                inner,
+                slot,
+                settled,
+            } => {
+                *settled = true;
+                loop {
+                    if let Some(answer) = slot.take() {
+                        return answer.map(map);
+                    }
+                    // Run a batch if the pipeline is idle; else wait for the answer, or
+                    // for the leader to hand over (then try again; the timeout is only a
+                    // safety net).
+                    if !inner.lead_once() {
+                        slot.wait_for(Duration::from_millis(1));
+                    }
+                }
             }
         }
     }
@@ -177,15 +203,27 @@ impl<T> Future for Ticket<T> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.get_mut();
-        if let Some(answer) = this.slot.poll(cx.waker()) {
-            this.settled = true;
-            return Poll::Ready(answer.map(this.map));
+        let map = this.map;
+        match &mut this.state {
+            State::Answered(answer) => {
+                Poll::Ready(answer.take().expect("polled after it was ready").map(map))
+            }
+            State::Queued {
+                inner,
+                slot,
+                settled,
+            } => {
+                if let Some(answer) = slot.poll(cx.waker()) {
+                    *settled = true;
+                    return Poll::Ready(answer.map(map));
+                }
+                if !*settled {
+                    *settled = true;
+                    inner.wake_sequencer();
+                }
+                Poll::Pending
+            }
         }
-        if !this.settled {
-            this.settled = true;
-            this.inner.wake_sequencer();
-        }
-        Poll::Pending
     }
 }
 
@@ -193,8 +231,13 @@ impl<T> Unpin for Ticket<T> {}
 
 impl<T> Drop for Ticket<T> {
     fn drop(&mut self) {
-        if !self.settled {
-            self.inner.wake_sequencer();
+        if let State::Queued {
+            inner,
+            settled: false,
+            ..
+        } = &self.state
+        {
+            inner.wake_sequencer();
         }
     }
 }
