@@ -116,11 +116,18 @@ fn spawn_sequencer(inner: &Arc<Inner>) -> Background {
     let thread = Background::spawn(
         "mutegate-sequencer",
         Arc::clone(&inner.monitor),
-        move || {
-            if let Some(inner) = weak.upgrade() {
+        move || match weak.upgrade() {
+            Some(inner) => {
                 inner.lead();
+                // Another thread held the pipeline and requests are still queued: look
+                // again soon rather than at the next idle tick.
+                if inner.queue.lock().is_empty() {
+                    Duration::from_millis(100)
+                } else {
+                    Duration::from_millis(1)
+                }
             }
-            Duration::from_millis(100)
+            None => Duration::from_millis(100),
         },
     );
     let _ = inner.sequencer_thread.set(thread.thread().clone());

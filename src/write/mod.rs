@@ -220,8 +220,17 @@ impl Inner {
         }
         let finished = self.run_batch(&mut writer, batch);
         drop(writer);
-        if let Some(slot) = self.queue.lock().front().and_then(|r| r.slot.as_ref()) {
-            slot.kick();
+        let waiting = {
+            let queue = self.queue.lock();
+            if let Some(slot) = queue.front().and_then(|r| r.slot.as_ref()) {
+                slot.kick();
+            }
+            !queue.is_empty()
+        };
+        if waiting {
+            // The next request may be awaited (no thread waits on its slot): the
+            // sequencer thread runs it if no blocked caller gets there first.
+            self.wake_sequencer();
         }
         finished.hand_out(self);
         true
