@@ -18,6 +18,8 @@ const FIRST_WAIT: Duration = Duration::from_millis(10);
 pub(crate) struct Background {
     stop: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+    name: String,
+    monitor: Arc<Monitor>,
 }
 
 impl Background {
@@ -35,6 +37,7 @@ impl Background {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
         let thread_name = name.to_owned();
+        let reporter = Arc::clone(&monitor);
         let thread = thread::Builder::new()
             .name(name.into())
             .spawn(move || {
@@ -53,6 +56,8 @@ impl Background {
         Background {
             stop,
             thread: Some(thread),
+            name: name.to_owned(),
+            monitor: reporter,
         }
     }
 }
@@ -72,7 +77,12 @@ impl Drop for Background {
         self.stop.store(true, Ordering::Release);
         if let Some(t) = self.thread.take() {
             t.thread().unpark();
-            let _ = t.join();
+            // Steps run under `catch_unwind`: only a panic outside them (the thread's
+            // own loop) ends the thread this way.
+            if let Err(payload) = t.join() {
+                self.monitor
+                    .background_panicked(&self.name, &panic_message(&*payload));
+            }
         }
     }
 }

@@ -67,7 +67,7 @@ fn answers_follow_the_order_of_the_queue() {
 }
 
 #[test]
-fn a_refused_call_is_answered_without_queueing() {
+fn a_refused_call_is_answered_at_once_and_changes_nothing() {
     let e = engine();
     let t = e.submit().mute_members("", ["u"], MuteFor::Forever);
     assert!(matches!(t.wait(), Err(Error::EmptyId { .. })));

@@ -209,11 +209,16 @@ fn decode_one(rest: &[u8], version: u32) -> Result<Option<(Record, usize)>, Stri
     Ok(Some((record, FRAME + len)))
 }
 
-/// A whole snapshot in format 2: header (generation, covers) then one record per op.
-pub(crate) fn snapshot_bytes(generation: u32, covers: u64, at: u64, ops: &[Op]) -> Vec<u8> {
-    let mut buf = Vec::with_capacity(HEADER + ops.len() * 32);
+/// A whole snapshot in format 2: header (generation, covers) then one record per
+/// `(at, op)`.
+pub(crate) fn snapshot_bytes<'a>(
+    generation: u32,
+    covers: u64,
+    records: impl ExactSizeIterator<Item = (u64, &'a Op)>,
+) -> Vec<u8> {
+    let mut buf = Vec::with_capacity(HEADER + records.len() * 32);
     buf.extend_from_slice(&header(SNAP_MAGIC, generation, covers));
-    for op in ops {
+    for (at, op) in records {
         encode(&mut buf, at, op);
     }
     buf

@@ -37,10 +37,8 @@ struct Shared {
 }
 
 impl Shared {
-    /// Syncs the log. A failed sync stops the store: after it, the log cannot say
-    /// which of its acknowledged records reached the disk (the kernel may have dropped
-    /// the pages it failed to write and will not report them again).
-    fn sync(&self) -> Result<(), Error> {
+    /// Syncs the log; on failure, the error naming the file.
+    fn sync_data(&self) -> Result<(), Error> {
         let file = Arc::clone(&self.slot.read());
         let started = Instant::now();
         let synced = self
@@ -48,11 +46,24 @@ impl Shared {
             .check(Step::SyncLog)
             .and_then(|()| file.sync_data());
         observe::fsync(started.elapsed(), synced.is_ok());
-        synced.map_err(|e| {
-            let error = io_error("fsync", &self.path, &e);
-            self.monitor.sync_failed(error.clone());
-            error
-        })
+        synced.map_err(|e| io_error("fsync", &self.path, &e))
+    }
+
+    /// Syncs the log for a caller, who gets the failure; it is also recorded in the
+    /// monitor, and stops the store: after a failed sync the log cannot say which of its
+    /// acknowledged records reached the disk (the kernel may have dropped the pages it
+    /// failed to write and will not report them again).
+    fn sync(&self) -> Result<(), Error> {
+        self.sync_data()
+            .inspect_err(|error| self.monitor.sync_failed(error.clone()))
+    }
+
+    /// Syncs the log for the sync thread, which has no caller to tell: a failure goes
+    /// to the monitor alone (`health()`, and the traced and counted store stop).
+    fn sync_in_background(&self) {
+        if let Err(error) = self.sync_data() {
+            self.monitor.sync_failed(error);
+        }
     }
 }
 
@@ -69,8 +80,6 @@ pub(crate) struct Log {
     /// Consecutive compaction failures, and when the next attempt may run.
     failures: u32,
     retry_at: u64,
-    /// The size of the snapshot the last compaction wrote (or tried to).
-    last_snapshot_bytes: usize,
     /// Declared before the lock, so the thread is stopped before the lock is released.
     _flusher: Option<Background>,
     /// The directory's lock, held until the log is dropped.
@@ -137,12 +146,10 @@ impl Log {
                     "mutegate-log-sync",
                     Arc::clone(&shared.monitor),
                     move || {
-                        // A failure is in the monitor and stops the store; the thread
-                        // has nothing more to do with it.
                         if shared.dirty.swap(false, Ordering::AcqRel)
                             && shared.monitor.stopped().is_none()
                         {
-                            let _ = shared.sync();
+                            shared.sync_in_background();
                         }
                         every
                     },
@@ -160,7 +167,6 @@ impl Log {
             buf: Vec::with_capacity(256),
             failures: 0,
             retry_at: 0,
-            last_snapshot_bytes: 0,
             _flusher: flusher,
             _lock: p.lock,
         }
@@ -264,8 +270,10 @@ impl Log {
     /// durable).
     pub fn compact(&mut self, at: u64, ops: &[Op]) {
         let started = Instant::now();
-        let result = self.try_compact(at, ops);
-        observe::compaction(self.last_snapshot_bytes, started.elapsed(), &result);
+        let snapshot =
+            codec::snapshot_bytes(self.generation, self.len, ops.iter().map(|op| (at, op)));
+        let result = self.try_compact(&snapshot);
+        observe::compaction(snapshot.len(), started.elapsed(), &result);
         match result {
             Ok(()) => {
                 self.failures = 0;
@@ -283,11 +291,10 @@ impl Log {
         }
     }
 
-    fn try_compact(&mut self, at: u64, ops: &[Op]) -> Result<(), Error> {
+    /// Writes `snapshot` (this log up to its end), then starts the next log.
+    fn try_compact(&mut self, snapshot: &[u8]) -> Result<(), Error> {
         let faults = &*self.shared.faults;
-        let snapshot = codec::snapshot_bytes(self.generation, self.len, at, ops);
-        self.last_snapshot_bytes = snapshot.len();
-        files::write_whole(&self.dir.join(SNAP_FILE), &snapshot, faults).map_err(|u| u.error)?;
+        files::write_whole(&self.dir.join(SNAP_FILE), snapshot, faults).map_err(|u| u.error)?;
         let next = self.generation + 1;
         let header = codec::header(LOG_MAGIC, next, 0);
         let file = match files::write_whole(self.path(), &header, faults) {

@@ -25,7 +25,7 @@ use std::time::Duration;
 pub(crate) use self::fault::{Faults, Step};
 use self::files::{corrupt, io_error};
 pub(crate) use self::log::Log;
-use crate::codec::{self, HEADER, Header, LOG_MAGIC, Record, SNAP_MAGIC, Tail};
+use crate::codec::{self, HEADER, Header, LOG_MAGIC, Record, Tail};
 use crate::error::Error;
 use crate::health::Monitor;
 
@@ -223,10 +223,8 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
             // a new log, then that log. A crash between the two leaves a format-1 log
             // beside a newer format-2 snapshot, which `plan` knows is covered.
             let next = generation.max(snap_generation.unwrap_or(0)) + 1;
-            let mut snapshot = codec::header(SNAP_MAGIC, next, HEADER as u64).to_vec();
-            for r in &records {
-                codec::encode(&mut snapshot, r.at, &r.op);
-            }
+            let snapshot =
+                codec::snapshot_bytes(next, HEADER as u64, records.iter().map(|r| (r.at, &r.op)));
             files::write_whole(&snap_path, &snapshot, &o.faults).map_err(|u| u.error)?;
             let header = codec::header(LOG_MAGIC, next, 0);
             let file = files::write_whole(&log_path, &header, &o.faults).map_err(|u| u.error)?;

@@ -43,6 +43,16 @@ fn io_op(e: &Error) -> &'static str {
     }
 }
 
+/// A new store on a manual clock with a fault seam: its directory, clock, seam and
+/// engine.
+fn store(policy: SyncPolicy) -> (tempfile::TempDir, ManualClock, Arc<Faults>, Engine) {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = ManualClock::new(T0);
+    let faults = Arc::new(Faults::default());
+    let e = open(dir.path(), &clock, policy, &faults).unwrap();
+    (dir, clock, faults, e)
+}
+
 /// Opens `dir` again with no faults and says which of `users` are muted there.
 fn after_reopen(dir: &Path, clock: &ManualClock, users: &[&str]) -> Vec<bool> {
     let e = open(dir, clock, SyncPolicy::Never, &Arc::default()).expect("reopen");
@@ -52,10 +62,7 @@ fn after_reopen(dir: &Path, clock: &ManualClock, users: &[&str]) -> Vec<bool> {
 
 #[test]
 fn a_failed_fsync_refuses_the_mutation_and_it_stays_refused_after_reopen() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::EveryWrite, &faults).unwrap();
+    let (dir, clock, faults, e) = store(SyncPolicy::EveryWrite);
     mute(&e, "a").unwrap();
     faults.fail_later(Step::SyncLog, 0, 1, EIO, None);
     let err = mute(&e, "b").unwrap_err();
@@ -75,10 +82,7 @@ fn a_failed_fsync_refuses_the_mutation_and_it_stays_refused_after_reopen() {
 #[test]
 fn a_partial_write_on_a_full_disk_leaves_no_partial_record() {
     for policy in [SyncPolicy::EveryWrite, SyncPolicy::Never] {
-        let dir = tempfile::tempdir().unwrap();
-        let clock = ManualClock::new(T0);
-        let faults = Arc::new(Faults::default());
-        let e = open(dir.path(), &clock, policy, &faults).unwrap();
+        let (dir, clock, faults, e) = store(policy);
         mute(&e, "a").unwrap();
         let before = std::fs::metadata(dir.path().join("ops.log")).unwrap().len();
         faults.fail_later(Step::Append, 0, 1, ENOSPC, Some(7));
@@ -98,10 +102,7 @@ fn a_partial_write_on_a_full_disk_leaves_no_partial_record() {
 
 #[test]
 fn a_store_that_cannot_cut_back_a_refused_record_stops() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::EveryWrite, &faults).unwrap();
+    let (dir, clock, faults, e) = store(SyncPolicy::EveryWrite);
     mute(&e, "a").unwrap();
     faults.fail_later(Step::Append, 0, 1, EIO, Some(3));
     faults.fail_later(Step::Truncate, 0, 1, EIO, None);
@@ -122,10 +123,7 @@ fn a_store_that_cannot_cut_back_a_refused_record_stops() {
 
 #[test]
 fn a_failed_compaction_is_reported_retried_with_backoff_and_loses_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::Never, &faults).unwrap();
+    let (dir, clock, faults, e) = store(SyncPolicy::Never);
     // A read-only directory: no temporary file can be made.
     let opened = faults.seen(Step::CreateTmp);
     faults.fail(Step::CreateTmp, EROFS);
@@ -172,10 +170,7 @@ fn a_failed_compaction_is_reported_retried_with_backoff_and_loses_nothing() {
 
 #[test]
 fn a_compaction_that_wrote_its_snapshot_but_not_the_new_log_keeps_the_old_log() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::Never, &faults).unwrap();
+    let (dir, clock, faults, e) = store(SyncPolicy::Never);
     // The snapshot's rename goes through; the new log's does not.
     faults.fail_later(Step::Rename, 1, u32::MAX, EIO, None);
     let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
@@ -195,10 +190,7 @@ fn a_compaction_that_wrote_its_snapshot_but_not_the_new_log_keeps_the_old_log() 
 
 #[test]
 fn a_failed_directory_sync_after_switching_logs_stops_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::Never, &faults).unwrap();
+    let (dir, clock, faults, e) = store(SyncPolicy::Never);
     faults.fail_later(Step::SyncDir, 1, 1, EIO, None);
     let mut acked = Vec::new();
     for i in 0..200 {
@@ -246,10 +238,7 @@ fn a_failed_background_sync_stops_the_store_and_is_reported() {
 
 #[test]
 fn a_failed_explicit_sync_stops_the_store() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::Never, &faults).unwrap();
+    let (_dir, _clock, faults, e) = store(SyncPolicy::Never);
     mute(&e, "a").unwrap();
     faults.fail_later(Step::SyncLog, 0, 1, EIO, None);
     assert_eq!(io_op(&e.sync().unwrap_err()), "fsync");
@@ -303,10 +292,7 @@ fn a_torn_tail_that_cannot_be_truncated_is_an_error() {
 
 #[test]
 fn a_failed_fsync_refuses_every_request_of_its_batch_and_only_those() {
-    let dir = tempfile::tempdir().unwrap();
-    let clock = ManualClock::new(T0);
-    let faults = Arc::new(Faults::default());
-    let e = open(dir.path(), &clock, SyncPolicy::EveryWrite, &faults).unwrap();
+    let (dir, clock, faults, e) = store(SyncPolicy::EveryWrite);
     mute(&e, "a").unwrap();
     faults.fail_later(Step::SyncLog, 0, 1, EIO, None);
     // Queued together, written together, refused together.

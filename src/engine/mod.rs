@@ -95,18 +95,13 @@ pub(crate) struct Writer {
     pub(crate) sequencer: Box<dyn Sequencer>,
 }
 
-impl Writer {
-    fn new(sequencer: Box<dyn Sequencer>) -> Writer {
+impl Default for Writer {
+    /// An in-memory engine's: no store.
+    fn default() -> Writer {
         Writer {
             expiries: Expiries::default(),
-            sequencer,
+            sequencer: Box::new(InMemory),
         }
-    }
-}
-
-impl Default for Writer {
-    fn default() -> Writer {
-        Writer::new(Box::new(InMemory))
     }
 }
 
@@ -130,7 +125,10 @@ fn spawn_sequencer(inner: &Arc<Inner>) -> Background {
             None => Duration::from_millis(100),
         },
     );
-    let _ = inner.sequencer_thread.set(thread.thread().clone());
+    inner
+        .sequencer_thread
+        .set(thread.thread().clone())
+        .expect("an engine's sequencer thread is started once, when it is built");
     thread
 }
 

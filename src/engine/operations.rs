@@ -78,7 +78,7 @@ impl Engine {
             let now = self.inner.clock.now_ms();
             (now, self.inner.tables.to_ops(now))
         };
-        let bytes = codec::snapshot_bytes(0, 0, now, &ops);
+        let bytes = codec::snapshot_bytes(0, 0, ops.iter().map(|op| (now, op)));
         out.write_all(&bytes)
             .and_then(|()| out.flush())
             .map_err(|e| Error::Io {

@@ -218,11 +218,7 @@ impl Submit<'_> {
             level: NotifyLevel::All,
             until: Expiry::Never,
         };
-        let check = Check::NotificationSet {
-            user: user.into(),
-            room: room.into(),
-        };
-        self.request(op, 0, check, |_, _| Ok(Derive::Unit), unit)
+        self.request(op, 0, Check::NotificationSet, |_, _| Ok(Derive::Unit), unit)
     }
 
     /// [`Engine::mute_members`], as a ticket.

@@ -68,37 +68,46 @@ impl Sequencer for InMemory {
 pub(crate) enum Check {
     /// Nothing.
     None,
-    /// The user has an active notification setting for the room (else `NotMuted`).
-    NotificationSet { user: Key, room: Key },
+    /// The user and room of the request's own `SetNotify` have an active notification
+    /// setting (else `NotMuted`).
+    NotificationSet,
+}
+
+/// The user and room a `NotificationSet` check is about: those of its own operation.
+fn notify_pair(op: &Op) -> Option<(&Key, &Key)> {
+    match op {
+        Op::SetNotify { user, room, .. } => Some((user, room)),
+        _ => None,
+    }
 }
 
 impl Check {
-    /// Whether `op`, earlier in the same batch, could change what this check sees: then
-    /// the batch ends before this request, which goes first in the next one.
-    fn touched_by(&self, op: &Op) -> bool {
-        match self {
-            Check::None => false,
-            Check::NotificationSet { user, room } => match op {
-                Op::SetNotify {
-                    user: u, room: r, ..
-                } => u == user && r == room,
-                Op::RemoveUser { user: u } => u == user,
-                Op::RemoveRoom { room: r } => r == room,
-                _ => false,
-            },
+    /// Whether `earlier`, before `own` in the same batch, could change what this check
+    /// sees: then the batch ends before this request, which goes first in the next one.
+    fn touched_by(&self, own: &Op, earlier: &Op) -> bool {
+        let (Check::NotificationSet, Some((user, room))) = (self, notify_pair(own)) else {
+            return false;
+        };
+        match earlier {
+            Op::SetNotify {
+                user: u, room: r, ..
+            } => u == user && r == room,
+            Op::RemoveUser { user: u } => u == user,
+            Op::RemoveRoom { room: r } => r == room,
+            _ => false,
         }
     }
 
-    fn verify(&self, tables: &Tables, now: u64) -> Result<(), Error> {
-        match self {
-            Check::None => Ok(()),
-            Check::NotificationSet { user, room } => match tables.active_setting(user, room, now) {
-                Some(_) => Ok(()),
-                None => Err(Error::NotMuted {
-                    user: user.to_string(),
-                    room: room.to_string(),
-                }),
-            },
+    fn verify(&self, own: &Op, tables: &Tables, now: u64) -> Result<(), Error> {
+        let (Check::NotificationSet, Some((user, room))) = (self, notify_pair(own)) else {
+            return Ok(());
+        };
+        match tables.active_setting(user, room, now) {
+            Some(_) => Ok(()),
+            None => Err(Error::NotMuted {
+                user: user.to_string(),
+                room: room.to_string(),
+            }),
         }
     }
 }
@@ -250,7 +259,7 @@ impl Inner {
         let mut writer = self.writer.lock();
         let mut events = Vec::new();
         let answer = check
-            .verify(&self.tables, now)
+            .verify(&op, &self.tables, now)
             .and_then(|()| writer.sequencer.commit(&[(now, &op)]))
             .map(|()| {
                 let listening = !self.subscribers.is_empty();
@@ -284,12 +293,15 @@ impl Inner {
         let mut back: Vec<Request> = Vec::new();
         let mut requests = batch.into_iter();
         while let Some(request) = requests.next() {
-            if accepted.iter().any(|a| request.check.touched_by(&a.op)) {
+            if accepted
+                .iter()
+                .any(|a| request.check.touched_by(&request.op, &a.op))
+            {
                 back.push(request);
                 back.extend(requests.by_ref());
                 break;
             }
-            match request.check.verify(&self.tables, request.now) {
+            match request.check.verify(&request.op, &self.tables, request.now) {
                 Ok(()) => accepted.push(request),
                 Err(e) => answers.push((request.slot, request.mutation, Err(e))),
             }
