@@ -229,16 +229,14 @@ impl Inner {
         }
         let finished = self.run_batch(&mut writer, batch);
         drop(writer);
-        let waiting = {
-            let queue = self.queue.lock();
-            if let Some(slot) = queue.front().and_then(|r| r.slot.as_ref()) {
-                slot.kick();
-            }
-            !queue.is_empty()
-        };
-        if waiting {
-            // The next request may be awaited (no thread waits on its slot): the
-            // sequencer thread runs it if no blocked caller gets there first.
+        let awaited = self
+            .queue
+            .lock()
+            .front()
+            .and_then(|r| r.slot.as_ref())
+            .is_some_and(|slot| slot.kick());
+        if awaited {
+            // No thread waits for the next request: the sequencer thread runs it.
             self.wake_sequencer();
         }
         finished.hand_out(self);

@@ -55,10 +55,13 @@ impl Slot {
     }
 
     /// Asks the waiter to try leading the pipeline (it is at the front of the queue).
-    pub fn kick(&self) {
-        let _s = self.state.lock();
+    /// Returns whether the request is awaited rather than waited for: no thread will
+    /// wake for it, so the sequencer thread has to run it.
+    pub fn kick(&self) -> bool {
+        let s = self.state.lock();
         self.kicks.fetch_add(1, Ordering::Release);
         self.ready.notify_all();
+        s.waker.is_some()
     }
 
     /// Waits for the answer or a kick: spins a little, then sleeps up to `limit`.
