@@ -11,7 +11,9 @@
 //!
 //! `cargo bench --bench writers` (criterion), or
 //! `MUTEGATE_INTERLEAVED=3 cargo bench --bench writers` for short interleaved stretches
-//! of every contender, three rounds, with the median and spread of each.
+//! of every contender, three rounds, with the median and spread of each, then the
+//! latencies; `MUTEGATE_COMPACTION=1000000 cargo bench --bench writers` for the
+//! compaction latency alone.
 
 mod support;
 
@@ -60,6 +62,19 @@ impl Store {
     }
 }
 
+/// A writer's `i`th mutation in `room`: a mute (even `i`), then the unmute of the same
+/// member (odd `i`), over 512 members.
+fn write_one(engine: &Engine, room: &str, i: usize) {
+    let user = format!("u{}", (i / 2) % 512);
+    if i.is_multiple_of(2) {
+        engine
+            .mute_members(room, [&user], MuteFor::hours(1))
+            .expect("mute");
+    } else {
+        engine.unmute_members(room, [&user]).expect("unmute");
+    }
+}
+
 /// `threads` writers doing `total` mutations between them (a mute, then an unmute, of a
 /// member of a room of their own); the wall time.
 fn run_engine(engine: &Engine, threads: usize, total: u64) -> Duration {
@@ -83,15 +98,8 @@ fn run_engine_timed(
                 let mut mine = Vec::with_capacity(if latencies.is_some() { per } else { 0 });
                 barrier.wait();
                 for i in 0..per {
-                    let user = format!("u{}", (i / 2) % 512);
                     let t0 = Instant::now();
-                    if i % 2 == 0 {
-                        engine
-                            .mute_members(&room, [&user], MuteFor::hours(1))
-                            .unwrap();
-                    } else {
-                        engine.unmute_members(&room, [&user]).unwrap();
-                    }
+                    write_one(engine, &room, i);
                     if latencies.is_some() {
                         mine.push(t0.elapsed().as_nanos() as u64);
                     }
@@ -123,6 +131,83 @@ fn every_write_latency(ops: u64) {
         all.sort_unstable();
         let at = |q: f64| all[((all.len() as f64 * q) as usize).min(all.len() - 1)] as f64 / 1e3;
         println!("| {threads} | {:.0} µs | {:.0} µs |", at(0.5), at(0.99));
+    }
+}
+
+/// One writer's mutation latency while a compaction of an `entries`-entry state runs,
+/// beside the same writer's latency with no compaction, in the same run; and how long
+/// the compaction took (what every writer waited, before compaction left the write
+/// path). Under the default policy, `Every(10 ms)`.
+fn compaction_latency(entries: usize) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = Store::Every10ms.engine(dir.path());
+    let started = Instant::now();
+    for chunk in (0..entries).collect::<Vec<_>>().chunks(10_000) {
+        let tickets: Vec<_> = chunk
+            .iter()
+            .map(|i| {
+                engine.submit().mute_members(
+                    &format!("big-room-{}", i % 10_000),
+                    [format!("big-user-{i}")],
+                    MuteFor::Forever,
+                )
+            })
+            .collect();
+        for t in tickets {
+            t.wait().expect("mute");
+        }
+    }
+    let loaded = started.elapsed();
+    // The writer runs until told to stop; each phase collects its latencies.
+    let phase = |compact: bool| {
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let mut took = Duration::ZERO;
+        let latencies = std::thread::scope(|s| {
+            let writer = s.spawn(|| {
+                let mut all = Vec::new();
+                let mut i = 0usize;
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    let t0 = Instant::now();
+                    write_one(&engine, "writer-room", i);
+                    all.push(t0.elapsed().as_nanos() as u64);
+                    i += 1;
+                }
+                all
+            });
+            std::thread::sleep(Duration::from_millis(5));
+            let t0 = Instant::now();
+            if compact {
+                engine.compact().expect("compact");
+            } else {
+                std::thread::sleep(Duration::from_millis(300));
+            }
+            took = t0.elapsed();
+            stop.store(true, std::sync::atomic::Ordering::Release);
+            writer.join().expect("writer")
+        });
+        (latencies, took)
+    };
+    let (mut quiet, _) = phase(false);
+    let (mut busy, took) = phase(true);
+    let at = |v: &mut Vec<u64>, q: f64| {
+        v.sort_unstable();
+        v[((v.len() as f64 * q) as usize).min(v.len() - 1)] as f64 / 1e3
+    };
+    println!("
+a writer during a compaction of {entries} entries (loaded in {loaded:.1?}; the compaction took {took:.1?})");
+    println!("| writer | mutations | p50 | p99 | max |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, v) in [
+        ("no compaction", &mut quiet),
+        ("during the compaction", &mut busy),
+    ] {
+        println!(
+            "| {name} | {} | {:.1} µs | {:.1} µs | {:.1} µs |",
+            v.len(),
+            at(v, 0.5),
+            at(v, 0.99),
+            at(v, 1.0)
+        );
     }
 }
 
@@ -350,11 +435,16 @@ fn interleaved(rounds: usize, stretch: Duration) {
         );
     }
     every_write_latency(8_000);
+    compaction_latency(1_000_000);
 }
 
 criterion_group!(benches, writers);
 
 fn main() {
+    if let Ok(entries) = std::env::var("MUTEGATE_COMPACTION") {
+        compaction_latency(entries.parse().unwrap_or(1_000_000));
+        return;
+    }
     if let Ok(rounds) = std::env::var("MUTEGATE_INTERLEAVED") {
         let rounds = rounds.parse().unwrap_or(3).max(1);
         interleaved(rounds, Duration::from_millis(1500));
@@ -362,4 +452,8 @@ fn main() {
     }
     benches();
     Criterion::default().configure_from_args().final_summary();
+    // Criterion's test mode (CI): the compaction path once, on a small state.
+    if std::env::args().any(|a| a == "--test") {
+        compaction_latency(20_000);
+    }
 }

@@ -163,6 +163,8 @@ fn sigkill_rounds(threads: usize) {
             "round {round}: the child acknowledged too little"
         );
 
+        let found_prev = dir.path().join("ops.prev.log").exists();
+        eprintln!("round {round}: ops.prev.log after the kill: {found_prev}");
         let engine = open(&path);
         let lost: Vec<usize> = acked
             .iter()

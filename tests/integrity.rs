@@ -354,8 +354,8 @@ fn files_that_are_not_the_stores_are_left_alone() {
         e.mute_members("lobby", [user(i)], MuteFor::Forever)
             .unwrap();
     }
-    assert!(e.health().compactions > 0);
     drop(e);
+    assert!(dir.path().join("state.snap").exists(), "compacted");
     let e = open(dir.path()).unwrap();
     assert!(all_present(&e, 200));
     drop(e);

@@ -1,6 +1,8 @@
 //! What the engine reports through `tracing` and `metrics` (features of those names),
-//! with a real subscriber and a real recorder installed for the test's thread: the span
-//! and counters of one mutation, one denied check, one compaction.
+//! with a real subscriber and a real recorder installed for the whole process, as a
+//! server installs them (the compaction is reported from the compactor thread): the
+//! span and counters of one mutation, one denied check, one compaction. One test in this
+//! binary, so nothing else reports into them.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -83,29 +85,28 @@ fn one_mutation_one_denied_check_and_one_compaction_are_reported() {
     let recorder = DebuggingRecorder::new();
     let snapshotter = recorder.snapshotter();
     let dir = tempfile::tempdir().unwrap();
-    let compaction_lines = tracing::subscriber::with_default(subscriber, || {
-        metrics::with_local_recorder(&recorder, || {
-            let engine = Engine::builder()
-                .clock(ManualClock::new(1_700_000_000_000))
-                .sync(SyncPolicy::EveryWrite)
-                .compact_after(600)
-                .open(dir.path())
-                .unwrap();
-            engine
-                .mute_members("lobby", ["bob"], MuteFor::Forever)
-                .unwrap();
-            assert!(engine.check_send("ann", Target::room("lobby")).is_ok());
-            assert!(engine.check_send("bob", Target::room("lobby")).is_err());
-            assert!(engine.unmute_notifications("ann", "lobby").is_err());
-            let before = capture.lines.lock().unwrap().len();
-            let mut i = 0;
-            while engine.health().compactions == 0 {
-                engine.allow("lobby", [format!("u{i}")]).unwrap();
-                i += 1;
-            }
-            capture.lines.lock().unwrap()[before..].to_vec()
-        })
-    });
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+    metrics::set_global_recorder(recorder).unwrap();
+    let engine = Engine::builder()
+        .clock(ManualClock::new(1_700_000_000_000))
+        .sync(SyncPolicy::EveryWrite)
+        .compact_after(600)
+        .open(dir.path())
+        .unwrap();
+    engine
+        .mute_members("lobby", ["bob"], MuteFor::Forever)
+        .unwrap();
+    assert!(engine.check_send("ann", Target::room("lobby")).is_ok());
+    assert!(engine.check_send("bob", Target::room("lobby")).is_err());
+    assert!(engine.unmute_notifications("ann", "lobby").is_err());
+    let before = capture.lines.lock().unwrap().len();
+    let mut i = 0;
+    while engine.health().compactions == 0 {
+        engine.allow("lobby", [format!("u{i}")]).unwrap();
+        i += 1;
+    }
+    drop(engine);
+    let compaction_lines = capture.lines.lock().unwrap()[before..].to_vec();
     let lines = capture.lines.lock().unwrap().clone();
     let find = |needles: &[&str]| {
         lines

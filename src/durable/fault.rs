@@ -15,6 +15,8 @@ pub(crate) enum Step {
     SyncLog,
     /// Cutting the log back (a torn tail, or a refused record).
     Truncate,
+    /// Linking the finished log as `ops.prev.log`.
+    Link,
     /// Creating a temporary file (a snapshot, or a new log).
     CreateTmp,
     /// Writing a temporary file.

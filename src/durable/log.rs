@@ -1,5 +1,5 @@
 //! The open operation log: appending records, rolling back refused ones, syncing, and
-//! compacting into a snapshot.
+//! switching to the next generation when it is compacted.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -9,20 +9,16 @@ use std::time::Instant;
 
 use parking_lot::RwLock;
 
+use super::compactor::{self, Compaction, Compactor, Job, Waiter};
 use super::fault::{Faults, Step};
 use super::files::{self, DirLock, Unwritten, io_error};
-use super::{LOG_FILE, SNAP_FILE, SyncPolicy};
+use super::{LOG_FILE, PREV_FILE, SyncPolicy};
 use crate::background::Background;
 use crate::codec::{self, HEADER, LOG_MAGIC};
 use crate::error::Error;
 use crate::health::Monitor;
 use crate::observe;
 use crate::op::Op;
-
-/// The first wait before a failed compaction is tried again; it doubles per failure.
-const FIRST_RETRY_MS: u64 = 1_000;
-/// The longest wait between two compaction attempts.
-const LAST_RETRY_MS: u64 = 60_000;
 
 /// The log file currently appended to, shared with the sync thread.
 type Slot = Arc<RwLock<Arc<File>>>;
@@ -77,9 +73,10 @@ pub(crate) struct Log {
     policy: SyncPolicy,
     compact_after: u64,
     buf: Vec<u8>,
-    /// Consecutive compaction failures, and when the next attempt may run.
-    failures: u32,
-    retry_at: u64,
+    /// The finished generation in `ops.prev.log`, until it is folded into the snapshot.
+    prev: Option<Job>,
+    /// Shared so that its lock can be held while the log switches generations.
+    compactor: Arc<Compactor>,
     /// Declared before the lock, so the thread is stopped before the lock is released.
     _flusher: Option<Background>,
     /// The directory's lock, held until the log is dropped.
@@ -108,6 +105,8 @@ pub(crate) struct Parts {
     pub monitor: Arc<Monitor>,
     pub faults: Arc<Faults>,
     pub lock: DirLock,
+    /// A finished generation found in `ops.prev.log`, not yet folded.
+    pub prev: Option<Job>,
 }
 
 impl crate::write::Sequencer for Log {
@@ -115,13 +114,18 @@ impl crate::write::Sequencer for Log {
         self.append(ops)
     }
 
-    fn committed(&mut self, now: u64, tables: &crate::store::Tables) {
-        if self.wants_compaction(now) {
-            // The batch is acknowledged either way: a failed compaction leaves the log
-            // and snapshot as they were, is reported in `health()` and is retried after
-            // a backoff, so it costs at most this one batch one attempt.
-            self.compact(now, &tables.to_ops(now));
-        }
+    fn committed(&mut self, now: u64) {
+        // The batch is acknowledged either way: a failed switch leaves the log as it
+        // was, is reported in `health()` and is retried after a backoff.
+        self.maybe_compact(now);
+    }
+
+    fn compact(&mut self, now: u64) -> Result<Compaction, Error> {
+        self.compact_now(now)
+    }
+
+    fn waiter(&self) -> Option<Waiter> {
+        Some(self.compactor.waiter())
     }
 
     fn sync(&self) -> Result<(), Error> {
@@ -132,6 +136,11 @@ impl crate::write::Sequencer for Log {
 impl Log {
     /// The log over an open file, with its sync thread if the policy has one.
     pub fn new(p: Parts) -> Log {
+        let compactor = Arc::new(Compactor::new(
+            &p.dir,
+            Arc::clone(&p.monitor),
+            Arc::clone(&p.faults),
+        ));
         let shared = Arc::new(Shared {
             slot: Arc::new(RwLock::new(Arc::new(p.file))),
             dirty: AtomicBool::new(false),
@@ -165,8 +174,8 @@ impl Log {
             policy: p.policy,
             compact_after: p.compact_after,
             buf: Vec::with_capacity(256),
-            failures: 0,
-            retry_at: 0,
+            prev: p.prev,
+            compactor,
             _flusher: flusher,
             _lock: p.lock,
         }
@@ -251,50 +260,88 @@ impl Log {
         }
     }
 
-    /// Whether the log has grown past its compaction size and no failed compaction is
-    /// waiting out its backoff at `now`.
-    pub fn wants_compaction(&self, now: u64) -> bool {
-        // A clock that went back by more than the longest wait does not hold retries up.
-        let waited = now >= self.retry_at || self.retry_at - now > LAST_RETRY_MS;
-        self.len > self.compact_after && waited
+    /// Starts compacting if the log has grown past its compaction size, or retries
+    /// folding a generation a failed attempt left behind, unless the compactor is busy
+    /// or a failure is waiting out its backoff at `now`. The writer's part is the
+    /// switch to the next log generation; the compactor thread does the rest.
+    fn maybe_compact(&mut self, now: u64) {
+        let grown = self.len > self.compact_after;
+        if self.prev.is_none() && !grown {
+            return;
+        }
+        let compactor = Arc::clone(&self.compactor);
+        let turn = compactor.turn();
+        if turn.busy() || !turn.waited(now) {
+            return;
+        }
+        if let Some(prev) = self.prev
+            && turn.folded(prev.generation)
+        {
+            self.prev = None;
+            if !grown {
+                return;
+            }
+        }
+        let job = match self.prev {
+            Some(prev) => prev,
+            None => match self.switch(now) {
+                Ok(job) => job,
+                Err(e) => return turn.switch_failed(e, now),
+            },
+        };
+        self.prev = Some(job);
+        turn.hand_over(Job { at: now, ..job });
     }
 
-    /// Writes a snapshot of `ops` (the whole state at `at`, which covers this log up to
-    /// its end), then starts the next log generation.
-    ///
-    /// Crash-safe at every step, and nothing is lost on a failure: the snapshot names
-    /// the log and the offset it covers, so if the new log cannot be started the old
-    /// one goes on taking writes and reopening replays it from that offset. A failure is
-    /// reported to the monitor and retried with backoff; only a failed directory sync
-    /// after the new log was renamed into place stops the store (the switch may not be
-    /// durable).
-    pub fn compact(&mut self, at: u64, ops: &[Op]) {
-        let started = Instant::now();
-        let snapshot =
-            codec::snapshot_bytes(self.generation, self.len, ops.iter().map(|op| (at, op)));
-        let result = self.try_compact(&snapshot);
-        observe::compaction(snapshot.len(), started.elapsed(), &result);
-        match result {
-            Ok(()) => {
-                self.failures = 0;
-                self.retry_at = 0;
-                self.shared.monitor.compaction_done();
+    /// Compacts whatever the log holds now, whatever its size and the backoff.
+    fn compact_now(&mut self, now: u64) -> Result<Compaction, Error> {
+        let compactor = Arc::clone(&self.compactor);
+        let turn = compactor.turn();
+        if turn.busy() {
+            return Ok(Compaction::Busy(self.compactor.waiter()));
+        }
+        if let Some(prev) = self.prev {
+            if !turn.folded(prev.generation) {
+                // The generation before this one first; the caller asks again.
+                turn.hand_over(Job { at: now, ..prev });
+                return Ok(Compaction::Busy(self.compactor.waiter()));
+            }
+            self.prev = None;
+        }
+        if self.len <= HEADER as u64 {
+            return Ok(Compaction::Nothing);
+        }
+        match self.switch(now) {
+            Ok(job) => {
+                self.prev = Some(job);
+                turn.hand_over(job);
+                Ok(Compaction::Covering(self.compactor.waiter()))
             }
             Err(e) => {
-                self.failures = self.failures.saturating_add(1);
-                let wait = FIRST_RETRY_MS
-                    .saturating_mul(1 << self.failures.min(16).saturating_sub(1))
-                    .min(LAST_RETRY_MS);
-                self.retry_at = at.saturating_add(wait);
-                self.shared.monitor.compaction_failed(e, self.retry_at);
+                turn.switch_failed(e.clone(), now);
+                Err(e)
             }
         }
     }
 
-    /// Writes `snapshot` (this log up to its end), then starts the next log.
-    fn try_compact(&mut self, snapshot: &[u8]) -> Result<(), Error> {
+    /// Ends this log generation and starts the next: syncs the log, links it as
+    /// `ops.prev.log`, and puts a new log under `ops.log`. Returns the finished
+    /// generation, for the compactor.
+    ///
+    /// Crash-safe at every step: until the new log is renamed into place, `ops.prev.log`
+    /// is a second name of `ops.log` (same generation), which opening removes. A failure
+    /// before the rename leaves the log taking writes as before; a failed directory sync
+    /// after it stops the store (the switch may not be durable).
+    fn switch(&mut self, at: u64) -> Result<Job, Error> {
         let faults = &*self.shared.faults;
-        files::write_whole(&self.dir.join(SNAP_FILE), snapshot, faults).map_err(|u| u.error)?;
+        // Every record of this generation reaches the disk before any of the next.
+        self.shared.sync()?;
+        compactor::remove_prev(&self.dir, faults)?;
+        let prev = self.dir.join(PREV_FILE);
+        faults
+            .check(Step::Link)
+            .and_then(|()| std::fs::hard_link(self.path(), &prev))
+            .map_err(|e| io_error("link", &prev, &e))?;
         let next = self.generation + 1;
         let header = codec::header(LOG_MAGIC, next, 0);
         let file = match files::write_whole(self.path(), &header, faults) {
@@ -302,7 +349,11 @@ impl Log {
             Err(Unwritten {
                 error,
                 renamed: false,
-            }) => return Err(error),
+            }) => {
+                // Best effort: opening removes a second name of the log anyway.
+                let _ = std::fs::remove_file(&prev);
+                return Err(error);
+            }
             Err(Unwritten {
                 error,
                 renamed: true,
@@ -312,9 +363,14 @@ impl Log {
             }
         };
         *self.shared.slot.write() = Arc::new(file);
+        let job = Job {
+            generation: self.generation,
+            len: self.len,
+            at,
+        };
         self.len = HEADER as u64;
         self.generation = next;
-        Ok(())
+        Ok(job)
     }
 
     /// Syncs the log now.

@@ -2,15 +2,23 @@
 //! snapshot once it grows past a size.
 //!
 //! Files: `ops.log` (header, then one record per acknowledged mutation), `state.snap`
-//! (header, then the state as records) and `lock`. Every header is checksummed (see
-//! `codec`). A log's header carries its generation; a snapshot's carries the generation
-//! and byte offset of the log it covers. Compaction writes the snapshot of log `g` up to
-//! its end, then starts log `g + 1`, each by writing a temporary file and renaming it;
-//! reopening replays a log of generation `g` from the offset the snapshot covers, and a
-//! log of generation `g + 1` whole. Any other pairing is damage, reported as such.
+//! (header, then the state as records), `ops.prev.log` while a compaction runs, and
+//! `lock`. Every header is checksummed (see `codec`). A log's header carries its
+//! generation; a snapshot's carries the generation and byte offset of the log it covers.
+//!
+//! Compaction is off the write path. The writer only switches generations: it syncs log
+//! `g`, links it as `ops.prev.log`, and starts log `g + 1` under `ops.log` (a temporary
+//! file renamed into place). The compactor thread then folds the snapshot and log `g`
+//! into a snapshot of `g` up to its end, and removes `ops.prev.log` (`compactor.rs`).
+//! Reopening replays, after the snapshot, a log of generation `g` from the offset the
+//! snapshot covers and a log of generation `g + 1` whole, for `ops.prev.log` then
+//! `ops.log`; any other pairing is damage, reported as such.
 //!
 //! Stores of format 1 (unchecksummed headers) are read and rewritten in format 2 on open.
 
+#[cfg(test)]
+mod compaction_tests;
+mod compactor;
 mod fault;
 mod files;
 mod log;
@@ -22,6 +30,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub(crate) use self::compactor::{Compaction, Waiter};
 pub(crate) use self::fault::{Faults, Step};
 use self::files::{corrupt, io_error};
 pub(crate) use self::log::Log;
@@ -31,6 +40,8 @@ use crate::health::Monitor;
 
 pub(crate) const LOG_FILE: &str = "ops.log";
 pub(crate) const SNAP_FILE: &str = "state.snap";
+/// The finished log generation being folded into the snapshot by the compactor.
+pub(crate) const PREV_FILE: &str = "ops.prev.log";
 /// Held locked (an OS file lock, released when the process ends however it ends) for as
 /// long as an engine has the directory open.
 const LOCK_FILE: &str = "lock";
@@ -74,6 +85,69 @@ pub(crate) struct Recovered {
     pub records: Vec<Record>,
 }
 
+/// What of a log of format 2 is left to replay after the snapshot.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Covered {
+    /// The records from this offset on.
+    From(usize),
+    /// Nothing: the snapshot holds the whole log.
+    All,
+}
+
+/// What the snapshot `snap` leaves to replay of a log of format 2 with header `log`
+/// and `log_len` bytes: the log the snapshot covers from its offset on, the log after it
+/// whole, an older log nothing. Any other pairing is damage.
+pub(crate) fn covered(
+    snap: Option<&Header>,
+    log: &Header,
+    log_len: usize,
+    snap_path: &Path,
+) -> Result<Covered, Error> {
+    let gap = |sg: u32| {
+        corrupt(
+            snap_path,
+            12,
+            format!(
+                "generation {sg} is not followed by log generation {}: files from different stores or points in time",
+                log.generation
+            ),
+        )
+    };
+    let Some(s) = snap else {
+        return if log.generation == 0 {
+            Ok(Covered::From(log.len))
+        } else {
+            Err(corrupt(
+                snap_path,
+                0,
+                format!(
+                    "missing, but log generation {} follows one: the snapshot it follows is gone",
+                    log.generation
+                ),
+            ))
+        };
+    };
+    if s.version != 2 {
+        return Err(gap(s.generation));
+    }
+    match s.generation {
+        // The snapshot covers this log up to `covers`; a log shorter than that (its
+        // unsynced tail lost with the machine) is covered whole.
+        sg if sg == log.generation => match usize::try_from(s.covers) {
+            Ok(at) if at < HEADER => Err(corrupt(
+                snap_path,
+                16,
+                format!("covers offset {at} is inside the log header"),
+            )),
+            Ok(at) if at < log_len => Ok(Covered::From(at)),
+            _ => Ok(Covered::All),
+        },
+        sg if sg.checked_add(1) == Some(log.generation) => Ok(Covered::From(log.len)),
+        sg if sg > log.generation => Ok(Covered::All),
+        sg => Err(gap(sg)),
+    }
+}
+
 /// Where the log to append to comes from.
 enum Plan {
     /// Replay the existing log (of this header) from this offset, then append to it.
@@ -92,6 +166,9 @@ fn plan(
     let Some(s) = snap else {
         return match log {
             None => Ok(Plan::Fresh(0)),
+            Some((l, len)) if l.version == 2 => {
+                covered(None, l, len, snap_path).map(|_| Plan::Replay(*l, l.len))
+            }
             Some((l, _)) if l.generation == 0 => Ok(Plan::Replay(*l, l.len)),
             Some((l, _)) => Err(corrupt(
                 snap_path,
@@ -115,18 +192,11 @@ fn plan(
     };
     let (sg, lg) = (s.generation, l.generation);
     match (s.version, l.version) {
-        // The snapshot covers this log up to `covers`; a log shorter than that (its
-        // unsynced tail lost with the machine) is covered whole.
-        (2, 2) if lg == sg => match usize::try_from(s.covers) {
-            Ok(at) if at < HEADER => Err(corrupt(
-                snap_path,
-                16,
-                format!("covers offset {at} is inside the log header"),
-            )),
-            Ok(at) if at <= log_len => Ok(Plan::Replay(*l, at)),
-            _ => Ok(Plan::Fresh(sg + 1)),
+        // A snapshot is never of a later generation than the log appended to.
+        (2, 2) if lg >= sg => match covered(Some(s), l, log_len, snap_path)? {
+            Covered::From(at) => Ok(Plan::Replay(*l, at)),
+            Covered::All => Ok(Plan::Fresh(sg + 1)),
         },
-        (2, 2) if Some(lg) == sg.checked_add(1) => Ok(Plan::Replay(*l, l.len)),
         // A format-1 log beside a format-2 snapshot: the migration wrote the snapshot
         // (holding that log whole) and stopped before replacing the log.
         (2, 1) if lg < sg => Ok(Plan::Fresh(sg)),
@@ -144,6 +214,64 @@ fn plan(
     }
 }
 
+/// What becomes of `ops.prev.log`, the generation before `ops.log`.
+enum PrevPlan {
+    /// There is none.
+    None,
+    /// The snapshot holds it already, or it is a second name of `ops.log` (a crash
+    /// during the switch): remove it.
+    Remove,
+    /// Replay it from this offset before `ops.log`, and fold it into the snapshot.
+    Fold(Header, usize),
+}
+
+/// Decides how `ops.prev.log` (if any) fits between the snapshot and `ops.log`.
+fn plan_prev(
+    snap: Option<&Header>,
+    prev: Option<(&Header, usize)>,
+    log: Option<&Header>,
+    paths: [&Path; 3],
+) -> Result<PrevPlan, Error> {
+    let [snap_path, prev_path, log_path] = paths;
+    let Some((p, prev_len)) = prev else {
+        return Ok(PrevPlan::None);
+    };
+    let Some(l) = log else {
+        return Err(corrupt(
+            log_path,
+            0,
+            "missing beside ops.prev.log: no crash leaves a finished log without the next",
+        ));
+    };
+    if p.version != 2 || l.version != 2 {
+        return Err(corrupt(
+            prev_path,
+            8,
+            format!(
+                "format {} beside ops.log of format {}: only format 2 has a previous log",
+                p.version, l.version
+            ),
+        ));
+    }
+    if p.generation == l.generation {
+        return Ok(PrevPlan::Remove);
+    }
+    if p.generation.checked_add(1) != Some(l.generation) {
+        return Err(corrupt(
+            prev_path,
+            12,
+            format!(
+                "generation {} is not followed by ops.log's generation {}",
+                p.generation, l.generation
+            ),
+        ));
+    }
+    Ok(match covered(snap, p, prev_len, snap_path)? {
+        Covered::All => PrevPlan::Remove,
+        Covered::From(at) => PrevPlan::Fold(*p, at),
+    })
+}
+
 /// Opens (or creates) the store in `dir`: reads the snapshot and the log, truncates a
 /// torn tail, rewrites a format-1 store in format 2, and returns the log ready for
 /// appending with the records to replay.
@@ -154,6 +282,7 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
     let lock = files::lock_dir(&dir.join(LOCK_FILE))?;
     let snap_path = dir.join(SNAP_FILE);
     let log_path = dir.join(LOG_FILE);
+    let prev_path = dir.join(PREV_FILE);
 
     let snap = match files::read_file(&snap_path)? {
         None => None,
@@ -168,17 +297,53 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
             Some(codec::read_header(bytes, LOG_MAGIC).map_err(|w| corrupt(&log_path, 0, w))?)
         }
     };
-    let plan = plan(
-        snap.as_ref().map(|(h, _)| h),
-        log_header.as_ref().zip(log_bytes.as_ref().map(Vec::len)),
-        &snap_path,
-        &log_path,
+    let prev_bytes = files::read_file(&prev_path)?;
+    let prev_header = match &prev_bytes {
+        None => None,
+        Some(bytes) => {
+            Some(codec::read_header(bytes, LOG_MAGIC).map_err(|w| corrupt(&prev_path, 0, w))?)
+        }
+    };
+    let snap_header = snap.as_ref().map(|(h, _)| h);
+    let prev_plan = plan_prev(
+        snap_header,
+        prev_header.as_ref().zip(prev_bytes.as_ref().map(Vec::len)),
+        log_header.as_ref(),
+        [&snap_path, &prev_path, &log_path],
     )?;
+    let plan = match (&prev_plan, &log_header) {
+        // The log after a generation still to fold is replayed whole.
+        (PrevPlan::Fold(..), Some(l)) => Plan::Replay(*l, l.len),
+        _ => plan(
+            snap_header,
+            log_header.as_ref().zip(log_bytes.as_ref().map(Vec::len)),
+            &snap_path,
+            &log_path,
+        )?,
+    };
     let legacy = snap.as_ref().is_some_and(|(h, _)| h.version == 1)
         || matches!(&plan, Plan::Replay(h, _) if h.version == 1);
     let snap_generation = snap.as_ref().map(|(h, _)| h.generation);
     let mut records = snap.map(|(_, r)| r).unwrap_or_default();
     let mut torn = 0u64;
+    let prev = match prev_plan {
+        PrevPlan::None => None,
+        PrevPlan::Remove => {
+            compactor::remove_prev(dir, &o.faults)?;
+            None
+        }
+        PrevPlan::Fold(header, from) => {
+            let bytes = prev_bytes.as_deref().unwrap_or_default();
+            records.extend(compactor::decode_finished(
+                bytes, from, &header, &prev_path,
+            )?);
+            Some(compactor::Job {
+                generation: header.generation,
+                len: bytes.len() as u64,
+                at: 0,
+            })
+        }
+    };
 
     let (file, len, generation) = match plan {
         Plan::Replay(header, from) => {
@@ -241,6 +406,7 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
         monitor: o.monitor,
         faults: o.faults,
         lock,
+        prev,
     });
     crate::observe::recovered(records.len(), torn, legacy, started.elapsed());
     Ok(Recovered { log, records })

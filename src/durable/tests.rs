@@ -1,6 +1,6 @@
 //! Failures injected at each file operation of the store (the `Faults` seam): a refused
-//! mutation is never in the state, in memory or after reopening; failed compactions are
-//! reported and retried with backoff; failed syncs stop the store.
+//! mutation is never in the state, in memory or after reopening; failed syncs stop the
+//! store. Compaction's failures are in `compaction_tests.rs`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -9,12 +9,12 @@ use std::time::{Duration, Instant};
 use super::{Faults, Step};
 use crate::{Engine, Error, ManualClock, MuteFor, SyncPolicy, Target};
 
-const T0: u64 = 1_700_000_000_000;
-const EIO: i32 = 5;
+pub(super) const T0: u64 = 1_700_000_000_000;
+pub(super) const EIO: i32 = 5;
 const ENOSPC: i32 = 28;
-const EROFS: i32 = 30;
+pub(super) const EROFS: i32 = 30;
 
-fn open(
+pub(super) fn open(
     dir: &Path,
     clock: &ManualClock,
     policy: SyncPolicy,
@@ -28,15 +28,15 @@ fn open(
         .open(dir)
 }
 
-fn muted(e: &Engine, user: &str) -> bool {
+pub(super) fn muted(e: &Engine, user: &str) -> bool {
     !e.can_send(user, Target::room("r"))
 }
 
-fn mute(e: &Engine, user: &str) -> Result<(), Error> {
+pub(super) fn mute(e: &Engine, user: &str) -> Result<(), Error> {
     e.mute_members("r", [user], MuteFor::Forever).map(drop)
 }
 
-fn io_op(e: &Error) -> &'static str {
+pub(super) fn io_op(e: &Error) -> &'static str {
     match e {
         Error::Io { op, .. } => op,
         other => panic!("expected an i/o error, got {other}"),
@@ -45,7 +45,7 @@ fn io_op(e: &Error) -> &'static str {
 
 /// A new store on a manual clock with a fault seam: its directory, clock, seam and
 /// engine.
-fn store(policy: SyncPolicy) -> (tempfile::TempDir, ManualClock, Arc<Faults>, Engine) {
+pub(super) fn store(policy: SyncPolicy) -> (tempfile::TempDir, ManualClock, Arc<Faults>, Engine) {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
     let faults = Arc::new(Faults::default());
@@ -54,7 +54,7 @@ fn store(policy: SyncPolicy) -> (tempfile::TempDir, ManualClock, Arc<Faults>, En
 }
 
 /// Opens `dir` again with no faults and says which of `users` are muted there.
-fn after_reopen(dir: &Path, clock: &ManualClock, users: &[&str]) -> Vec<bool> {
+pub(super) fn after_reopen(dir: &Path, clock: &ManualClock, users: &[&str]) -> Vec<bool> {
     let e = open(dir, clock, SyncPolicy::Never, &Arc::default()).expect("reopen");
     e.verify_consistency().expect("consistent");
     users.iter().map(|u| muted(&e, u)).collect()
@@ -119,92 +119,6 @@ fn a_store_that_cannot_cut_back_a_refused_record_stops() {
         after_reopen(dir.path(), &clock, &["a", "b", "c"]),
         [true, false, false]
     );
-}
-
-#[test]
-fn a_failed_compaction_is_reported_retried_with_backoff_and_loses_nothing() {
-    let (dir, clock, faults, e) = store(SyncPolicy::Never);
-    // A read-only directory: no temporary file can be made.
-    let opened = faults.seen(Step::CreateTmp);
-    faults.fail(Step::CreateTmp, EROFS);
-    let users: Vec<String> = (0..400).map(|i| format!("u{i}")).collect();
-    for u in &users {
-        mute(&e, u).expect("mutations are acknowledged while compaction fails");
-    }
-    let h = e.health();
-    assert_eq!(
-        h.compaction_failures, 1,
-        "one attempt within the backoff: {h:?}"
-    );
-    assert_eq!(faults.seen(Step::CreateTmp) - opened, 1);
-    let err = h.last_compaction_error.clone().expect("reported");
-    assert_eq!(io_op(&err), "create");
-    assert!(err.to_string().contains("state.tmp"), "{err}");
-    assert_eq!(h.compaction_retry_at_ms, Some(T0 + 1_000));
-    assert!(!h.is_healthy());
-    // After the backoff: one more attempt, then the wait doubles.
-    clock.advance(Duration::from_millis(1_000));
-    mute(&e, "x1").unwrap();
-    mute(&e, "x2").unwrap();
-    let h = e.health();
-    assert_eq!(
-        (h.compaction_failures, faults.seen(Step::CreateTmp) - opened),
-        (2, 2)
-    );
-    assert_eq!(h.compaction_retry_at_ms, Some(T0 + 3_000));
-    // The disk comes back: the next attempt after the backoff compacts.
-    faults.clear();
-    clock.advance(Duration::from_millis(2_000));
-    mute(&e, "x3").unwrap();
-    let h = e.health();
-    assert!(h.is_healthy(), "{h:?}");
-    assert_eq!(h.compactions, 1);
-    drop(e);
-    let all: Vec<&str> = users
-        .iter()
-        .map(String::as_str)
-        .chain(["x1", "x2", "x3"])
-        .collect();
-    assert!(after_reopen(dir.path(), &clock, &all).iter().all(|&m| m));
-}
-
-#[test]
-fn a_compaction_that_wrote_its_snapshot_but_not_the_new_log_keeps_the_old_log() {
-    let (dir, clock, faults, e) = store(SyncPolicy::Never);
-    // The snapshot's rename goes through; the new log's does not.
-    faults.fail_later(Step::Rename, 1, u32::MAX, EIO, None);
-    let users: Vec<String> = (0..200).map(|i| format!("u{i}")).collect();
-    for u in &users {
-        mute(&e, u).unwrap();
-    }
-    assert_eq!(e.health().compaction_failures, 1);
-    assert!(dir.path().join("state.snap").exists());
-    assert!(
-        !dir.path().join("ops.tmp").exists(),
-        "the temporary file is removed"
-    );
-    drop(e);
-    let all: Vec<&str> = users.iter().map(String::as_str).collect();
-    assert!(after_reopen(dir.path(), &clock, &all).iter().all(|&m| m));
-}
-
-#[test]
-fn a_failed_directory_sync_after_switching_logs_stops_the_store() {
-    let (dir, clock, faults, e) = store(SyncPolicy::Never);
-    faults.fail_later(Step::SyncDir, 1, 1, EIO, None);
-    let mut acked = Vec::new();
-    for i in 0..200 {
-        let u = format!("u{i}");
-        if mute(&e, &u).is_ok() {
-            acked.push(u);
-        }
-    }
-    let stopped = e.health().stopped.expect("stopped");
-    assert_eq!(io_op(&stopped), "sync directory");
-    assert!(acked.len() < 200, "mutations after the stop are refused");
-    drop(e);
-    let acked: Vec<&str> = acked.iter().map(String::as_str).collect();
-    assert!(after_reopen(dir.path(), &clock, &acked).iter().all(|&m| m));
 }
 
 #[test]

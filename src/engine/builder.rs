@@ -163,6 +163,8 @@ impl EngineBuilder {
             }
             writer.expiries.rebuild(tables);
             writer.sequencer = Box::new(recovered.log);
+            // A generation a crash left unfolded goes to the compactor now.
+            writer.sequencer.committed(engine.inner.clock.now_ms());
         }
         // Mutes that ended while the engine was closed go now (no subscriber yet).
         engine.inner.sweep();

@@ -27,7 +27,7 @@ use crate::background::Background;
 use crate::change::{self, Change, Expiries};
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
-use crate::durable::{self, Faults, SyncPolicy};
+use crate::durable::{self, Compaction, Faults, SyncPolicy};
 use crate::error::Error;
 use crate::event::{Event, Subscribers};
 use crate::expiry::{Expiry, MuteFor, active};

@@ -23,6 +23,7 @@ pub(crate) use ticket::Slot;
 pub use ticket::Ticket;
 
 use crate::change::Change;
+use crate::durable::{Compaction, Waiter};
 use crate::engine::{Inner, Writer};
 use crate::error::Error;
 use crate::event::Event;
@@ -42,12 +43,23 @@ pub(crate) trait Sequencer: Send {
     /// order: all of them, or (on an error) none of them.
     fn commit(&mut self, ops: &[(u64, &Op)]) -> Result<(), Error>;
 
-    /// The batch was applied; `tables` holds the state at the end of the sequence, as of
-    /// `now`.
-    fn committed(&mut self, now: u64, tables: &Tables);
+    /// The batch was applied, as of `now`: time for background work (compaction) to
+    /// start, if it is due. Never waits for that work.
+    fn committed(&mut self, now: u64);
 
     /// Makes everything committed so far durable now.
     fn sync(&self) -> Result<(), Error>;
+
+    /// Starts compacting everything committed so far, if there is anything to compact.
+    fn compact(&mut self, _now: u64) -> Result<Compaction, Error> {
+        Ok(Compaction::Nothing)
+    }
+
+    /// A handle that waits for background work in flight, if the sequencer has any.
+    #[cfg_attr(not(test), expect(dead_code, reason = "tests wait for the compactor"))]
+    fn waiter(&self) -> Option<Waiter> {
+        None
+    }
 }
 
 /// An engine with no store: every batch is "durable" at once.
@@ -57,7 +69,7 @@ impl Sequencer for InMemory {
     fn commit(&mut self, _: &[(u64, &Op)]) -> Result<(), Error> {
         Ok(())
     }
-    fn committed(&mut self, _: u64, _: &Tables) {}
+    fn committed(&mut self, _: u64) {}
     fn sync(&self) -> Result<(), Error> {
         Ok(())
     }
@@ -262,7 +274,7 @@ impl Inner {
             .map(|()| {
                 let listening = !self.subscribers.is_empty();
                 let outcome = self.apply_one(&mut writer, op, now, &derive, listening, &mut events);
-                writer.sequencer.committed(now, &self.tables);
+                writer.sequencer.committed(now);
                 outcome
             });
         drop(writer);
@@ -342,7 +354,7 @@ impl Inner {
             let outcome = self.apply_one(writer, op, now, &derive, listening, &mut events);
             answers.push((slot, mutation, Ok(outcome)));
         }
-        writer.sequencer.committed(last, &self.tables);
+        writer.sequencer.committed(last);
         Finished { answers, events }
     }
 
