@@ -344,18 +344,32 @@ fn writers(c: &mut Criterion) {
 /// Every contender for about `stretch` each, alternating, `rounds` times; prints the
 /// median throughput of each, with the spread, and the ratios that matter.
 fn interleaved(rounds: usize, stretch: Duration) {
-    let dirs: Vec<_> = Store::ALL
+    // `MUTEGATE_STORES=in_memory,redis` (say) measures only those contenders.
+    let only = std::env::var("MUTEGATE_STORES").ok();
+    let wanted = |name: &str| {
+        only.as_ref()
+            .is_none_or(|o| o.split(',').any(|w| w == name))
+    };
+    let stores: Vec<Store> = Store::ALL
+        .into_iter()
+        .filter(|s| wanted(s.name()))
+        .collect();
+    let dirs: Vec<_> = stores
         .iter()
         .map(|_| tempfile::tempdir().expect("temp dir"))
         .collect();
-    let engines: Vec<Engine> = Store::ALL
+    let engines: Vec<Engine> = stores
         .iter()
         .zip(&dirs)
         .map(|(s, d)| s.engine(d.path()))
         .collect();
-    let redis = redis_or_say_why();
+    let redis = if wanted("redis") {
+        redis_or_say_why()
+    } else {
+        None
+    };
     let mut names: Vec<String> = Vec::new();
-    for s in Store::ALL {
+    for s in &stores {
         for t in THREADS {
             names.push(format!("{} x{t}", s.name()));
         }
@@ -434,8 +448,10 @@ fn interleaved(rounds: usize, stretch: Duration) {
             ours / theirs
         );
     }
-    every_write_latency(8_000);
-    compaction_latency(1_000_000);
+    if only.is_none() {
+        every_write_latency(8_000);
+        compaction_latency(1_000_000);
+    }
 }
 
 criterion_group!(benches, writers);

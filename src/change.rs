@@ -161,6 +161,16 @@ impl Change {
         }
     }
 
+    /// The timed entry this change is about, with its old and new end, if either end is
+    /// finite (what the expiry index follows); keeps the ids.
+    pub(crate) fn timed_ends(self) -> Option<(Timed, Raw, Raw)> {
+        let (old, new) = self.ends()?;
+        if !finite(old) && !finite(new) {
+            return None;
+        }
+        self.into_timed()
+    }
+
     /// The timed entry this change is about, with its old and new end (copies the ids;
     /// used only to describe events).
     fn timed(&self) -> Option<(Timed, Raw, Raw)> {
@@ -169,7 +179,7 @@ impl Change {
 }
 
 /// A finite expiry (not "no rule", not "forever").
-fn finite(raw: Raw) -> bool {
+pub(crate) fn finite(raw: Raw) -> bool {
     raw != NONE && raw != FOREVER
 }
 
@@ -182,43 +192,24 @@ pub(crate) struct Expiries {
 }
 
 impl Expiries {
-    /// Follows `changes` into the index, keeping their ids.
-    pub fn track(&mut self, changes: Vec<Change>) {
-        for c in changes {
-            let Some((old, new)) = c.ends() else { continue };
-            if !finite(old) && !finite(new) {
-                continue;
+    /// Moves `key` from its old end to its new one (either may be no end at all).
+    pub fn track(&mut self, key: Timed, old: Raw, new: Raw) {
+        if finite(old)
+            && let Some(set) = self.by_end.get_mut(&old)
+        {
+            set.remove(&key);
+            if set.is_empty() {
+                self.by_end.remove(&old);
             }
-            let Some((key, old, new)) = c.into_timed() else {
-                continue;
-            };
-            if finite(old)
-                && let Some(set) = self.by_end.get_mut(&old)
-            {
-                set.remove(&key);
-                if set.is_empty() {
-                    self.by_end.remove(&old);
-                }
-            }
-            if finite(new) {
-                self.by_end.entry(new).or_default().insert(key);
-            }
+        }
+        if finite(new) {
+            self.by_end.entry(new).or_default().insert(key);
         }
     }
 
-    /// Replaces the index by one built from every timed entry in `tables`, each group
-    /// of one end time sized before it is filled.
-    pub fn rebuild(&mut self, tables: &crate::store::Tables) {
-        // Counted first, so the list is allocated once (a million entries would
-        // otherwise be copied over and over as it grows).
-        let mut count = 0;
-        tables.timed_entries(|raw, _| count += usize::from(finite(raw)));
-        let mut entries: Vec<(Raw, Timed)> = Vec::with_capacity(count);
-        tables.timed_entries(|raw, key| {
-            if finite(raw) {
-                entries.push((raw, key()));
-            }
-        });
+    /// Replaces the index by one of `entries` (each with its finite end), each group of
+    /// one end time sized before it is filled.
+    pub fn rebuild(&mut self, mut entries: Vec<(Raw, Timed)>) {
         entries.sort_unstable_by_key(|(raw, _)| *raw);
         let groups: Vec<(Raw, usize)> = entries
             .chunk_by(|a, b| a.0 == b.0)

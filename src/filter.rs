@@ -7,9 +7,10 @@
 //! checks take no lock and write no shared cache line, which is what lets readers on
 //! several cores scale.
 //!
-//! Writers are serialized by the engine's writer lock, so counters are updated with a
-//! plain load and store. A counter that reaches `u8::MAX` sticks there (a permanent
-//! "maybe"), so it can never wrap to a false zero.
+//! Writers of different keys run in parallel (under different stripes) and eight
+//! counters share a word, so a counter is updated with an atomic read-modify-write of
+//! its word. A counter that reaches `u8::MAX` sticks there (a permanent "maybe"), so it
+//! can never wrap to a false zero.
 //!
 //! Ordering: a writer counts an entry up *before* inserting it and down *after*
 //! removing it, so a reader never sees a zero while the entry is in the table.
@@ -60,26 +61,27 @@ impl Filter {
         (word.load(Ordering::Acquire) >> shift) & 0xFF != 0
     }
 
-    /// Moves `key`'s counter by `up`/down one unless it is stuck at the top.
-    /// Serialized writers only: the word is read and written, not updated atomically.
+    /// Moves `key`'s counter by `up`/down one unless it is stuck at the top; the other
+    /// counters of its word may be moved by other writers meanwhile.
     fn step(&self, key: impl Hash, up: bool) {
         let (word, shift) = self.slot(key);
-        let w = word.load(Ordering::Relaxed);
-        let count = (w >> shift) & 0xFF;
-        let next = match (count, up) {
-            (0xFF, _) | (0, false) => return,
-            (c, true) => c + 1,
-            (c, false) => c - 1,
-        };
-        word.store((w & !(0xFF << shift)) | (next << shift), Ordering::Release);
+        // `Err` only when the counter stays as it is.
+        let _ = word.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
+            let next = match ((w >> shift) & 0xFF, up) {
+                (0xFF, _) | (0, false) => return None,
+                (c, true) => c + 1,
+                (c, false) => c - 1,
+            };
+            Some((w & !(0xFF << shift)) | (next << shift))
+        });
     }
 
-    /// Counts an entry in (call before inserting it). Serialized writers only.
+    /// Counts an entry in (call before inserting it).
     pub fn add(&self, key: impl Hash) {
         self.step(key, true);
     }
 
-    /// Counts an entry out (call after removing it). Serialized writers only.
+    /// Counts an entry out (call after removing it).
     pub fn remove(&self, key: impl Hash) {
         self.step(key, false);
     }
@@ -153,5 +155,34 @@ mod packing {
             assert!(keys[i + 1..].iter().all(|k| f.may_contain(k)));
         }
         assert!(keys.iter().all(|k| !f.may_contain(k)));
+    }
+}
+
+#[cfg(test)]
+mod parallel {
+    use super::*;
+
+    /// Writers of different keys step counters of one word at the same time: no step
+    /// may be lost, or a counter could read zero while its entry is stored.
+    #[test]
+    fn writers_of_one_word_on_several_threads_lose_no_step() {
+        let f = Filter::new(8);
+        let keys: Vec<String> = (0..8).map(|i| format!("k{i}")).collect();
+        std::thread::scope(|s| {
+            for k in &keys {
+                let f = &f;
+                s.spawn(move || {
+                    for _ in 0..200_000 {
+                        f.add(k);
+                        f.remove(k);
+                    }
+                });
+            }
+        });
+        // Every add had its remove: every counter is back at zero, none stuck at the
+        // top or left above it.
+        for k in &keys {
+            assert!(!f.may_contain(k), "{k}'s counter lost a step");
+        }
     }
 }

@@ -9,6 +9,12 @@
 //!   applies it in that same order before it answers any caller: the log's order is the
 //!   order of application, and a call returns only after its operation is applied. An
 //!   error leaves the state unchanged, and reaches only the callers it concerns.
+//!   An engine with no store has no log to order: a blocking mutation is checked and
+//!   applied on its caller's thread holding the locks of the users and rooms it touches
+//!   (key stripes), so mutations of disjoint ids run in parallel and mutations sharing
+//!   an id are serialized; removing a user or a room, a sweep and a snapshot hold every
+//!   stripe. Holding its locks from check to application, each mutation still takes
+//!   effect at one instant between its call and its return.
 //! - **Checks never take the writer lock.** A check reads one shard at a time and sees each
 //!   fact (a member's mute, a module mute, a room-wide mute) either before or after a
 //!   concurrent mutation, never half-written. A batch call (`mute_members` and friends)

@@ -3,8 +3,10 @@
 //! Two DashMaps: user-major (`users`: a user's notification settings, oldest first, and
 //! module mutes) and room-major (`rooms`: the room's notification settings for fan-out,
 //! member mutes, room-wide mute and allow list). Notification settings live in both and
-//! are kept equal. Writers are serialized by the engine, so [`Tables::apply`] never races
-//! another writer; readers take one shard guard at a time and never two at once.
+//! are kept equal. Writers of one user or room are serialized by the engine (its key
+//! stripes, or the writer lock), so [`Tables::apply`] never races another writer of the
+//! same entry; writers of disjoint ids may run at once, each entry edited under its
+//! shard's guard. Readers take one shard guard at a time and never two at once.
 
 use std::collections::hash_map::Entry as Slot;
 use std::collections::{HashMap, HashSet};
@@ -170,7 +172,7 @@ impl Entry for RoomState {
 /// Edits `key`'s entry; creates it first if `create`; drops it if it ends up empty.
 /// `created` runs before a new entry is inserted, `dropped` after an entry is removed
 /// (the filters count entries in before and out after). Holds one shard guard at a
-/// time. Callers are serialized writers.
+/// time. Callers hold the stripe of `key`.
 fn edit<V: Entry>(
     map: &DashMap<Key, V, Hasher>,
     key: &str,

@@ -161,7 +161,7 @@ impl EngineBuilder {
             for record in recovered.records {
                 tables.apply(record.op, record.at, &mut change::Ignore);
             }
-            writer.expiries.rebuild(tables);
+            engine.inner.stripes.lock_all().rebuild(tables);
             writer.sequencer = Box::new(recovered.log);
             // A generation a crash left unfolded goes to the compactor now.
             writer.sequencer.committed(engine.inner.clock.now_ms());
@@ -211,6 +211,7 @@ impl EngineBuilder {
         let inner = Arc::new(Inner {
             tables: Tables::new(shards, filter_slots),
             writer: Mutex::new(Writer::default()),
+            stripes: Stripes::default(),
             queue: Queue::default(),
             sequencer_thread: OnceLock::new(),
             clock: self.clock,

@@ -39,6 +39,7 @@ impl Engine {
     /// A description of the first disagreement found.
     pub fn verify_consistency(&self) -> Result<(), String> {
         let _writer = self.inner.writer.lock();
+        let _all = self.inner.stripes.lock_all();
         self.inner.tables.verify()
     }
 }

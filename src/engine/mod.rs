@@ -24,7 +24,7 @@ use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::background::Background;
-use crate::change::{self, Change, Expiries};
+use crate::change::{self, Change};
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
 use crate::durable::{self, Compaction, Faults, SyncPolicy};
@@ -40,7 +40,7 @@ use crate::op::Op;
 use crate::role::{AllowPolicy, RoleSet};
 use crate::stats::Stats;
 use crate::store::Tables;
-use crate::write::{InMemory, Queue, Sequencer, Ticket};
+use crate::write::{InMemory, Queue, Sequencer, Stripes, Ticket};
 
 /// The mute engine: all four kinds of mute state, and the checks over them.
 ///
@@ -71,6 +71,9 @@ pub(crate) struct Inner {
     /// Held by whoever runs the pipeline (or sweeps, or snapshots): batches are applied
     /// one at a time, each whole.
     pub(crate) writer: Mutex<Writer>,
+    /// The locks of users and rooms, each with the expiry index of its entries: an
+    /// in-memory engine applies mutations of disjoint keys in parallel under them.
+    pub(crate) stripes: Stripes,
     /// Mutations waiting for the pipeline.
     pub(crate) queue: Queue,
     /// The thread that runs the pipeline for callers that must not block.
@@ -90,7 +93,6 @@ pub(crate) struct Inner {
 
 /// What only the holder of the writer lock touches.
 pub(crate) struct Writer {
-    pub(crate) expiries: Expiries,
     /// Where operations become durable: the local log, or nowhere (in memory).
     pub(crate) sequencer: Box<dyn Sequencer>,
 }
@@ -99,7 +101,6 @@ impl Default for Writer {
     /// An in-memory engine's: no store.
     fn default() -> Writer {
         Writer {
-            expiries: Expiries::default(),
             sequencer: Box::new(InMemory),
         }
     }
@@ -230,22 +231,23 @@ impl Inner {
     }
 
     pub(crate) fn next_expiry(&self) -> Option<u64> {
-        let writer = self.writer.lock();
-        writer.expiries.next_after(self.clock.now_ms())
+        self.stripes.next_after(self.clock.now_ms())
     }
 
     pub(crate) fn sweep(&self) -> usize {
         let started = std::time::Instant::now();
-        let mut writer = self.writer.lock();
+        let writer = self.writer.lock();
+        let mut held = self.stripes.lock_all();
         let now = self.clock.now_ms();
-        let due = writer.expiries.take_due(now);
+        let due = held.take_due(now);
         let mut changes = Vec::new();
         for key in &due {
             self.tables.apply(key.clearing_op(), now, &mut changes);
         }
         let events = self.events(&changes, now);
         self.entries.track(&changes);
-        writer.expiries.track(changes);
+        held.track(changes);
+        drop(held);
         drop(writer);
         observe::swept(due.len(), started.elapsed());
         self.subscribers.deliver(&events, &self.monitor);

@@ -75,6 +75,7 @@ impl Engine {
     pub fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), Error> {
         let (now, ops) = {
             let _writer = self.inner.writer.lock();
+            let _all = self.inner.stripes.lock_all();
             let now = self.inner.clock.now_ms();
             (now, self.inner.tables.to_ops(now))
         };

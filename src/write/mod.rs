@@ -12,6 +12,7 @@
 //! the pipeline is idle (no thread hand-off on the fast path); awaiting callers leave the
 //! work to the engine's sequencer thread.
 
+mod stripes;
 mod ticket;
 
 use std::collections::VecDeque;
@@ -19,6 +20,7 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+pub(crate) use stripes::{Held, Stripes};
 pub(crate) use ticket::Slot;
 pub use ticket::Ticket;
 
@@ -255,8 +257,9 @@ impl Inner {
         true
     }
 
-    /// Runs `request` at once on this thread, as a batch of its own: for an engine with
-    /// no store, where there is no I/O to share and a queue only adds hand-offs.
+    /// Runs `request` at once on this thread, holding only the stripes of its users and
+    /// rooms: for an engine with no store, where there is no I/O to share, so writers
+    /// of disjoint keys apply in parallel and a queue would only add hand-offs.
     pub(crate) fn run_now(&self, request: Request) -> Result<Outcome, Error> {
         let Request {
             op,
@@ -266,18 +269,13 @@ impl Inner {
             mutation,
             ..
         } = request;
-        let mut writer = self.writer.lock();
         let mut events = Vec::new();
-        let answer = check
-            .verify(&op, &self.tables, now)
-            .and_then(|()| writer.sequencer.commit(&[(now, &op)]))
-            .map(|()| {
-                let listening = !self.subscribers.is_empty();
-                let outcome = self.apply_one(&mut writer, op, now, &derive, listening, &mut events);
-                writer.sequencer.committed(now);
-                outcome
-            });
-        drop(writer);
+        let mut held = self.stripes.lock(&op);
+        let answer = check.verify(&op, &self.tables, now).map(|()| {
+            let listening = !self.subscribers.is_empty();
+            self.apply_one(&mut held, op, now, &derive, listening, &mut events)
+        });
+        drop(held);
         self.subscribers.deliver(&events, &self.monitor);
         mutation.finish(&answer);
         answer
@@ -298,6 +296,11 @@ impl Inner {
     /// Checks, commits and applies one batch, in order. Requests after one whose check
     /// an earlier request of the batch could change go back to the front of the queue.
     fn run_batch(&self, writer: &mut Writer, batch: Batch) -> Finished {
+        // An in-memory engine's other writers hold stripes, not the writer lock: the
+        // batch holds them all from its checks to its last application. A durable
+        // engine's writers all hold the writer lock; each operation takes its own
+        // stripes only for their expiry indexes.
+        let mut all = self.in_memory.then(|| self.stripes.lock_all());
         let mut answers = SmallVec::new();
         let mut accepted: Batch = SmallVec::new();
         let mut back: Vec<Request> = Vec::new();
@@ -351,18 +354,25 @@ impl Inner {
                 ..
             } = request;
             last = last.max(now);
-            let outcome = self.apply_one(writer, op, now, &derive, listening, &mut events);
+            let outcome = match &mut all {
+                Some(held) => self.apply_one(held, op, now, &derive, listening, &mut events),
+                None => {
+                    let mut held = self.stripes.lock(&op);
+                    self.apply_one(&mut held, op, now, &derive, listening, &mut events)
+                }
+            };
             answers.push((slot, mutation, Ok(outcome)));
         }
         writer.sequencer.committed(last);
         Finished { answers, events }
     }
 
-    /// Applies one committed operation at `at`: the tables, the expiry index, the entry
-    /// gauges and (if anyone listens) its events; what its caller gets back.
+    /// Applies one committed operation at `at`, holding its stripes: the tables, the
+    /// expiry index, the entry gauges and (if anyone listens) its events; what its
+    /// caller gets back.
     fn apply_one(
         &self,
-        writer: &mut Writer,
+        held: &mut Held<'_>,
         op: Op,
         at: u64,
         derive: &Derive,
@@ -376,7 +386,7 @@ impl Inner {
             crate::change::events(&changes, at, events);
         }
         self.entries.track(&changes);
-        writer.expiries.track(changes);
+        held.track(changes);
         outcome
     }
 }

@@ -1,0 +1,165 @@
+//! Key stripes: the locks that let mutations of disjoint users and rooms be applied in
+//! parallel, each holding the index of the timed entries of its keys.
+//!
+//! Every user and room id hashes to one of [`STRIPES`] stripes. A mutation locks the
+//! stripes of the ids it reads and changes (in ascending order, so two mutations never
+//! wait for each other in a cycle) for as long as it checks and applies; one that visits
+//! every room (removing a user or a room), a sweep, a snapshot and a consistency check
+//! lock them all. Each stripe's mutex guards the expiry index of the entries whose
+//! *owning* id hashes to it: a notification setting and a module mute belong to their
+//! user, a member mute and a room-wide mute to their room; the operation that changes
+//! an entry always holds its owner's stripe.
+//!
+//! Lock order, for the whole engine: the writer lock (if taken) before any stripe, and
+//! stripes in ascending index. The tables' own shard locks are taken inside both, one at
+//! a time.
+
+use parking_lot::{Mutex, MutexGuard};
+use smallvec::SmallVec;
+
+use crate::change::{Change, Expiries, Timed};
+use crate::op::Op;
+use crate::store::{Hasher, Tables};
+
+/// How many stripes: enough that writers on 2 to 16 cores rarely meet on one.
+pub(crate) const STRIPES: usize = 64;
+
+/// The stripes of one engine.
+pub(crate) struct Stripes {
+    cells: Box<[Mutex<Expiries>]>,
+    hasher: Hasher,
+}
+
+impl std::fmt::Debug for Stripes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stripes")
+            .field("stripes", &self.cells.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Stripes {
+    fn default() -> Stripes {
+        Stripes {
+            cells: (0..STRIPES).map(|_| Mutex::default()).collect(),
+            hasher: Hasher::new(),
+        }
+    }
+}
+
+/// Stripes held: their guards, by ascending index.
+pub(crate) struct Held<'a> {
+    stripes: &'a Stripes,
+    guards: SmallVec<[(usize, MutexGuard<'a, Expiries>); 2]>,
+}
+
+impl Stripes {
+    /// The stripe of a user or room id.
+    #[inline]
+    fn of(&self, id: &str) -> usize {
+        // The mask keeps the value below `STRIPES`, so it fits any usize.
+        (self.hasher.hash_one(id) & (STRIPES as u64 - 1)) as usize
+    }
+
+    /// The stripe whose index holds `key`: its owner's.
+    fn owner(&self, key: &Timed) -> usize {
+        match key {
+            Timed::Notify(user, _) | Timed::Module(user, _) => self.of(user),
+            Timed::Member(room, _) | Timed::Room(room) => self.of(room),
+        }
+    }
+
+    /// The stripes `op` reads and changes, ascending; `None` for an operation that
+    /// visits every room.
+    fn of_op(&self, op: &Op) -> Option<SmallVec<[usize; 2]>> {
+        let mut ids: SmallVec<[usize; 2]> = match op {
+            Op::SetNotify { user, room, .. } => [self.of(user), self.of(room)].into(),
+            Op::SetModules { user, .. } => [self.of(user)].into_iter().collect(),
+            Op::MuteMembers { room, .. }
+            | Op::UnmuteMembers { room, .. }
+            | Op::Allow { room, .. }
+            | Op::Disallow { room, .. }
+            | Op::MuteRoom { room, .. }
+            | Op::UnmuteRoom { room } => [self.of(room)].into_iter().collect(),
+            Op::RemoveUser { .. } | Op::RemoveRoom { .. } => return None,
+        };
+        ids.sort_unstable();
+        ids.dedup();
+        Some(ids)
+    }
+
+    /// Locks the stripes `op` needs, waiting for them.
+    pub fn lock(&self, op: &Op) -> Held<'_> {
+        match self.of_op(op) {
+            Some(ids) => Held {
+                stripes: self,
+                guards: ids.into_iter().map(|i| (i, self.cells[i].lock())).collect(),
+            },
+            None => self.lock_all(),
+        }
+    }
+
+    /// Locks every stripe, waiting for them.
+    pub fn lock_all(&self) -> Held<'_> {
+        Held {
+            stripes: self,
+            guards: self.cells.iter().map(Mutex::lock).enumerate().collect(),
+        }
+    }
+
+    /// The earliest end after `now` of an entry still in force (each stripe locked in
+    /// turn, not all at once).
+    pub fn next_after(&self, now: u64) -> Option<u64> {
+        self.cells
+            .iter()
+            .filter_map(|cell| cell.lock().next_after(now))
+            .min()
+    }
+}
+
+impl Held<'_> {
+    /// The index of stripe `i`, which must be held.
+    fn cell(&mut self, i: usize) -> &mut Expiries {
+        let at = self
+            .guards
+            .binary_search_by_key(&i, |(j, _)| *j)
+            .unwrap_or_else(|_| {
+                unreachable!("stripe {i} changed by an operation that does not hold it")
+            });
+        &mut self.guards[at].1
+    }
+
+    /// Follows `changes` into the expiry indexes of their owners' stripes.
+    pub fn track(&mut self, changes: Vec<Change>) {
+        for c in changes {
+            if let Some((key, old, new)) = c.timed_ends() {
+                let i = self.stripes.owner(&key);
+                self.cell(i).track(key, old, new);
+            }
+        }
+    }
+
+    /// Removes and returns every entry that has ended by `now`, from every stripe held.
+    pub fn take_due(&mut self, now: u64) -> Vec<Timed> {
+        let mut due = Vec::new();
+        for (_, cell) in &mut self.guards {
+            due.extend(cell.take_due(now));
+        }
+        due
+    }
+
+    /// Rebuilds every stripe's index from the timed entries in `tables` (all stripes
+    /// must be held).
+    pub fn rebuild(&mut self, tables: &Tables) {
+        let mut by_stripe: Vec<Vec<_>> = (0..STRIPES).map(|_| Vec::new()).collect();
+        tables.timed_entries(|raw, key| {
+            if crate::change::finite(raw) {
+                let key = key();
+                by_stripe[self.stripes.owner(&key)].push((raw, key));
+            }
+        });
+        for (i, entries) in by_stripe.into_iter().enumerate() {
+            self.cell(i).rebuild(entries);
+        }
+    }
+}
