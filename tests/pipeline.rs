@@ -230,3 +230,23 @@ fn writers_keep_writing_while_a_large_state_is_compacted() {
     assert_eq!(e.muted_members("lobby").len(), written);
     assert_eq!(e.muted_members("room7").len(), 100);
 }
+
+#[test]
+fn a_blocking_call_never_overtakes_requests_queued_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = Engine::builder()
+        .clock(ManualClock::new(T0))
+        .sync(SyncPolicy::Never)
+        .open(dir.path())
+        .unwrap();
+    for i in 0..50 {
+        let room = format!("r{i}");
+        // Queued, not yet run: the pipeline is idle, so the blocking call below could
+        // run at once on its own thread, but only after what is queued.
+        let queued = e.submit().mute_notifications("ann", &room);
+        e.unmute_notifications("ann", &room)
+            .expect("the queued mute was applied first");
+        queued.wait().unwrap();
+        assert!(e.should_push("ann", &room));
+    }
+}

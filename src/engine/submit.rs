@@ -153,27 +153,32 @@ impl Submit<'_> {
                 mutation.finish::<()>(&Err(e.clone()));
                 Ticket::answered(Err(e), map)
             }
-            Ok(derive) if inner.in_memory && self.now_on_this_thread => {
-                let answer = inner.run_now(Request {
+            Ok(derive) => {
+                let request = Request {
                     op,
                     now,
                     check,
                     derive,
                     slot: None,
                     mutation,
-                });
-                Ticket::answered(answer, map)
-            }
-            Ok(derive) => {
+                };
+                if self.now_on_this_thread && inner.in_memory {
+                    return Ticket::answered(inner.run_now(request), map);
+                }
+                let mut request = Some(request);
+                // A blocking caller of a durable engine runs its request itself when
+                // nothing else is in the pipeline.
+                if self.now_on_this_thread
+                    && let Some(answer) = inner.run_alone(&mut request)
+                {
+                    return Ticket::answered(answer, map);
+                }
+                let Some(mut request) = request else {
+                    unreachable!("a request that did not run is handed back")
+                };
                 let slot = Arc::new(Slot::default());
-                inner.enqueue(Request {
-                    op,
-                    now,
-                    check,
-                    derive,
-                    slot: Some(Arc::clone(&slot)),
-                    mutation,
-                });
+                request.slot = Some(Arc::clone(&slot));
+                inner.enqueue(request);
                 Ticket::new(Arc::clone(inner), slot, map)
             }
         }

@@ -243,18 +243,29 @@ impl Inner {
         }
         let finished = self.run_batch(&mut writer, batch);
         drop(writer);
-        let awaited = self
-            .queue
-            .lock()
-            .front()
-            .and_then(|r| r.slot.as_ref())
-            .is_some_and(|slot| slot.kick());
-        if awaited {
-            // No thread waits for the next request: the sequencer thread runs it.
-            self.wake_sequencer();
-        }
+        self.kick_next();
         finished.hand_out(self);
         true
+    }
+
+    /// Runs the request in `request` at once on this thread as a batch of its own, if
+    /// the pipeline is idle and nothing is queued before it: a lone writer then pays for
+    /// no queue and no hand-off. Takes the request and returns its answer if it ran;
+    /// otherwise leaves it, for the caller to queue.
+    pub(crate) fn run_alone(
+        &self,
+        request: &mut Option<Request>,
+    ) -> Option<Result<Outcome, Error>> {
+        let mut writer = self.writer.try_lock()?;
+        if !self.queue.lock().is_empty() {
+            return None;
+        }
+        let mut batch = Batch::new();
+        batch.push(request.take()?);
+        let finished = self.run_batch(&mut writer, batch);
+        drop(writer);
+        self.kick_next();
+        finished.hand_out(self)
     }
 
     /// Runs `request` at once on this thread, holding only the stripes of its users and
@@ -279,6 +290,21 @@ impl Inner {
         self.subscribers.deliver(&events, &self.monitor);
         mutation.finish(&answer);
         answer
+    }
+
+    /// Tells the caller of the next queued request that the pipeline is free (it leads
+    /// the next batch); wakes the sequencer thread instead if that request is awaited.
+    fn kick_next(&self) {
+        let awaited = self
+            .queue
+            .lock()
+            .front()
+            .and_then(|r| r.slot.as_ref())
+            .is_some_and(|slot| slot.kick());
+        if awaited {
+            // No thread waits for the next request: the sequencer thread runs it.
+            self.wake_sequencer();
+        }
     }
 
     /// Runs batches on this thread until the queue is empty or another thread leads.
