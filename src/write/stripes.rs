@@ -72,20 +72,25 @@ impl Stripes {
     /// The stripes `op` reads and changes, ascending; `None` for an operation that
     /// visits every room.
     fn of_op(&self, op: &Op) -> Option<SmallVec<[usize; 2]>> {
-        let mut ids: SmallVec<[usize; 2]> = match op {
-            Op::SetNotify { user, room, .. } => [self.of(user), self.of(room)].into(),
-            Op::SetModules { user, .. } => [self.of(user)].into_iter().collect(),
+        let one = |id: &str| Some(SmallVec::from_buf_and_len([self.of(id), 0], 1));
+        match op {
+            Op::SetNotify { user, room, .. } => {
+                let (a, b) = (self.of(user), self.of(room));
+                Some(match a.cmp(&b) {
+                    std::cmp::Ordering::Less => SmallVec::from_buf([a, b]),
+                    std::cmp::Ordering::Greater => SmallVec::from_buf([b, a]),
+                    std::cmp::Ordering::Equal => SmallVec::from_buf_and_len([a, 0], 1),
+                })
+            }
+            Op::SetModules { user, .. } => one(user),
             Op::MuteMembers { room, .. }
             | Op::UnmuteMembers { room, .. }
             | Op::Allow { room, .. }
             | Op::Disallow { room, .. }
             | Op::MuteRoom { room, .. }
-            | Op::UnmuteRoom { room } => [self.of(room)].into_iter().collect(),
-            Op::RemoveUser { .. } | Op::RemoveRoom { .. } => return None,
-        };
-        ids.sort_unstable();
-        ids.dedup();
-        Some(ids)
+            | Op::UnmuteRoom { room } => one(room),
+            Op::RemoveUser { .. } | Op::RemoveRoom { .. } => None,
+        }
     }
 
     /// Locks the stripes `op` needs, waiting for them.
@@ -118,6 +123,18 @@ impl Stripes {
 }
 
 impl Held<'_> {
+    /// The index that holds `key`: its owner's stripe, which must be held.
+    fn owner_cell(&mut self, key: &Timed) -> &mut Expiries {
+        // An operation of one id holds one stripe: the owner of every entry it changes.
+        let i = if self.guards.len() == 1 {
+            debug_assert_eq!(self.guards[0].0, self.stripes.owner(key));
+            self.guards[0].0
+        } else {
+            self.stripes.owner(key)
+        };
+        self.cell(i)
+    }
+
     /// The index of stripe `i`, which must be held.
     fn cell(&mut self, i: usize) -> &mut Expiries {
         let at = self
@@ -133,8 +150,7 @@ impl Held<'_> {
     pub fn track(&mut self, changes: Vec<Change>) {
         for c in changes {
             if let Some((key, old, new)) = c.timed_ends() {
-                let i = self.stripes.owner(&key);
-                self.cell(i).track(key, old, new);
+                self.owner_cell(&key).track(key, old, new);
             }
         }
     }
@@ -151,7 +167,12 @@ impl Held<'_> {
     /// Rebuilds every stripe's index from the timed entries in `tables` (all stripes
     /// must be held).
     pub fn rebuild(&mut self, tables: &Tables) {
-        let mut by_stripe: Vec<Vec<_>> = (0..STRIPES).map(|_| Vec::new()).collect();
+        // Counted first, so each stripe's list is allocated about once (a million
+        // entries would otherwise be copied over and over as the lists grow).
+        let mut count = 0;
+        tables.timed_entries(|raw, _| count += usize::from(crate::change::finite(raw)));
+        let each = count / STRIPES + count / STRIPES / 4 + 16;
+        let mut by_stripe: Vec<Vec<_>> = (0..STRIPES).map(|_| Vec::with_capacity(each)).collect();
         tables.timed_entries(|raw, key| {
             if crate::change::finite(raw) {
                 let key = key();
