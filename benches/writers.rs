@@ -15,14 +15,16 @@
 //! latencies; `MUTEGATE_COMPACTION=1000000 cargo bench --bench writers` for the
 //! compaction latency alone.
 
+#[path = "support/redis_server.rs"]
+mod redis_server;
 mod support;
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group};
 use mutegate::{Engine, ManualClock, MuteFor, SyncPolicy};
+use redis_server::Redis;
 use support::NOW;
 
 /// Writer thread counts measured.
@@ -213,66 +215,14 @@ a writer during a compaction of {entries} entries (loaded in {loaded:.1?}; the c
 
 /// A `redis-server` of our own: started on a free loopback port in a temporary
 /// directory with AOF `always`, stopped by PID on drop.
-struct RedisServer {
-    child: Child,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl RedisServer {
-    fn start() -> Option<RedisServer> {
-        let dir = tempfile::tempdir().ok()?;
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .ok()?
-            .local_addr()
-            .ok()?
-            .port();
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--dir", dir.path().to_str()?])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
-            .args(["--save", "", "--protected-mode", "no"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .ok()?;
-        let server = RedisServer {
-            child,
-            port,
-            _dir: dir,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Ok(mut c) = server.connect()
-                && redis::cmd("PING").query::<String>(&mut c).is_ok()
-            {
-                return Some(server);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-
-    fn connect(&self) -> redis::RedisResult<redis::Connection> {
-        redis::Client::open(format!("redis://127.0.0.1:{}/", self.port))?.get_connection()
-    }
-}
-
-impl Drop for RedisServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The same workload on Redis: `threads` clients, one connection each.
-fn run_redis(server: &RedisServer, threads: usize, total: u64) -> Duration {
+fn run_redis(server: &Redis, threads: usize, total: u64) -> Duration {
     let per = (total as usize).div_ceil(threads);
     let barrier = Barrier::new(threads + 1);
     std::thread::scope(|s| {
         for t in 0..threads {
             let barrier = &barrier;
-            let mut conn = server.connect().expect("connect to redis");
+            let mut conn = server.conn();
             s.spawn(move || {
                 let room = format!("room-{t}");
                 let until = NOW + 3_600_000;
@@ -302,14 +252,8 @@ fn run_redis(server: &RedisServer, threads: usize, total: u64) -> Duration {
     .elapsed()
 }
 
-fn redis_or_say_why() -> Option<RedisServer> {
-    let server = RedisServer::start();
-    if server.is_none() {
-        eprintln!(
-            "writers: redis-server is not installed or did not start: the Redis comparison is skipped (apt-get install redis-server)"
-        );
-    }
-    server
+fn redis_or_say_why() -> Option<Redis> {
+    Redis::start("THE WRITERS BENCH'S REDIS COMPARISON")
 }
 
 fn writers(c: &mut Criterion) {

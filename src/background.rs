@@ -74,15 +74,25 @@ impl Background {
 
 impl Drop for Background {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Release);
-        if let Some(t) = self.thread.take() {
-            t.thread().unpark();
-            // Steps run under `catch_unwind`: only a panic outside them (the thread's
-            // own loop) ends the thread this way.
-            if let Err(payload) = t.join() {
-                self.monitor
-                    .background_panicked(&self.name, &panic_message(&*payload));
-            }
+        // Steps run under `catch_unwind`: only a panic outside them (the thread's own
+        // loop) ends the thread with one.
+        stop_and_join(&self.stop, self.thread.take(), &self.name, &self.monitor);
+    }
+}
+
+/// Raises `stop`, wakes `thread` and joins it; a panic that ended the thread is
+/// reported to `monitor` under `name`, not dropped.
+pub(crate) fn stop_and_join(
+    stop: &AtomicBool,
+    thread: Option<JoinHandle<()>>,
+    name: &str,
+    monitor: &Monitor,
+) {
+    stop.store(true, Ordering::Release);
+    if let Some(t) = thread {
+        t.thread().unpark();
+        if let Err(payload) = t.join() {
+            monitor.background_panicked(name, &panic_message(&*payload));
         }
     }
 }

@@ -125,6 +125,27 @@ pub enum Error {
         /// What is wrong there.
         what: String,
     },
+    /// A replicated engine cannot reach its Redis (or it refused the write): the
+    /// mutation was not applied and is not queued. Checks keep answering from the last
+    /// applied state. If the connection broke after Redis took the entry but before it
+    /// answered, the mutation may still apply everywhere: the caller cannot know which
+    /// (as with any remote write whose reply is lost).
+    #[error("replication unavailable: {what}")]
+    Unavailable {
+        /// What failed: the connection, the command, Redis's reply.
+        what: String,
+    },
+    /// A replicated engine stopped applying its stream: an entry it cannot decode, an
+    /// entry of a newer format, or a stream that lost history this node had applied.
+    /// The node keeps its state as of the entry before, answers checks from it, and
+    /// refuses mutations with this error until it is rebuilt.
+    #[error("replication stopped at stream entry {id}: {what}")]
+    Replication {
+        /// The stream id of the entry (or the stream position) concerned.
+        id: String,
+        /// What is wrong.
+        what: String,
+    },
 }
 
 /// How much of an over-long id an error message keeps.

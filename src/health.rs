@@ -52,6 +52,14 @@ pub struct Health {
     pub subscriber_panics: u64,
     /// What the last caught panic said, and where.
     pub last_panic: Option<String>,
+    /// Failed attempts of a replicated engine to reach its Redis (connections, reads,
+    /// appends); each is retried with backoff. A replicated engine whose reader hit an
+    /// entry it cannot apply, or lost history, is `stopped` instead.
+    pub replication_failures: u64,
+    /// The last of those failures.
+    pub last_replication_error: Option<Error>,
+    /// Snapshots this replicated engine published to Redis.
+    pub snapshots_published: u64,
 }
 
 impl Health {
@@ -120,6 +128,19 @@ impl Monitor {
         h.compactions += 1;
         h.compaction_failures = 0;
         h.compaction_retry_at_ms = None;
+    }
+
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub fn replication_failed(&self, error: Error) {
+        crate::observe::replication_failed(&error);
+        let mut h = self.health.lock();
+        h.replication_failures += 1;
+        h.last_replication_error = Some(error);
+    }
+
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub fn snapshot_published(&self) {
+        self.health.lock().snapshots_published += 1;
     }
 
     pub fn background_panicked(&self, thread: &str, message: &str) {

@@ -62,6 +62,8 @@ mod module;
 mod notify;
 mod observe;
 mod op;
+#[cfg(feature = "redis")]
+mod replicate;
 mod role;
 mod stats;
 mod store;
@@ -84,6 +86,9 @@ pub use limits::Limits;
 pub use module::{Module, ModuleChange, ModuleStatus, Target};
 pub use notify::{Mentions, NotifyLevel, NotifySetting};
 pub use op::Op;
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use replicate::Replication;
 pub use role::{AllowPolicy, Role, RoleSet};
 pub use stats::Stats;
 pub use write::Ticket;

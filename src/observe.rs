@@ -252,6 +252,15 @@ pub(crate) fn stopped(why: &Error) {
     metrics::counter!("mutegate_store_stops_total").increment(1);
 }
 
+/// A replicated engine failed to reach its Redis (it retries with backoff).
+pub(crate) fn replication_failed(why: &Error) {
+    let _ = why;
+    #[cfg(feature = "tracing")]
+    tracing::warn!(error = %why, "mutegate replication failed; retrying with backoff");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("mutegate_replication_failures_total").increment(1);
+}
+
 /// A panic caught in a background thread or a subscriber.
 pub(crate) fn panicked(place: &str, message: &str) {
     let _ = (place, message);

@@ -636,3 +636,31 @@ impl Tables {
         Ok(())
     }
 }
+
+/// Puts `ops` (from [`Tables::to_ops`]) in a canonical order: a user's operations by
+/// user id (keeping their notification list's order), then a room's by room id, each
+/// room's member mutes by user id, allow lists sorted. The same state gives the same
+/// sequence whatever order the tables iterate in.
+pub(crate) fn canonical(ops: &mut [Op]) {
+    fn key(op: &Op) -> (u8, &str, u8, &str) {
+        match op {
+            Op::SetNotify { user, .. } => (0, user, 0, ""),
+            Op::SetModules { user, .. } => (0, user, 1, ""),
+            Op::MuteMembers { room, users, .. } => (1, room, 0, users.first().map_or("", |u| &**u)),
+            Op::MuteRoom { room, .. } => (1, room, 1, ""),
+            Op::Allow { room, .. } => (1, room, 2, ""),
+            Op::UnmuteMembers { room, .. }
+            | Op::UnmuteRoom { room }
+            | Op::Disallow { room, .. }
+            | Op::RemoveRoom { room } => (1, room, 3, ""),
+            Op::RemoveUser { user } => (0, user, 2, ""),
+        }
+    }
+    for op in ops.iter_mut() {
+        if let Op::Allow { users, .. } = op {
+            users.sort_unstable();
+        }
+    }
+    // Stable: a user's notification settings keep their order.
+    ops.sort_by(|a, b| key(a).cmp(&key(b)));
+}

@@ -195,7 +195,7 @@ impl EngineBuilder {
         self.build_with(Arc::default(), true)
     }
 
-    fn build_with(self, monitor: Arc<Monitor>, in_memory: bool) -> Engine {
+    pub(crate) fn build_with(self, monitor: Arc<Monitor>, in_memory: bool) -> Engine {
         let shards = self.shards.map_or_else(
             || {
                 let cpus = std::thread::available_parallelism().map_or(1, NonZeroUsize::get);
@@ -222,6 +222,8 @@ impl EngineBuilder {
             in_memory,
             monitor,
             entries: observe::Entries::default(),
+            #[cfg(feature = "redis")]
+            replica: OnceLock::new(),
         });
         let sweeper = self
             .sweep_every
@@ -229,6 +231,8 @@ impl EngineBuilder {
         let sequencer = spawn_sequencer(&inner);
         Engine {
             _sweeper: sweeper,
+            #[cfg(feature = "redis")]
+            _reader: None,
             _sequencer: Some(sequencer),
             inner,
         }

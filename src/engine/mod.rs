@@ -61,6 +61,9 @@ use crate::write::{InMemory, Queue, Sequencer, Stripes, Ticket};
 pub struct Engine {
     /// Declared first so they are stopped before anything else is dropped.
     _sweeper: Option<Background>,
+    /// A replicated engine's stream reader.
+    #[cfg(feature = "redis")]
+    pub(crate) _reader: Option<crate::replicate::Reader>,
     _sequencer: Option<Background>,
     pub(crate) inner: Arc<Inner>,
 }
@@ -89,6 +92,9 @@ pub(crate) struct Inner {
     pub(crate) monitor: Arc<Monitor>,
     /// Entries stored, by kind, for the `mutegate_entries` gauge.
     pub(crate) entries: observe::Entries,
+    /// Set for a replicated engine: its mutations go through the stream.
+    #[cfg(feature = "redis")]
+    pub(crate) replica: OnceLock<Arc<crate::replicate::Replica>>,
 }
 
 /// What only the holder of the writer lock touches.
@@ -230,6 +236,17 @@ impl Inner {
         events
     }
 
+    /// Up to when a sweep at `now` frees ended entries silently, then up to when it
+    /// frees and announces them: nothing silently and all up to `now` announced, but for
+    /// a replicated engine (see `replicate::announce`).
+    fn sweep_plan(&self, now: u64) -> (u64, Option<u64>) {
+        #[cfg(feature = "redis")]
+        if let Some(replica) = self.replica.get() {
+            return replica.announcer.sweep_plan(now);
+        }
+        (0, Some(now))
+    }
+
     pub(crate) fn next_expiry(&self) -> Option<u64> {
         self.stripes.next_after(self.clock.now_ms())
     }
@@ -239,8 +256,15 @@ impl Inner {
         let writer = self.writer.lock();
         let mut held = self.stripes.lock_all();
         let now = self.clock.now_ms();
-        let due = held.take_due(now);
+        let (silent, loud) = self.sweep_plan(now);
         let mut changes = Vec::new();
+        let quiet = held.take_due(silent);
+        for key in &quiet {
+            self.tables.apply(key.clearing_op(), now, &mut changes);
+        }
+        self.entries.track(&changes);
+        held.track(std::mem::take(&mut changes));
+        let due = loud.map_or_else(Vec::new, |upto| held.take_due(upto));
         for key in &due {
             self.tables.apply(key.clearing_op(), now, &mut changes);
         }
@@ -249,8 +273,14 @@ impl Inner {
         held.track(changes);
         drop(held);
         drop(writer);
-        observe::swept(due.len(), started.elapsed());
+        let freed = quiet.len() + due.len();
+        observe::swept(freed, started.elapsed());
         self.subscribers.deliver(&events, &self.monitor);
-        due.len()
+        #[cfg(feature = "redis")]
+        if let (Some(_), Some(replica)) = (loud, self.replica.get()) {
+            // Announced: the mark may move past them now.
+            replica.announcer.swept(now);
+        }
+        freed
     }
 }

@@ -53,6 +53,9 @@ impl Engine {
     /// Writes the whole state to `out`: a consistent cut, taken between two mutations,
     /// that [`restore`](Engine::restore) reads back. Mutes that have ended are left out.
     /// The state is captured under the writer lock; `out` is written after it is released.
+    /// Entries are written in a canonical order (by user, then by room), so two engines
+    /// with the same state at the same time write the same bytes, whatever order their
+    /// tables keep: converged replicas can be compared byte for byte.
     ///
     /// # Errors
     ///
@@ -73,12 +76,13 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), Error> {
-        let (now, ops) = {
+        let (now, mut ops) = {
             let _writer = self.inner.writer.lock();
             let _all = self.inner.stripes.lock_all();
             let now = self.inner.clock.now_ms();
             (now, self.inner.tables.to_ops(now))
         };
+        crate::store::canonical(&mut ops);
         let bytes = codec::snapshot_bytes(0, 0, ops.iter().map(|op| (now, op)));
         out.write_all(&bytes)
             .and_then(|()| out.flush())

@@ -215,9 +215,16 @@ fn end_ms(expiry: crate::Expiry) -> i64 {
         .map_or(-1, |ms| i64::try_from(ms).unwrap_or(i64::MAX))
 }
 
-/// Whether an engine error is the server's fault (storage) rather than the caller's.
+/// Whether an engine error is the server's fault (storage, replication) rather than the
+/// caller's.
 fn is_internal(error: &Error) -> bool {
-    matches!(error, Error::Io { .. } | Error::Corrupt { .. })
+    matches!(
+        error,
+        Error::Io { .. }
+            | Error::Corrupt { .. }
+            | Error::Unavailable { .. }
+            | Error::Replication { .. }
+    )
 }
 
 /// Test helpers shared by the vendor modules.

@@ -96,6 +96,25 @@ fn notify_pair(op: &Op) -> Option<(&Key, &Key)> {
 }
 
 impl Check {
+    /// The check as a stream entry carries it (see `replicate::entry`).
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub(crate) fn code(&self) -> u8 {
+        match self {
+            Check::None => 0,
+            Check::NotificationSet => 1,
+        }
+    }
+
+    /// The check a stream entry's code names.
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub(crate) fn from_code(code: u8) -> Option<Check> {
+        match code {
+            0 => Some(Check::None),
+            1 => Some(Check::NotificationSet),
+            _ => None,
+        }
+    }
+
     /// Whether `earlier`, before `own` in the same batch, could change what this check
     /// sees: then the batch ends before this request, which goes first in the next one.
     fn touched_by(&self, own: &Op, earlier: &Op) -> bool {
@@ -112,7 +131,7 @@ impl Check {
         }
     }
 
-    fn verify(&self, own: &Op, tables: &Tables, now: u64) -> Result<(), Error> {
+    pub(crate) fn verify(&self, own: &Op, tables: &Tables, now: u64) -> Result<(), Error> {
         let (Check::NotificationSet, Some((user, room))) = (self, notify_pair(own)) else {
             return Ok(());
         };
@@ -156,7 +175,7 @@ pub(crate) enum Outcome {
 }
 
 impl Derive {
-    fn outcome(&self, tables: &Tables, changes: &[Change], now: u64) -> Outcome {
+    pub(crate) fn outcome(&self, tables: &Tables, changes: &[Change], now: u64) -> Outcome {
         match self {
             Derive::Unit => Outcome::Unit,
             Derive::Expiry(e) => Outcome::Expiry(*e),
@@ -195,17 +214,17 @@ pub(crate) struct Request {
 
 /// Answers to hand out and events to deliver, once the writer lock is released.
 /// One caller's answer: where it goes, the mutation's report, the answer.
-type Answer = (Option<Arc<Slot>>, Mutation, Result<Outcome, Error>);
+pub(crate) type Answer = (Option<Arc<Slot>>, Mutation, Result<Outcome, Error>);
 
-struct Finished {
-    answers: SmallVec<[Answer; 4]>,
-    events: Vec<Event>,
+pub(crate) struct Finished {
+    pub answers: SmallVec<[Answer; 4]>,
+    pub events: Vec<Event>,
 }
 
 impl Finished {
     /// Delivers the events, then answers the callers waiting on slots; returns the
     /// answer of a request that had none (run by its own caller).
-    fn hand_out(self, inner: &Inner) -> Option<Result<Outcome, Error>> {
+    pub(crate) fn hand_out(self, inner: &Inner) -> Option<Result<Outcome, Error>> {
         inner.subscribers.deliver(&self.events, &inner.monitor);
         let mut own = None;
         for (slot, mutation, answer) in self.answers {
@@ -241,6 +260,14 @@ impl Inner {
         if batch.is_empty() {
             return false;
         }
+        #[cfg(feature = "redis")]
+        if let Some(replica) = self.replica.get() {
+            let finished = replica.publish(self, batch);
+            drop(writer);
+            self.kick_next();
+            finished.hand_out(self);
+            return true;
+        }
         let finished = self.run_batch(&mut writer, batch);
         drop(writer);
         self.kick_next();
@@ -256,6 +283,10 @@ impl Inner {
         &self,
         request: &mut Option<Request>,
     ) -> Option<Result<Outcome, Error>> {
+        if self.replicated() {
+            // Its answer comes from the stream reader, through a slot.
+            return None;
+        }
         let mut writer = self.writer.try_lock()?;
         if !self.queue.lock().is_empty() {
             return None;
@@ -305,6 +336,15 @@ impl Inner {
             // No thread waits for the next request: the sequencer thread runs it.
             self.wake_sequencer();
         }
+    }
+
+    /// Whether mutations go through a replication stream (their answers come from the
+    /// stream reader).
+    pub(crate) fn replicated(&self) -> bool {
+        #[cfg(feature = "redis")]
+        return self.replica.get().is_some();
+        #[cfg(not(feature = "redis"))]
+        false
     }
 
     /// Runs batches on this thread until the queue is empty or another thread leads.
@@ -396,7 +436,7 @@ impl Inner {
     /// Applies one committed operation at `at`, holding its stripes: the tables, the
     /// expiry index, the entry gauges and (if anyone listens) its events; what its
     /// caller gets back.
-    fn apply_one(
+    pub(crate) fn apply_one(
         &self,
         held: &mut Held<'_>,
         op: Op,
@@ -418,7 +458,7 @@ impl Inner {
 }
 
 /// One batch of requests.
-type Batch = SmallVec<[Request; 4]>;
+pub(crate) type Batch = SmallVec<[Request; 4]>;
 
 /// The queue of requests waiting for the pipeline.
 pub(crate) type Queue = parking_lot::Mutex<VecDeque<Request>>;

@@ -1,0 +1,396 @@
+//! Many nodes, one state: replication over a Redis stream (feature `redis`).
+//!
+//! A replicated engine's sequencer is the stream. A mutation is validated on the
+//! caller's thread and queued as usual; the pipeline appends each batch to the stream
+//! (one pipelined `XADD` per operation, each entry carrying the encoded operation with
+//! absolute expiries and an op id, see `entry`), and every node's stream reader —
+//! the writer's included — applies the entries in stream order. The caller is answered
+//! by its own node's reader once that node applied its entry, so a check on that node
+//! right after sees it (read your writes). Checks read local state only: they never
+//! touch Redis, and keep answering from the last applied state when Redis is away.
+//!
+//! What this module does not do yet is listed in [`Replication`].
+
+mod announce;
+mod entry;
+mod link;
+mod reader;
+mod snapshot;
+
+use std::collections::HashMap;
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use redis::{Client, Connection, Value};
+use smallvec::SmallVec;
+
+pub(crate) use reader::Reader;
+
+use crate::Engine;
+use crate::engine::{EngineBuilder, Inner};
+use crate::error::Error;
+use crate::health::Monitor;
+use crate::observe::Mutation;
+use crate::write::{Batch, Derive, Finished, Slot};
+use link::{Purpose, connect, unavailable};
+
+/// Where and how a replicated engine shares its state: a Redis URL and a stream key.
+///
+/// Every engine built with the same URL and stream is one cluster: a mutation made
+/// through any of them is applied by all of them, in one order (the stream's).
+///
+/// Built so far: the shared order, read-your-writes, checks that never touch Redis,
+/// `Error::Unavailable` when Redis is away (mutations are never queued silently), an
+/// exactly-once effect under duplicate delivery, lost history detected through an epoch
+/// key, bad entries stopping the reader with their id, snapshots published to Redis
+/// under a lease with the stream trimmed below them (new and restarted nodes start from
+/// the snapshot), ended mutes announced once per cluster by the holder of a lease. Not
+/// yet: a node's local durable store with its last applied id (a replicated engine
+/// keeps its state in memory and starts from the snapshot and the stream's tail).
+///
+/// # Examples
+///
+/// ```no_run
+/// use mutegate::{Engine, MuteFor, Replication, Target};
+///
+/// let a = Engine::builder().replicate(Replication::new("redis://127.0.0.1:6379"))?;
+/// let b = Engine::builder().replicate(Replication::new("redis://127.0.0.1:6379"))?;
+/// a.mute_members("lobby", ["bob"], MuteFor::minutes(10))?;
+/// // `a` sees its own write at once; `b` within its replication lag.
+/// assert!(!a.can_send("bob", Target::room("lobby")));
+/// # Ok::<(), mutegate::Error>(())
+/// ```
+#[derive(Clone, Debug)]
+pub struct Replication {
+    url: String,
+    stream: String,
+    timeout: Duration,
+    block: Duration,
+    apply_timeout: Duration,
+    snapshot_every: u64,
+    snapshot_interval: Duration,
+}
+
+impl Replication {
+    /// Replication through the Redis at `url` (`redis://[user:password@]host:port[/db]`;
+    /// `rediss://` needs redis-rs built with a TLS feature), on the stream
+    /// `mutegate:ops`.
+    pub fn new(url: impl Into<String>) -> Replication {
+        Replication {
+            url: url.into(),
+            stream: "mutegate:ops".into(),
+            timeout: Duration::from_secs(2),
+            block: Duration::from_millis(500),
+            apply_timeout: Duration::from_secs(5),
+            snapshot_every: 100_000,
+            snapshot_interval: Duration::from_secs(60),
+        }
+    }
+
+    /// How often a snapshot of the state is published to Redis (by one node at a time,
+    /// under a lease): after `entries` new entries, or after `interval` if any came
+    /// (default 100,000 entries or 60 s). After each, the stream is trimmed below the
+    /// lowest position a live node reported, and never above the snapshot: a node that
+    /// joins, or restarts, starts from the snapshot and reads only what follows it.
+    #[must_use]
+    pub fn snapshot_every(mut self, entries: u64, interval: Duration) -> Replication {
+        self.snapshot_every = entries.max(1);
+        self.snapshot_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// The stream key (default `mutegate:ops`); its epoch key is `<stream>:epoch`.
+    #[must_use]
+    pub fn stream(mut self, key: impl Into<String>) -> Replication {
+        self.stream = key.into();
+        self
+    }
+
+    /// How long connecting, and each reply, may take before the call fails with
+    /// [`Error::Unavailable`] (default 2 s).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Replication {
+        self.timeout = timeout.max(Duration::from_millis(1));
+        self
+    }
+
+    /// How long a mutation whose entry Redis took waits for its own node to apply it
+    /// before it returns [`Error::Unavailable`] (default 5 s). Its entry is in the
+    /// stream: every node applies it when it reads that far.
+    #[must_use]
+    pub fn apply_timeout(mut self, timeout: Duration) -> Replication {
+        self.apply_timeout = timeout;
+        self
+    }
+
+    fn epoch_key(&self) -> String {
+        format!("{}:epoch", self.stream)
+    }
+}
+
+impl EngineBuilder {
+    /// Builds a replicated engine: its state is the stream's (read whole before this
+    /// returns), and its mutations go through the stream (see [`Replication`]).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Unavailable`] if Redis cannot be reached or refuses the URL's
+    /// credentials; [`Error::Replication`] if an entry of the stream cannot be applied.
+    pub fn replicate(self, replication: Replication) -> Result<Engine, Error> {
+        let replica = Arc::new(Replica::connect(replication)?);
+        let mut engine = self.build_with(Arc::new(Monitor::default()), false);
+        if engine.inner.replica.set(Arc::clone(&replica)).is_err() {
+            unreachable!("a new engine has no replica yet");
+        }
+        let mut state = reader::State::new(replica);
+        state.catch_up(&engine.inner)?;
+        engine._reader = Some(Reader::spawn(state, Arc::clone(&engine.inner)));
+        Ok(engine)
+    }
+}
+
+/// A caller waiting for its node to apply its entry.
+struct Parked {
+    slot: Option<Arc<Slot>>,
+    mutation: Mutation,
+    derive: Derive,
+    since: Instant,
+}
+
+/// The writer's connection and numbering (touched by the pipeline's leader only).
+struct Appender {
+    conn: Option<Connection>,
+    /// The last op number given out.
+    seq: u64,
+    /// While connecting fails: no attempt before this.
+    retry_at: Option<Instant>,
+    backoff: Duration,
+}
+
+/// A replicated engine's link to its stream, shared by the pipeline and the reader.
+pub(crate) struct Replica {
+    config: Replication,
+    client: Client,
+    /// This engine's id in op ids (random per engine).
+    node: u64,
+    /// The stream's epoch when this engine joined: a different one means the history
+    /// it applied is gone.
+    epoch: String,
+    appender: Mutex<Appender>,
+    parked: Mutex<HashMap<u64, Parked>>,
+    /// This node's part in announcing ended mutes once per cluster.
+    pub(crate) announcer: announce::Announcer,
+}
+
+/// What Redis answers an append whose epoch is not the stream's.
+const EPOCH_REFUSAL: &str = "MUTEGATE_EPOCH";
+
+/// Appends a batch only if the stream still has the history its writer joined (the
+/// epoch key holds the epoch it read): an append can never land on a stream that lost
+/// entries its node applied. `KEYS`: stream, epoch key; `ARGV`: the epoch, then per
+/// entry its field count and its fields. Returns the new ids.
+const APPEND_SCRIPT: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('MUTEGATE_EPOCH the epoch key changed')
+end
+local ids = {}
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return ids
+";
+
+/// How long a failed connection waits before the next try, at first and at most.
+const FIRST_BACKOFF: Duration = Duration::from_millis(50);
+const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+impl Replica {
+    fn connect(config: Replication) -> Result<Replica, Error> {
+        let client = Client::open(config.url.as_str())
+            .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
+        let mut conn = connect(&client, config.timeout, Purpose::Commands)?;
+        let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+        // The first engine of a cluster names its epoch; every later one reads it.
+        let _: Value = redis::cmd("SET")
+            .arg(config.epoch_key())
+            .arg(format!("{node:016x}"))
+            .arg("NX")
+            .query(&mut conn)
+            .map_err(|e| unavailable(format_args!("SET {}: {e}", config.epoch_key())))?;
+        let epoch = Replica::read_epoch(&config, &mut conn)?
+            .ok_or_else(|| unavailable(format_args!("{} vanished", config.epoch_key())))?;
+        Ok(Replica {
+            config,
+            client,
+            node,
+            epoch,
+            appender: Mutex::new(Appender {
+                conn: Some(conn),
+                seq: 0,
+                retry_at: None,
+                backoff: FIRST_BACKOFF,
+            }),
+            parked: Mutex::new(HashMap::new()),
+            announcer: announce::Announcer::default(),
+        })
+    }
+
+    fn read_epoch(config: &Replication, conn: &mut Connection) -> Result<Option<String>, Error> {
+        let value: Value = redis::cmd("GET")
+            .arg(config.epoch_key())
+            .query(conn)
+            .map_err(|e| unavailable(format_args!("GET {}: {e}", config.epoch_key())))?;
+        Ok(link::text(&value))
+    }
+
+    /// Checks that the stream still has the history this engine joined: its epoch key
+    /// is the one it read when it was built.
+    fn check_epoch(&self, conn: &mut Connection, applied: &str) -> Result<(), Error> {
+        let now = Replica::read_epoch(&self.config, conn)?;
+        if now.as_deref() == Some(self.epoch.as_str()) {
+            return Ok(());
+        }
+        Err(Error::Replication {
+            id: applied.to_owned(),
+            what: format!(
+                "the stream lost its history: {} is {} (was {}); Redis restarted without its \
+                 data, or failed over to a copy that lacked it",
+                self.config.epoch_key(),
+                now.map_or_else(|| "missing".to_owned(), |e| format!("{e:?}")),
+                self.epoch
+            ),
+        })
+    }
+
+    /// A connection for `XADD`s: the open one, or a new one unless the last attempt
+    /// failed too recently.
+    fn appending<'a>(&self, appender: &'a mut Appender) -> Result<&'a mut Connection, Error> {
+        if appender.conn.is_none() {
+            if let Some(at) = appender.retry_at
+                && Instant::now() < at
+            {
+                return Err(unavailable(
+                    "Redis is unreachable; reconnecting with backoff",
+                ));
+            }
+            let attempt = connect(&self.client, self.config.timeout, Purpose::Commands)
+                .and_then(|mut conn| self.check_epoch(&mut conn, "(appending)").map(|()| conn));
+            match attempt {
+                Ok(conn) => {
+                    appender.conn = Some(conn);
+                    appender.retry_at = None;
+                    appender.backoff = FIRST_BACKOFF;
+                }
+                Err(e) => {
+                    appender.retry_at = Some(Instant::now() + appender.backoff);
+                    appender.backoff = (appender.backoff * 2).min(MAX_BACKOFF);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(appender.conn.as_mut().expect("connected above"))
+    }
+
+    /// Appends `batch` to the stream (held by the pipeline's leader). Its callers are
+    /// answered by the reader once this node applied their entries; the answers here
+    /// are for those whose entries Redis did not take.
+    pub(crate) fn publish(&self, inner: &Inner, batch: Batch) -> Finished {
+        let mut answers = SmallVec::new();
+        let fail = |batch: Batch, error: &Error, answers: &mut SmallVec<_>| {
+            answers.extend(
+                batch
+                    .into_iter()
+                    .map(|r| (r.slot, r.mutation, Err(error.clone()))),
+            );
+        };
+        if let Some(stopped) = inner.monitor.stopped() {
+            fail(batch, &stopped, &mut answers);
+            return Finished {
+                answers,
+                events: Vec::new(),
+            };
+        }
+        let mut appender = self.appender.lock();
+        let appender = &mut *appender;
+        if let Err(e) = self.appending(appender) {
+            inner.monitor.replication_failed(e.clone());
+            fail(batch, &e, &mut answers);
+            return Finished {
+                answers,
+                events: Vec::new(),
+            };
+        }
+        let mut append = redis::cmd("EVAL");
+        append
+            .arg(APPEND_SCRIPT)
+            .arg(2)
+            .arg(&self.config.stream)
+            .arg(self.config.epoch_key())
+            .arg(&self.epoch);
+        let mut seqs: SmallVec<[u64; 8]> = SmallVec::new();
+        {
+            let mut parked = self.parked.lock();
+            let since = Instant::now();
+            for request in batch {
+                appender.seq += 1;
+                let seq = appender.seq;
+                let fields =
+                    entry::encode(self.node, seq, &request.check, request.now, &request.op);
+                append.arg(fields.len() * 2);
+                for (name, value) in fields {
+                    append.arg(name).arg(value);
+                }
+                parked.insert(
+                    seq,
+                    Parked {
+                        slot: request.slot,
+                        mutation: request.mutation,
+                        derive: request.derive,
+                        since,
+                    },
+                );
+                seqs.push(seq);
+            }
+        }
+        let conn = appender.conn.as_mut().expect("connected above");
+        if let Err(e) = append.query::<Value>(conn) {
+            let error = if e.to_string().contains(EPOCH_REFUSAL) {
+                let error = Error::Replication {
+                    id: "(appending)".into(),
+                    what: format!(
+                        "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
+                         without its data, or failed over to a copy that lacked it",
+                        self.config.epoch_key(),
+                        self.epoch
+                    ),
+                };
+                inner.monitor.stop(error.clone());
+                error
+            } else {
+                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+                    appender.conn = None;
+                }
+                let error = unavailable(format_args!("appending to {}: {e}", self.config.stream));
+                inner.monitor.replication_failed(error.clone());
+                error
+            };
+            // Those the reader has not answered yet get the error (after a lost reply
+            // their entries may still be in the stream: see `Error::Unavailable`).
+            let mut parked = self.parked.lock();
+            for seq in seqs {
+                if let Some(p) = parked.remove(&seq) {
+                    answers.push((p.slot, p.mutation, Err(error.clone())));
+                }
+            }
+        }
+        Finished {
+            answers,
+            events: Vec::new(),
+        }
+    }
+}

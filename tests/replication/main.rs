@@ -1,0 +1,604 @@
+//! Replication over a Redis stream, against real `redis-server` processes (one per test,
+//! on a free loopback port, stopped by PID). Without `redis-server` on PATH the tests
+//! say so loudly and pass; under `CI=true` they fail instead.
+
+#[path = "../../benches/support/redis_server.rs"]
+mod server;
+
+use std::time::{Duration, Instant};
+
+use std::sync::{Arc, Mutex};
+
+use mutegate::{Engine, Error, Event, ManualClock, MuteFor, NotifyLevel, Replication, Target};
+use rand::{Rng, SeedableRng};
+use server::Redis;
+
+const NOW: u64 = 1_700_000_000_000;
+
+macro_rules! redis_or_return {
+    () => {
+        match Redis::start("THIS REPLICATION TEST") {
+            Some(redis) => redis,
+            None => return,
+        }
+    };
+}
+
+mod processes;
+
+/// A replicated engine on `redis`, on a manual clock at `NOW` (so that converged
+/// engines' snapshots compare byte for byte).
+fn node(redis: &Redis) -> Engine {
+    node_with(redis, |r| r)
+}
+
+/// The same, with more settings.
+fn node_with(redis: &Redis, configure: impl FnOnce(Replication) -> Replication) -> Engine {
+    Engine::builder()
+        .clock(ManualClock::new(NOW))
+        .replicate(configure(
+            Replication::new(redis.url())
+                .timeout(Duration::from_millis(500))
+                .apply_timeout(Duration::from_secs(5)),
+        ))
+        .expect("a replicated engine")
+}
+
+/// Stream entries as `XRANGE` returns them: id, then field names and values.
+type Entries = Vec<(String, Vec<(Vec<u8>, Vec<u8>)>)>;
+
+/// The whole stream.
+fn xrange(redis: &Redis) -> Entries {
+    redis::cmd("XRANGE")
+        .arg("mutegate:ops")
+        .arg("-")
+        .arg("+")
+        .query(&mut redis.conn())
+        .expect("XRANGE")
+}
+
+fn xlen(redis: &Redis) -> u64 {
+    redis::cmd("XLEN")
+        .arg("mutegate:ops")
+        .query(&mut redis.conn())
+        .expect("XLEN")
+}
+
+fn snapshot(engine: &Engine) -> Vec<u8> {
+    let mut out = Vec::new();
+    engine.snapshot(&mut out).expect("snapshot");
+    out
+}
+
+/// Waits up to `limit` for `done`; panics naming `what` if it never holds.
+fn eventually(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "{what}: not within {limit:?}");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+const SECOND: Duration = Duration::from_secs(1);
+
+#[test]
+fn a_mute_on_one_node_stops_the_sender_on_another() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    let b = node(&redis);
+    a.mute_members("lobby", ["bob"], MuteFor::minutes(10))
+        .expect("mute");
+    // Read your writes: the writer's own node has applied it when the call returns.
+    assert!(!a.can_send("bob", Target::room("lobby")));
+    eventually("node b sees the mute", 5 * SECOND, || {
+        !b.can_send("bob", Target::room("lobby"))
+    });
+    b.unmute_members("lobby", ["bob"]).expect("unmute");
+    assert!(b.can_send("bob", Target::room("lobby")));
+    eventually("node a sees the unmute", 5 * SECOND, || {
+        a.can_send("bob", Target::room("lobby"))
+    });
+    assert!(a.health().is_healthy() && b.health().is_healthy());
+}
+
+/// Random mutations from `threads` threads on `engine` for `run`; returns how many
+/// returned `Ok`.
+fn churn(engine: &Engine, seed: u64, threads: usize, run: Duration) -> usize {
+    std::thread::scope(|s| {
+        let handles: Vec<_> = (0..threads)
+            .map(|t| {
+                s.spawn(move || {
+                    let mut rng = rand::rngs::StdRng::seed_from_u64(seed * 100 + t as u64);
+                    let deadline = Instant::now() + run;
+                    let mut ok = 0;
+                    while Instant::now() < deadline {
+                        let user = format!("u{}", rng.random_range(0..40));
+                        let room = format!("r{}", rng.random_range(0..8));
+                        let done = match rng.random_range(0..8) {
+                            0 => engine
+                                .mute_members(&room, [&user], MuteFor::minutes(5))
+                                .map(drop),
+                            1 => engine.unmute_members(&room, [&user]).map(drop),
+                            2 => engine.mute_notifications(&user, &room),
+                            3 => engine.unmute_notifications(&user, &room),
+                            4 => engine.set_notification_level(
+                                &user,
+                                &room,
+                                NotifyLevel::MentionsOnly,
+                                MuteFor::Forever,
+                            ),
+                            5 => engine.mute_room(&room, MuteFor::Forever).map(drop),
+                            6 => engine.allow(&room, [&user]),
+                            _ => engine.unmute_room(&room).map(drop),
+                        };
+                        match done {
+                            Ok(()) => ok += 1,
+                            Err(Error::NotMuted { .. }) => {}
+                            Err(e) => panic!("a mutation failed: {e}"),
+                        }
+                    }
+                    ok
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().expect("writer")).sum()
+    })
+}
+
+#[test]
+fn nodes_writing_at_once_converge_to_identical_snapshots() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    let b = node(&redis);
+    let (done_a, done_b) = std::thread::scope(|s| {
+        let ha = s.spawn(|| churn(&a, 1, 2, SECOND));
+        let hb = s.spawn(|| churn(&b, 2, 2, SECOND));
+        (ha.join().expect("a"), hb.join().expect("b"))
+    });
+    assert!(
+        done_a > 50 && done_b > 50,
+        "few mutations: {done_a}, {done_b}"
+    );
+    eventually("a and b converge", 10 * SECOND, || {
+        snapshot(&a) == snapshot(&b)
+    });
+    let state = snapshot(&a);
+    assert!(
+        state.len() > 200,
+        "the state is not trivial ({} bytes)",
+        state.len()
+    );
+    // A node that joins later reads the whole stream before it is built.
+    let c = node(&redis);
+    assert_eq!(snapshot(&c), state);
+    for engine in [&a, &b, &c] {
+        engine.verify_consistency().expect("consistent tables");
+        assert!(engine.health().is_healthy(), "{:?}", engine.health());
+    }
+}
+
+#[test]
+fn a_check_against_the_state_is_decided_at_the_entry_s_place_in_the_stream() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    let b = node(&redis);
+    let err = a
+        .unmute_notifications("ann", "r1")
+        .expect_err("nothing to unmute");
+    assert!(matches!(err, Error::NotMuted { .. }), "{err}");
+    a.mute_notifications("ann", "r1").expect("mute");
+    eventually("b sees the setting", 5 * SECOND, || {
+        b.muted_rooms("ann") == ["r1"]
+    });
+    // Two nodes lift the same setting at once: the stream orders them, the first lifts
+    // it and the second is refused, on every node alike.
+    let (ra, rb) = std::thread::scope(|s| {
+        let ta = a.submit().unmute_notifications("ann", "r1");
+        let tb = b.submit().unmute_notifications("ann", "r1");
+        let ha = s.spawn(|| ta.wait());
+        let hb = s.spawn(|| tb.wait());
+        (ha.join().expect("a"), hb.join().expect("b"))
+    });
+    let oks = [&ra, &rb].iter().filter(|r| r.is_ok()).count();
+    assert_eq!(oks, 1, "exactly one unmute succeeds: {ra:?} {rb:?}");
+    let refused = if ra.is_err() { ra } else { rb };
+    assert!(matches!(refused, Err(Error::NotMuted { .. })));
+    eventually("both agree", 5 * SECOND, || snapshot(&a) == snapshot(&b));
+    assert!(a.muted_rooms("ann").is_empty());
+}
+
+#[test]
+fn while_redis_is_down_mutations_fail_fast_and_checks_keep_answering() {
+    let mut redis = redis_or_return!();
+    let a = node(&redis);
+    let b = node(&redis);
+    a.mute_members("r1", ["bob"], MuteFor::Forever)
+        .expect("mute");
+    eventually("b sees the mute", 5 * SECOND, || {
+        !b.can_send("bob", Target::room("r1"))
+    });
+    redis.kill();
+    let started = Instant::now();
+    let err = a
+        .mute_members("r1", ["carol"], MuteFor::Forever)
+        .expect_err("redis is down");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    assert!(
+        started.elapsed() < 3 * SECOND,
+        "took {:?}",
+        started.elapsed()
+    );
+    // Checks answer from the last applied state.
+    assert!(!a.can_send("bob", Target::room("r1")));
+    assert!(a.can_send("carol", Target::room("r1")));
+    assert!(!b.can_send("bob", Target::room("r1")));
+    redis.restart();
+    // Mutations go through again once the nodes reconnect.
+    let mut refused = 0;
+    eventually("a writes again", 10 * SECOND, || {
+        match a.mute_members("r1", ["dave"], MuteFor::Forever) {
+            Ok(_) => true,
+            Err(Error::Unavailable { .. }) => {
+                refused += 1;
+                false
+            }
+            Err(e) => panic!("unexpected {e}"),
+        }
+    });
+    eventually("b reads again", 10 * SECOND, || {
+        !b.can_send("dave", Target::room("r1"))
+    });
+    for engine in [&a, &b] {
+        assert!(
+            !engine.can_send("bob", Target::room("r1")),
+            "acknowledged before the outage"
+        );
+        assert!(
+            engine.can_send("carol", Target::room("r1")),
+            "refused during the outage"
+        );
+        assert!(engine.health().replication_failures > 0 || std::ptr::eq(engine, &b));
+    }
+    assert!(a.health().stopped.is_none(), "{:?}", a.health());
+    let _ = refused;
+}
+
+/// A node that muted bob in r1, on a Redis that then lost everything (`FLUSHALL`).
+fn muted_then_flushed(redis: &Redis) -> Engine {
+    let a = node(redis);
+    a.mute_members("r1", ["bob"], MuteFor::Forever)
+        .expect("mute");
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut redis.conn())
+        .expect("FLUSHALL");
+    a
+}
+
+#[test]
+fn lost_history_is_detected_and_stops_the_node() {
+    let redis = redis_or_return!();
+    let a = muted_then_flushed(&redis);
+    eventually("the reader reports lost history", 5 * SECOND, || {
+        matches!(a.health().stopped, Some(Error::Replication { .. }))
+    });
+    let Some(Error::Replication { what, .. }) = a.health().stopped else {
+        unreachable!()
+    };
+    assert!(what.contains("lost"), "{what}");
+    let err = a
+        .mute_members("r2", ["x"], MuteFor::Forever)
+        .expect_err("stopped");
+    assert!(matches!(err, Error::Replication { .. }), "{err}");
+    // It keeps answering checks from what it had applied.
+    assert!(!a.can_send("bob", Target::room("r1")));
+}
+
+#[test]
+fn appends_to_a_stream_that_lost_history_are_refused_by_redis() {
+    let redis = redis_or_return!();
+    let a = muted_then_flushed(&redis);
+    // Before the reader's periodic check notices, the append itself is fenced by the
+    // epoch key: nothing lands on the new, empty stream.
+    let err = a
+        .mute_members("r2", ["x"], MuteFor::Forever)
+        .expect_err("fenced");
+    assert!(matches!(err, Error::Replication { .. }), "{err}");
+    assert_eq!(xlen(&redis), 0);
+}
+
+/// Appends raw fields to the stream, as a buggy or newer writer might; returns the id.
+fn xadd(redis: &Redis, fields: &[(&str, &[u8])]) -> String {
+    let mut cmd = redis::cmd("XADD");
+    cmd.arg("mutegate:ops").arg("*");
+    for (k, v) in fields {
+        cmd.arg(*k).arg(*v);
+    }
+    cmd.query(&mut redis.conn()).expect("XADD")
+}
+
+#[test]
+fn a_malformed_entry_stops_applying_and_is_reported_with_its_id() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    a.mute_members("r1", ["bob"], MuteFor::Forever)
+        .expect("mute");
+    let bad = xadd(
+        &redis,
+        &[
+            ("v", b"1"),
+            ("node", b"00000000000000ff"),
+            ("seq", b"1"),
+            ("chk", b"0"),
+            ("op", &[5, 99]),
+        ],
+    );
+    eventually("the reader stops at the bad entry", 5 * SECOND, || {
+        a.health().stopped.is_some()
+    });
+    match a.health().stopped {
+        Some(Error::Replication { id, what }) => {
+            assert_eq!(id, bad);
+            assert!(what.contains("does not decode"), "{what}");
+        }
+        other => panic!("expected a replication stop, got {other:?}"),
+    }
+    assert!(
+        !a.can_send("bob", Target::room("r1")),
+        "entries before it stay applied"
+    );
+    let err = a
+        .mute_members("r1", ["x"], MuteFor::Forever)
+        .expect_err("stopped");
+    assert!(matches!(err, Error::Replication { .. }), "{err}");
+    // A node built on this stream refuses at the same entry rather than skip it.
+    let err = Engine::builder()
+        .replicate(Replication::new(redis.url()))
+        .expect_err("the stream has a bad entry");
+    assert!(
+        matches!(&err, Error::Replication { id, .. } if *id == bad),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_entry_of_a_newer_format_is_refused_not_skipped() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    let newer = xadd(
+        &redis,
+        &[
+            ("v", b"2"),
+            ("node", b"00000000000000ff"),
+            ("seq", b"1"),
+            ("chk", b"0"),
+            ("op", b""),
+        ],
+    );
+    eventually("the reader stops at the newer entry", 5 * SECOND, || {
+        a.health().stopped.is_some()
+    });
+    let Some(Error::Replication { id, what }) = a.health().stopped else {
+        panic!("expected a replication stop: {:?}", a.health())
+    };
+    assert_eq!(id, newer);
+    assert!(what.contains("newer than this build reads"), "{what}");
+}
+
+#[test]
+fn an_entry_delivered_twice_is_applied_once() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    let b = node(&redis);
+    a.mute_members("r1", ["bob"], MuteFor::Forever)
+        .expect("mute");
+    a.unmute_members("r1", ["bob"]).expect("unmute");
+    // The first entry again, as a retried append would leave it.
+    let first = xrange(&redis);
+    let fields: Vec<(&str, &[u8])> = first[0]
+        .1
+        .iter()
+        .map(|(k, v)| (std::str::from_utf8(k).expect("field name"), v.as_slice()))
+        .collect();
+    xadd(&redis, &fields);
+    b.mute_room("marker", MuteFor::Forever).expect("marker");
+    for engine in [&a, &b] {
+        eventually("the marker after the copy arrives", 5 * SECOND, || {
+            engine.room_mute("marker").is_some()
+        });
+        assert!(
+            engine.can_send("bob", Target::room("r1")),
+            "the copy was not applied"
+        );
+    }
+    let c = node(&redis);
+    assert!(c.can_send("bob", Target::room("r1")));
+    assert_eq!(snapshot(&c), snapshot(&a));
+    assert!(a.health().is_healthy());
+}
+
+#[test]
+fn a_node_joining_after_the_stream_was_trimmed_starts_from_the_snapshot() {
+    let redis = redis_or_return!();
+    let often = |r: Replication| r.snapshot_every(50, Duration::from_millis(100));
+    let a = node_with(&redis, often);
+    let b = node_with(&redis, often);
+    for i in 0..300 {
+        let engine = if i % 2 == 0 { &a } else { &b };
+        engine
+            .mute_members(
+                &format!("r{}", i % 7),
+                [format!("u{i}")],
+                MuteFor::minutes(30),
+            )
+            .expect("mute");
+    }
+    eventually(
+        "a snapshot was published and the stream trimmed",
+        10 * SECOND,
+        || {
+            a.health().snapshots_published + b.health().snapshots_published > 0
+                && xlen(&redis) < 300
+        },
+    );
+    let trimmed_to = xlen(&redis);
+    let c = node_with(&redis, often);
+    eventually("all three agree", 10 * SECOND, || {
+        let s = snapshot(&a);
+        s == snapshot(&b) && s == snapshot(&c)
+    });
+    assert!(!c.can_send("u0", Target::room("r0")));
+    // The new node follows the stream from there.
+    a.mute_room("later", MuteFor::Forever).expect("mute");
+    eventually("c sees a later entry", 5 * SECOND, || {
+        c.room_mute("later").is_some()
+    });
+    c.verify_consistency().expect("consistent");
+    assert!(c.health().stopped.is_none(), "{:?}", c.health());
+    eprintln!("stream trimmed to {trimmed_to} of 300 entries");
+}
+
+#[test]
+fn a_node_never_reads_across_a_gap_that_no_snapshot_covers() {
+    let redis = redis_or_return!();
+    let a = node(&redis);
+    for i in 0..10 {
+        a.mute_members("r1", [format!("u{i}")], MuteFor::Forever)
+            .expect("mute");
+    }
+    // An operator trims the stream by hand, and says so, with no snapshot to cover it.
+    let ids = xrange(&redis);
+    let cut = &ids[5].0;
+    let _: u64 = redis::cmd("XTRIM")
+        .arg("mutegate:ops")
+        .arg("MINID")
+        .arg(cut)
+        .query(&mut redis.conn())
+        .expect("XTRIM");
+    let _: u64 = redis::cmd("HSET")
+        .arg("mutegate:ops:snapshot")
+        .arg("trimmed")
+        .arg(cut)
+        .query(&mut redis.conn())
+        .expect("HSET");
+    let err = Engine::builder()
+        .replicate(Replication::new(redis.url()))
+        .expect_err("a gap");
+    match &err {
+        Error::Replication { what, .. } => assert!(what.contains("trimmed below"), "{what}"),
+        other => panic!("expected a replication error, got {other}"),
+    }
+}
+
+/// Ended mutes each node announced, as (node index, mute, end).
+type Announced = Arc<Mutex<Vec<(usize, String, u64)>>>;
+
+fn listen(engine: &Engine, index: usize, log: &Announced) {
+    let log = Arc::clone(log);
+    engine.subscribe(move |event| {
+        if let Event::Expired { mute, at_ms } = event {
+            log.lock()
+                .unwrap()
+                .push((index, format!("{mute:?}"), *at_ms));
+        }
+    });
+}
+
+#[test]
+fn each_ended_mute_is_announced_once_and_a_new_announcer_takes_over() {
+    let redis = redis_or_return!();
+    let clock = ManualClock::new(NOW);
+    let build = || {
+        Engine::builder()
+            .clock(clock.clone())
+            .replicate(Replication::new(redis.url()))
+            .expect("a replicated engine")
+    };
+    let mut nodes: Vec<Option<Engine>> = (0..3).map(|_| Some(build())).collect();
+    let log: Announced = Arc::default();
+    for (i, node) in nodes.iter().enumerate() {
+        listen(node.as_ref().unwrap(), i, &log);
+    }
+    let writer = nodes[0].as_ref().unwrap();
+    for i in 0..5 {
+        writer
+            .mute_members("r1", [format!("m{i}")], MuteFor::minutes(1))
+            .expect("mute");
+    }
+    let live = |nodes: &[Option<Engine>]| -> Vec<usize> {
+        (0..nodes.len()).filter(|i| nodes[*i].is_some()).collect()
+    };
+    eventually("every node applied the mutes", 5 * SECOND, || {
+        nodes
+            .iter()
+            .flatten()
+            .all(|n| !n.can_send("m4", Target::room("r1")))
+    });
+    clock.advance(Duration::from_secs(120));
+    // Ended mutes read as absent on every node at once, announced or not.
+    for n in nodes.iter().flatten() {
+        assert!(n.can_send("m0", Target::room("r1")));
+    }
+    eventually("the five ends are announced", 5 * SECOND, || {
+        for n in nodes.iter().flatten() {
+            n.sweep();
+        }
+        log.lock().unwrap().len() >= 5
+    });
+    std::thread::sleep(Duration::from_millis(1500));
+    for n in nodes.iter().flatten() {
+        n.sweep();
+    }
+    let first: Vec<_> = log.lock().unwrap().clone();
+    assert_eq!(first.len(), 5, "announced once each: {first:?}");
+    let announcer = first[0].0;
+    assert!(
+        first.iter().all(|(node, ..)| *node == announcer),
+        "{first:?}"
+    );
+    // The announcer goes away; another node takes the lease over and announces the
+    // ends that follow.
+    nodes[announcer] = None;
+    let survivor = live(&nodes)[0];
+    for i in 0..3 {
+        nodes[survivor]
+            .as_ref()
+            .unwrap()
+            .mute_members("r2", [format!("n{i}")], MuteFor::minutes(1))
+            .expect("mute");
+    }
+    eventually("the survivors applied them", 5 * SECOND, || {
+        nodes
+            .iter()
+            .flatten()
+            .all(|n| !n.can_send("n2", Target::room("r2")))
+    });
+    clock.advance(Duration::from_secs(120));
+    eventually(
+        "a new announcer announces the new ends",
+        10 * SECOND,
+        || {
+            for n in nodes.iter().flatten() {
+                n.sweep();
+            }
+            log.lock()
+                .unwrap()
+                .iter()
+                .filter(|(_, m, _)| m.contains("r2"))
+                .count()
+                >= 3
+        },
+    );
+    let second: Vec<_> = log.lock().unwrap()[5..].to_vec();
+    assert!(
+        second.iter().all(|(node, ..)| *node != announcer),
+        "{second:?}"
+    );
+    let mut keys: Vec<_> = second.iter().map(|(_, m, at)| (m.clone(), *at)).collect();
+    keys.sort();
+    keys.dedup();
+    assert_eq!(
+        keys.len(),
+        3,
+        "three distinct ends (duplicates share keys): {second:?}"
+    );
+}

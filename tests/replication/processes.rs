@@ -1,0 +1,299 @@
+//! Nodes in child processes on one Redis: they converge, agree with a model fed what
+//! they acknowledged, and a node killed with SIGKILL mid-traffic comes back without
+//! losing anything.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use mutegate::{Engine, Error, ManualClock, MuteFor, Replication};
+
+use super::{NOW, Redis, SECOND, eventually, snapshot};
+
+const URL: &str = "MUTEGATE_NODE_URL";
+const NODE: &str = "MUTEGATE_NODE";
+const STOP: &str = "MUTEGATE_NODE_STOP";
+const OUT: &str = "MUTEGATE_NODE_OUT";
+const THREADS: usize = 2;
+/// The room a parent mutes when every child has stopped writing: a node that sees it
+/// has applied everything before it.
+const MARKER: &str = "marker";
+
+/// Mutation `i` of writer thread `t` of node `k`; each thread has keys of its own, so
+/// a model can replay each thread's acknowledged mutations in any interleaving.
+fn mutate(engine: &Engine, k: usize, t: usize, i: usize) -> Result<(), Error> {
+    let room = format!("c{k}t{t}-r{}", i % 5);
+    let user = format!("c{k}t{t}-u{}", i % 13);
+    match i % 7 {
+        0 => engine
+            .mute_members(&room, [&user], MuteFor::minutes(30))
+            .map(drop),
+        1 => engine.unmute_members(&room, [&user]).map(drop),
+        2 => engine.mute_notifications(&user, &room),
+        3 => engine.unmute_notifications(&user, &room),
+        4 => engine.mute_room(&room, MuteFor::Forever).map(drop),
+        5 => engine.allow(&room, [&user]),
+        _ => engine.unmute_room(&room).map(drop),
+    }
+}
+
+fn replicated(url: &str) -> Engine {
+    Engine::builder()
+        .clock(ManualClock::new(NOW))
+        .replicate(
+            Replication::new(url)
+                .timeout(Duration::from_millis(500))
+                .snapshot_every(300, Duration::from_millis(300)),
+        )
+        .expect("a replicated engine")
+}
+
+#[test]
+#[ignore = "helper: run as a child process by the process tests"]
+fn node_child() {
+    let Ok(url) = std::env::var(URL) else {
+        return;
+    };
+    let k: usize = std::env::var(NODE).expect("node").parse().expect("number");
+    let stop = PathBuf::from(std::env::var(STOP).expect("stop file"));
+    let out = PathBuf::from(std::env::var(OUT).expect("out file"));
+    let engine = replicated(&url);
+    let stdout = Mutex::new(std::io::stdout());
+    let say = |line: String| {
+        let mut o = stdout.lock().expect("stdout");
+        writeln!(o, "{line}").expect("stdout");
+        o.flush().expect("stdout");
+    };
+    say("ready".into());
+    std::thread::scope(|s| {
+        for t in 0..THREADS {
+            let (engine, stop, say) = (&engine, &stop, &say);
+            s.spawn(move || {
+                for i in 0.. {
+                    if stop.exists() {
+                        break;
+                    }
+                    match mutate(engine, k, t, i) {
+                        Ok(()) => say(format!("ack {t} {i}")),
+                        Err(Error::NotMuted { .. }) => say(format!("refused {t} {i}")),
+                        Err(e) => panic!("node {k} thread {t} mutation {i}: {e}"),
+                    }
+                }
+            });
+        }
+    });
+    say("stopped".into());
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while engine.room_mute(MARKER).is_none() {
+        assert!(Instant::now() < deadline, "node {k} never saw the marker");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::fs::write(&out, snapshot(&engine)).expect("write the snapshot");
+    say("snapshot".into());
+}
+
+/// One child node: its process and what it printed.
+struct Node {
+    child: Child,
+    k: usize,
+    out: PathBuf,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Node {
+    fn spawn(redis: &Redis, k: usize, dir: &Path) -> Node {
+        let out = dir.join(format!("node-{k}.snap"));
+        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+            .args([
+                "processes::node_child",
+                "--exact",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
+            .env(URL, redis.url())
+            .env(NODE, k.to_string())
+            .env(STOP, dir.join("stop"))
+            .env(OUT, &out)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn a node");
+        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+        let reader = BufReader::new(child.stdout.take().expect("stdout"));
+        let sink = Arc::clone(&lines);
+        std::thread::spawn(move || {
+            for line in reader.lines().map_while(Result::ok) {
+                sink.lock().expect("lines").push(line);
+            }
+        });
+        Node {
+            child,
+            k,
+            out,
+            lines,
+        }
+    }
+
+    fn said(&self, what: &str) -> bool {
+        self.lines.lock().expect("lines").iter().any(|l| l == what)
+    }
+
+    fn acks(&self) -> usize {
+        self.lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|l| l.starts_with("ack "))
+            .count()
+    }
+
+    /// Per thread, the outcome of each mutation it finished, in order (true: acknowledged).
+    fn outcomes(&self) -> Vec<Vec<bool>> {
+        let mut per: Vec<Vec<bool>> = vec![Vec::new(); THREADS];
+        for line in self.lines.lock().expect("lines").iter() {
+            let mut parts = line.split(' ');
+            let (Some(kind @ ("ack" | "refused")), Some(t), Some(i)) =
+                (parts.next(), parts.next(), parts.next())
+            else {
+                continue;
+            };
+            let (t, i): (usize, usize) = (t.parse().expect("thread"), i.parse().expect("index"));
+            assert_eq!(per[t].len(), i, "thread {t}'s mutations come in order");
+            per[t].push(kind == "ack");
+        }
+        per
+    }
+}
+
+/// A node's part in a model: its number, per thread the outcome of each finished
+/// mutation, and per thread whether a mutation in flight counts as applied.
+type Fed = (usize, Vec<Vec<bool>>, Vec<bool>);
+
+/// A model: a plain engine fed, per thread, the mutations each node finished, checking
+/// that each had the same outcome; plus, for thread `t` of a killed node, the mutation
+/// in flight when it died if `in_flight[t]`.
+fn model(nodes: &[Fed]) -> Vec<u8> {
+    let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
+    for (k, per, in_flight) in nodes {
+        for (t, outcomes) in per.iter().enumerate() {
+            for (i, acked) in outcomes.iter().enumerate() {
+                let got = mutate(&engine, *k, t, i);
+                assert_eq!(
+                    got.is_ok(),
+                    *acked,
+                    "node {k} thread {t} mutation {i}: {got:?}"
+                );
+            }
+            if in_flight.get(t).copied().unwrap_or(false) {
+                let _ = mutate(&engine, *k, t, outcomes.len());
+            }
+        }
+    }
+    engine.mute_room(MARKER, MuteFor::Forever).expect("marker");
+    snapshot(&engine)
+}
+
+/// Stops every node's traffic, mutes the marker through `parent`, and collects each
+/// node's snapshot.
+fn finish(parent: &Engine, nodes: &mut [Node], dir: &Path) -> Vec<Vec<u8>> {
+    std::fs::write(dir.join("stop"), b"").expect("stop file");
+    for node in nodes.iter() {
+        eventually("the node stops writing", 20 * SECOND, || {
+            node.said("stopped")
+        });
+    }
+    parent.mute_room(MARKER, MuteFor::Forever).expect("marker");
+    nodes
+        .iter_mut()
+        .map(|node| {
+            let status = node.child.wait().expect("wait for a node");
+            assert!(status.success(), "node {} failed: {status}", node.k);
+            std::fs::read(&node.out).expect("its snapshot")
+        })
+        .collect()
+}
+
+#[test]
+fn three_node_processes_converge_and_agree_with_a_model() {
+    let redis = redis_or_return!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parent = replicated(&redis.url());
+    let mut nodes: Vec<Node> = (0..3).map(|k| Node::spawn(&redis, k, dir.path())).collect();
+    eventually("the nodes write", 20 * SECOND, || {
+        nodes.iter().all(|n| n.acks() > 300)
+    });
+    std::thread::sleep(2 * SECOND);
+    let snapshots = finish(&parent, &mut nodes, dir.path());
+    eventually("the parent converges", 10 * SECOND, || {
+        parent.room_mute(MARKER).is_some()
+    });
+    let ours = snapshot(&parent);
+    for (k, s) in snapshots.iter().enumerate() {
+        assert!(*s == ours, "node {k}'s snapshot differs from the parent's");
+    }
+    let fed: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.k, n.outcomes(), Vec::new()))
+        .collect();
+    assert!(
+        model(&fed) == ours,
+        "the model fed the acknowledged mutations disagrees"
+    );
+    eprintln!(
+        "three processes: {} acknowledged mutations, snapshot {} bytes",
+        nodes.iter().map(Node::acks).sum::<usize>(),
+        ours.len()
+    );
+}
+
+#[test]
+fn a_node_killed_mid_traffic_comes_back_and_nothing_acknowledged_is_lost() {
+    let redis = redis_or_return!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parent = replicated(&redis.url());
+    let mut victim = Node::spawn(&redis, 0, dir.path());
+    let other = Node::spawn(&redis, 1, dir.path());
+    eventually("both write", 20 * SECOND, || {
+        victim.acks() > 500 && other.acks() > 500
+    });
+    victim.child.kill().expect("SIGKILL the node");
+    victim.child.wait().expect("reap it");
+    std::thread::sleep(Duration::from_millis(100));
+    let killed = victim.outcomes();
+    // The node comes back (a new process; it starts from the published snapshot and
+    // the stream after it) and writes again, under new keys.
+    let back = Node::spawn(&redis, 2, dir.path());
+    eventually("the restarted node writes", 20 * SECOND, || {
+        back.acks() > 300
+    });
+    let mut nodes = vec![other, back];
+    let snapshots = finish(&parent, &mut nodes, dir.path());
+    let ours = snapshot(&parent);
+    for (node, s) in nodes.iter().zip(&snapshots) {
+        assert!(
+            *s == ours,
+            "node {}'s snapshot differs from the parent's",
+            node.k
+        );
+    }
+    // Every acknowledged mutation of the killed node is there; beyond them, at most the
+    // one each of its threads had in flight.
+    let rest: Vec<_> = nodes
+        .iter()
+        .map(|n| (n.k, n.outcomes(), Vec::new()))
+        .collect();
+    let matched = (0..1u32 << THREADS).any(|mask| {
+        let in_flight: Vec<bool> = (0..THREADS).map(|t| mask & (1 << t) != 0).collect();
+        let mut fed = vec![(0, killed.clone(), in_flight)];
+        fed.extend(rest.iter().cloned());
+        model(&fed) == ours
+    });
+    assert!(
+        matched,
+        "no model of the acknowledged mutations (plus those in flight) agrees"
+    );
+    assert!(parent.health().stopped.is_none(), "{:?}", parent.health());
+}
