@@ -9,9 +9,15 @@
 //! and the naive store in memory (like with like: the ratio column compares these two),
 //! then mutegate with its durable store, whose mutations also write the operation log.
 //!
+//! With `--nodes N` (feature `redis`) it runs the pipeline on `N` replicated engines on
+//! one Redis instead (see `cluster.rs`).
+//!
 //! `cargo run --release --example loadgen -- --help`
 
-#[path = "../benches/support/mod.rs"]
+#[cfg(feature = "redis")]
+mod cluster;
+mod report;
+#[path = "../../benches/support/mod.rs"]
 mod support;
 
 use std::alloc::System;
@@ -84,6 +90,14 @@ struct Args {
     /// How the durable side's store syncs its log.
     #[arg(long, value_enum, default_value_t = SyncFlag::Interval)]
     sync: SyncFlag,
+    /// Cluster mode (feature `redis`): run the pipeline on this many replicated engines
+    /// sharing one Redis stream instead, and report replication lag and convergence.
+    #[arg(long, default_value_t = 0)]
+    nodes: usize,
+    /// The Redis of cluster mode (`redis://host:port/`); without it, loadgen starts a
+    /// `redis-server` of its own (from PATH) on a free loopback port.
+    #[arg(long)]
+    redis: Option<String>,
 }
 
 /// The durable store's sync policy, as a flag.
@@ -425,10 +439,17 @@ fn main() {
         "threads, users and rooms must be positive"
     );
     let sides = 1 + usize::from(!a.skip_naive) + usize::from(!a.in_memory);
-    eprintln!(
-        "loadgen: {} users, {} rooms, {} threads, {} sides of {:.0}s each",
-        a.users, a.rooms, a.threads, sides, a.seconds
-    );
+    if a.nodes > 0 {
+        eprintln!(
+            "loadgen: {} users, {} rooms, {} threads over {} replicated nodes, {:.0}s",
+            a.users, a.rooms, a.threads, a.nodes, a.seconds
+        );
+    } else {
+        eprintln!(
+            "loadgen: {} users, {} rooms, {} threads, {} sides of {:.0}s each",
+            a.users, a.rooms, a.threads, sides, a.seconds
+        );
+    }
     let t = Instant::now();
     let setup = Setup::new(&a);
     let notify = setup.notify_settings(a.notify, a.seed);
@@ -438,6 +459,21 @@ fn main() {
         "  world generated in {:.1}s ({memberships} memberships)",
         t.elapsed().as_secs_f64()
     );
+
+    if a.nodes > 0 {
+        #[cfg(feature = "redis")]
+        {
+            cluster::main(&a, &setup, &notify, &members);
+            return;
+        }
+        #[cfg(not(feature = "redis"))]
+        {
+            eprintln!(
+                "cluster mode needs the redis feature: cargo run --release --features redis --example loadgen -- --nodes 3"
+            );
+            std::process::exit(2);
+        }
+    }
 
     let region = Region::new(GLOBAL);
     let engine = load_engine(&a, &setup, &notify, None);
@@ -493,7 +529,7 @@ fn main() {
         }
         h.value_at_quantile(0.5)
     };
-    report(
+    report::report(
         &a,
         &stats,
         &memory,
@@ -502,128 +538,4 @@ fn main() {
         disk,
         timer,
     );
-}
-
-/// Prints the side-by-side table.
-fn report(
-    a: &Args,
-    stats: &mutegate::Stats,
-    memory: &Side,
-    naive: Option<&Side>,
-    durable: Option<&Side>,
-    disk: u64,
-    timer: u64,
-) {
-    println!();
-    println!(
-        "mutegate loadgen: {} users x {} rooms, {} threads, {:.0}s per side",
-        a.users, a.rooms, a.threads, a.seconds
-    );
-    println!(
-        "state: {} notification, {} member, {} module, {} room-wide mutes, {} allow entries",
-        stats.notification_mutes,
-        stats.member_mutes,
-        stats.module_mutes,
-        stats.room_mutes,
-        stats.allow_entries
-    );
-    println!();
-    println!("sides:");
-    println!("  mutegate, in memory: the engine with no store");
-    println!(
-        "  naive, in memory:    one RwLock<HashMap<(String, String), u64>> per kind of mute, keys built per lookup (benches/support)"
-    );
-    println!(
-        "  mutegate, durable:   the engine on its embedded store, {}: each mutation is also appended to the operation log",
-        a.sync.name()
-    );
-    println!();
-    println!(
-        "| measure | mutegate, in memory | naive, in memory | mutegate / naive | mutegate, durable |"
-    );
-    println!("|---|---:|---:|---:|---:|");
-    let ratio = |mine: f64, theirs: Option<f64>, higher_better: bool| match theirs {
-        Some(v) if v > 0.0 && mine > 0.0 => {
-            let r = if higher_better { mine / v } else { v / mine };
-            if r >= 1.0 {
-                format!("{r:.2}x faster")
-            } else {
-                format!("{:.2}x slower", 1.0 / r)
-            }
-        }
-        _ => "-".into(),
-    };
-    let cell = |s: Option<&Side>, f: &dyn Fn(&Side) -> String| s.map_or("-".into(), f);
-    let per_second =
-        |pick: fn(&Tally) -> u64| move |s: &Side| pick(&s.tally) as f64 / s.wall.as_secs_f64();
-    for (label, rate) in [
-        (
-            "messages (can_send + fan-out) per second",
-            per_second(|t| t.messages),
-        ),
-        (
-            "members filtered per second (push fan-out)",
-            per_second(|t| t.fanned),
-        ),
-    ] {
-        println!(
-            "| {label} | {} | {} | {} | {} |",
-            count(rate(memory)),
-            cell(naive, &|s| count(rate(s))),
-            ratio(rate(memory), naive.map(rate), true),
-            cell(durable, &|s| count(rate(s))),
-        );
-    }
-    type Pick = fn(&Tally) -> &Histogram<u64>;
-    for (label, pick) in [
-        ("can_send", (|t: &Tally| &t.send) as Pick),
-        ("push_targets (one message)", |t: &Tally| &t.push),
-        ("mutation", |t: &Tally| &t.mutate),
-    ] {
-        for q in [0.5, 0.99, 0.999] {
-            let at = |s: &Side| pick(&s.tally).value_at_quantile(q) as f64;
-            println!(
-                "| {label} p{} | {} | {} | {} | {} |",
-                q * 100.0,
-                time(at(memory)),
-                cell(naive, &|s| time(at(s))),
-                ratio(at(memory), naive.map(at), false),
-                cell(durable, &|s| time(at(s))),
-            );
-        }
-    }
-    let filtered = |s: &Side| {
-        let t = &s.tally;
-        format!(
-            "{:.2}% of {}",
-            100.0 * (t.fanned - t.pushed) as f64 / t.fanned.max(1) as f64,
-            count(t.fanned as f64)
-        )
-    };
-    println!(
-        "| pushes filtered out | {} | {} | - | {} |",
-        filtered(memory),
-        cell(naive, &filtered),
-        cell(durable, &filtered)
-    );
-    let mib = |b: i64| format!("{:.1} MiB", b as f64 / (1024.0 * 1024.0));
-    println!(
-        "| memory (live heap of the store) | {} | {} | - | {} |",
-        memory.heap.map_or("-".into(), mib),
-        cell(naive, &|s| s.heap.map_or("-".into(), mib)),
-        cell(durable, &|_| format!("{} on disk", mib(disk as i64))),
-    );
-    println!();
-    println!("Latencies are per call and include about {timer} ns of timer overhead each.");
-    println!(
-        "One run is one sample: on a shared machine, runs of this job have differed by up to 6x. \
-         Repeat it (3 runs, say) and compare medians before drawing a conclusion."
-    );
-    if let Some(n) = naive {
-        assert_eq!(
-            n.tally.pushed > 0,
-            memory.tally.pushed > 0,
-            "both sides pushed"
-        );
-    }
 }
