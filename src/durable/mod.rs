@@ -20,7 +20,7 @@
 mod compaction_tests;
 mod compactor;
 mod fault;
-mod files;
+pub(crate) mod files;
 mod log;
 #[cfg(test)]
 mod tests;

@@ -12,6 +12,7 @@
 //! What this module does not do yet is listed in [`Replication`].
 
 mod announce;
+mod checkpoint;
 mod entry;
 mod link;
 mod reader;
@@ -47,8 +48,7 @@ use link::{Purpose, connect, unavailable};
 /// key, bad entries stopping the reader with their id, snapshots published to Redis
 /// under a lease with the stream trimmed below them (new and restarted nodes start from
 /// the snapshot), ended mutes announced once per cluster by the holder of a lease. Not
-/// yet: a node's local durable store with its last applied id (a replicated engine
-/// keeps its state in memory and starts from the snapshot and the stream's tail).
+/// yet: acknowledgement by Redis replicas (`WAIT`).
 ///
 /// # Examples
 ///
@@ -71,6 +71,7 @@ pub struct Replication {
     apply_timeout: Duration,
     snapshot_every: u64,
     snapshot_interval: Duration,
+    local: Option<std::path::PathBuf>,
 }
 
 impl Replication {
@@ -86,7 +87,22 @@ impl Replication {
             apply_timeout: Duration::from_secs(5),
             snapshot_every: 100_000,
             snapshot_interval: Duration::from_secs(60),
+            local: None,
         }
+    }
+
+    /// Keeps this node's own durable copy of its state in `dir` (created if missing,
+    /// locked while the engine runs): the state with the stream id it covers, written
+    /// whole at the snapshot cadence ([`snapshot_every`](Replication::snapshot_every))
+    /// and when the engine is dropped. A restarted node loads it and reads only the
+    /// entries since; if the stream was trimmed past it, it starts from the snapshot in
+    /// Redis; if the stream lost the history the file belongs to, it refuses to start
+    /// ([`Error::Replication`]; remove the file to rejoin). Without it (the default) a
+    /// node starts from the snapshot in Redis and the stream after it.
+    #[must_use]
+    pub fn local_state(mut self, dir: impl Into<std::path::PathBuf>) -> Replication {
+        self.local = Some(dir.into());
+        self
     }
 
     /// How often a snapshot of the state is published to Redis (by one node at a time,
@@ -182,6 +198,8 @@ pub(crate) struct Replica {
     parked: Mutex<HashMap<u64, Parked>>,
     /// This node's part in announcing ended mutes once per cluster.
     pub(crate) announcer: announce::Announcer,
+    /// This node's own durable copy of its state, if it keeps one.
+    local: Option<checkpoint::Local>,
 }
 
 /// What Redis answers an append whose epoch is not the stream's.
@@ -211,6 +229,11 @@ const MAX_BACKOFF: Duration = Duration::from_secs(2);
 
 impl Replica {
     fn connect(config: Replication) -> Result<Replica, Error> {
+        let local = config
+            .local
+            .as_deref()
+            .map(checkpoint::Local::open)
+            .transpose()?;
         let client = Client::open(config.url.as_str())
             .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
         let mut conn = connect(&client, config.timeout, Purpose::Commands)?;
@@ -237,6 +260,7 @@ impl Replica {
             }),
             parked: Mutex::new(HashMap::new()),
             announcer: announce::Announcer::default(),
+            local,
         })
     }
 

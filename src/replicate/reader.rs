@@ -12,8 +12,8 @@ use smallvec::SmallVec;
 
 use super::entry::{self, StreamId};
 use super::link::{self, Purpose, connect, unavailable};
-use super::snapshot;
 use super::{FIRST_BACKOFF, MAX_BACKOFF, Parked, Replica};
+use super::{checkpoint, snapshot};
 use crate::background::stop_and_join;
 use crate::codec;
 use crate::engine::Inner;
@@ -43,6 +43,9 @@ pub(crate) struct State {
     /// Entries applied since this node last published (or tried to publish) a snapshot.
     since_snapshot: u64,
     snapshot_tried: Instant,
+    /// Entries applied since this node last wrote its own copy of its state.
+    since_checkpoint: u64,
+    checkpointed: Instant,
 }
 
 impl State {
@@ -57,30 +60,96 @@ impl State {
             last_at: 0,
             since_snapshot: 0,
             snapshot_tried: Instant::now(),
+            since_checkpoint: 0,
+            checkpointed: Instant::now(),
         }
     }
 
     /// Loads the published snapshot, if there is one, then reads and applies the rest
     /// of the stream as it is now.
     pub fn catch_up(&mut self, inner: &Inner) -> Result<(), Error> {
-        let replica = &self.replica;
+        let replica = Arc::clone(&self.replica);
         let mut conn = connect(&replica.client, replica.config.timeout, Purpose::Commands)?;
         replica.check_epoch(&mut conn, "(starting)")?;
-        if let Some(published) = snapshot::read(replica, &mut conn)? {
-            self.load(inner, published)?;
+        let local = match &replica.local {
+            Some(local) => local.read()?,
+            None => None,
+        };
+        let trimmed = snapshot::trimmed(&replica, &mut conn)?;
+        match local {
+            Some(own) if own.epoch != replica.epoch => {
+                return Err(Error::Replication {
+                    id: own.id.to_string(),
+                    what: format!(
+                        "this node's local state ({}) belongs to a history the stream no longer \
+                         has (epoch {}, the stream's is {}): remove the file to rejoin from the \
+                         snapshot in Redis",
+                        checkpoint::FILE,
+                        own.epoch,
+                        replica.epoch
+                    ),
+                });
+            }
+            // Its own copy, if the stream still has every entry after it.
+            Some(own) if own.id >= trimmed => self.load(inner, own.id, own.seen, &own.state)?,
+            _ => {
+                if let Some(published) = snapshot::read(&replica, &mut conn)? {
+                    self.load(inner, published.id, published.seen, &published.state)?;
+                }
+            }
         }
         while self.step(inner, None)? > 0 {}
         Ok(())
     }
 
-    /// Applies a published snapshot to this (new, empty) engine.
-    fn load(&mut self, inner: &Inner, published: snapshot::Published) -> Result<(), Error> {
-        let (_, records) = codec::read_snapshot(&published.state).map_err(|(offset, what)| {
-            Error::Replication {
-                id: published.id.to_string(),
+    /// The state as a snapshot covers it: every entry, ended ones too (the state as of
+    /// the last applied id, on no node's clock), in canonical order.
+    fn state(&self, inner: &Inner) -> Vec<u8> {
+        let mut ops = {
+            let _all = inner.stripes.lock_all();
+            inner.tables.to_ops(0)
+        };
+        crate::store::canonical(&mut ops);
+        codec::snapshot_bytes(0, 0, ops.iter().map(|op| (self.last_at, op)))
+    }
+
+    /// Writes this node's own copy of its state, if it keeps one and it is due (or
+    /// `now`, when the reader stops).
+    fn maybe_checkpoint(&mut self, inner: &Inner, now: bool) -> Result<(), Error> {
+        let Some(local) = &self.replica.local else {
+            return Ok(());
+        };
+        let config = &self.replica.config;
+        let due = self.since_checkpoint >= config.snapshot_every
+            || (self.since_checkpoint > 0
+                && (now || self.checkpointed.elapsed() >= config.snapshot_interval));
+        if !due {
+            return Ok(());
+        }
+        self.checkpointed = Instant::now();
+        self.since_checkpoint = 0;
+        local.write(&checkpoint::Checkpoint {
+            epoch: self.replica.epoch.clone(),
+            id: self.last,
+            seen: self.seen.clone(),
+            state: self.state(inner),
+        })
+    }
+
+    /// Applies a snapshot's `state`, covering the stream up to `id`, to this (new,
+    /// empty) engine.
+    fn load(
+        &mut self,
+        inner: &Inner,
+        id: StreamId,
+        seen: HashMap<u64, u64>,
+        state: &[u8],
+    ) -> Result<(), Error> {
+        let (_, records) =
+            codec::read_snapshot(state).map_err(|(offset, what)| Error::Replication {
+                id: id.to_string(),
                 what: format!("the snapshot's state is damaged at byte {offset}: {what}"),
-            }
-        })?;
+            })?;
         let mut held = inner.stripes.lock_all();
         let mut events = Vec::new();
         for record in records {
@@ -94,8 +163,8 @@ impl State {
                 &mut events,
             );
         }
-        self.last = published.id;
-        self.seen = published.seen;
+        self.last = id;
+        self.seen = seen;
         Ok(())
     }
 
@@ -117,13 +186,7 @@ impl State {
             return Ok(());
         }
         let state = if self.since_snapshot > 0 {
-            let mut ops = {
-                let _all = inner.stripes.lock_all();
-                // Ended entries too: the state as of the snapshot's id, on no node's clock.
-                inner.tables.to_ops(0)
-            };
-            crate::store::canonical(&mut ops);
-            codec::snapshot_bytes(0, 0, ops.iter().map(|op| (self.last_at, op)))
+            self.state(inner)
         } else {
             Vec::new()
         };
@@ -262,6 +325,7 @@ impl State {
                 self.last = id;
                 self.last_at = self.last_at.max(entry.at);
                 self.since_snapshot += 1;
+                self.since_checkpoint += 1;
                 let seen = self.seen.entry(entry.node).or_insert(0);
                 if entry.seq <= *seen {
                     continue;
@@ -352,6 +416,9 @@ impl Reader {
             .spawn(move || {
                 let block = state.replica.config.block;
                 while !flag.load(Ordering::Acquire) {
+                    if let Err(e) = state.maybe_checkpoint(&inner, false) {
+                        inner.monitor.replication_failed(e);
+                    }
                     match state
                         .step(&inner, Some(block))
                         .and_then(|_| state.maybe_publish(&inner))
@@ -372,6 +439,11 @@ impl Reader {
                 }
                 if let Some(conn) = state.conn.as_mut() {
                     state.replica.announcer.resign(&state.replica, conn);
+                }
+                if inner.monitor.stopped().is_none()
+                    && let Err(e) = state.maybe_checkpoint(&inner, true)
+                {
+                    inner.monitor.replication_failed(e);
                 }
                 // Stopped (or fail-stopped): nobody will apply what is still parked.
                 let gone = inner.monitor.stopped().unwrap_or_else(|| {

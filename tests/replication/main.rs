@@ -602,3 +602,74 @@ fn each_ended_mute_is_announced_once_and_a_new_announcer_takes_over() {
         "three distinct ends (duplicates share keys): {second:?}"
     );
 }
+
+#[test]
+fn a_node_with_local_state_resumes_from_it_and_reads_only_what_followed() {
+    let redis = redis_or_return!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let local = |r: Replication| r.local_state(dir.path());
+    let a = node_with(&redis, local);
+    for i in 0..50 {
+        a.mute_members("early", [format!("u{i}")], MuteFor::Forever)
+            .expect("mute");
+    }
+    // A second engine on the same directory is refused while the first runs.
+    let err = Engine::builder()
+        .replicate(Replication::new(redis.url()).local_state(dir.path()))
+        .expect_err("locked");
+    assert!(matches!(err, Error::Locked { .. }), "{err}");
+    drop(a); // writes its state with the id it covers
+    let b = node(&redis);
+    for i in 0..30 {
+        b.mute_members("later", [format!("u{i}")], MuteFor::Forever)
+            .expect("mute");
+    }
+    // The entries the checkpoint covers disappear from the stream: only a node that
+    // starts from its own copy still has their effect.
+    let covered: Vec<String> = xrange(&redis)
+        .into_iter()
+        .take(50)
+        .map(|(id, _)| id)
+        .collect();
+    let mut del = redis::cmd("XDEL");
+    del.arg("mutegate:ops");
+    for id in &covered {
+        del.arg(id);
+    }
+    let deleted: u64 = del.query(&mut redis.conn()).expect("XDEL");
+    assert_eq!(deleted, 50);
+    let back = node_with(&redis, local);
+    assert!(
+        !back.can_send("u49", Target::room("early")),
+        "from its own copy"
+    );
+    assert!(
+        !back.can_send("u29", Target::room("later")),
+        "from the stream after it"
+    );
+    assert_eq!(snapshot(&back), snapshot(&b));
+    let fresh = node(&redis);
+    assert!(
+        fresh.can_send("u49", Target::room("early")),
+        "a node without it has a gap"
+    );
+}
+
+#[test]
+fn local_state_from_a_history_the_stream_lost_is_refused() {
+    let redis = redis_or_return!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let a = node_with(&redis, |r| r.local_state(dir.path()));
+    a.mute_room("r1", MuteFor::Forever).expect("mute");
+    drop(a);
+    let _: () = redis::cmd("FLUSHALL")
+        .query(&mut redis.conn())
+        .expect("FLUSHALL");
+    let err = Engine::builder()
+        .replicate(Replication::new(redis.url()).local_state(dir.path()))
+        .expect_err("another history");
+    match &err {
+        Error::Replication { what, .. } => assert!(what.contains("local state"), "{what}"),
+        other => panic!("expected a replication error, got {other}"),
+    }
+}

@@ -16,6 +16,7 @@ const URL: &str = "MUTEGATE_NODE_URL";
 const NODE: &str = "MUTEGATE_NODE";
 const STOP: &str = "MUTEGATE_NODE_STOP";
 const OUT: &str = "MUTEGATE_NODE_OUT";
+const LOCAL: &str = "MUTEGATE_NODE_LOCAL";
 const THREADS: usize = 2;
 /// The room a parent mutes when every child has stopped writing: a node that sees it
 /// has applied everything before it.
@@ -39,14 +40,17 @@ fn mutate(engine: &Engine, k: usize, t: usize, i: usize) -> Result<(), Error> {
     }
 }
 
-fn replicated(url: &str) -> Engine {
+fn replicated(url: &str, local: Option<PathBuf>) -> Engine {
+    let replication = Replication::new(url)
+        .timeout(Duration::from_millis(500))
+        .snapshot_every(300, Duration::from_millis(300));
+    let replication = match local {
+        Some(dir) => replication.local_state(dir),
+        None => replication,
+    };
     Engine::builder()
         .clock(ManualClock::new(NOW))
-        .replicate(
-            Replication::new(url)
-                .timeout(Duration::from_millis(500))
-                .snapshot_every(300, Duration::from_millis(300)),
-        )
+        .replicate(replication)
         .expect("a replicated engine")
 }
 
@@ -59,7 +63,7 @@ fn node_child() {
     let k: usize = std::env::var(NODE).expect("node").parse().expect("number");
     let stop = PathBuf::from(std::env::var(STOP).expect("stop file"));
     let out = PathBuf::from(std::env::var(OUT).expect("out file"));
-    let engine = replicated(&url);
+    let engine = replicated(&url, std::env::var(LOCAL).ok().map(PathBuf::from));
     let stdout = Mutex::new(std::io::stdout());
     let say = |line: String| {
         let mut o = stdout.lock().expect("stdout");
@@ -103,9 +107,14 @@ struct Node {
 }
 
 impl Node {
-    fn spawn(redis: &Redis, k: usize, dir: &Path) -> Node {
+    /// Node `k`, keeping its own copy of its state in `local` if given.
+    fn spawn(redis: &Redis, k: usize, dir: &Path, local: Option<&Path>) -> Node {
         let out = dir.join(format!("node-{k}.snap"));
-        let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        let mut command = Command::new(std::env::current_exe().expect("test binary"));
+        if let Some(local) = local {
+            command.env(LOCAL, local);
+        }
+        let mut child = command
             .args([
                 "processes::node_child",
                 "--exact",
@@ -220,8 +229,10 @@ fn finish(parent: &Engine, nodes: &mut [Node], dir: &Path) -> Vec<Vec<u8>> {
 fn three_node_processes_converge_and_agree_with_a_model() {
     let redis = redis_or_return!();
     let dir = tempfile::tempdir().expect("temp dir");
-    let parent = replicated(&redis.url());
-    let mut nodes: Vec<Node> = (0..3).map(|k| Node::spawn(&redis, k, dir.path())).collect();
+    let parent = replicated(&redis.url(), None);
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|k| Node::spawn(&redis, k, dir.path(), None))
+        .collect();
     eventually("the nodes write", 20 * SECOND, || {
         nodes.iter().all(|n| n.acks() > 300)
     });
@@ -253,9 +264,10 @@ fn three_node_processes_converge_and_agree_with_a_model() {
 fn a_node_killed_mid_traffic_comes_back_and_nothing_acknowledged_is_lost() {
     let redis = redis_or_return!();
     let dir = tempfile::tempdir().expect("temp dir");
-    let parent = replicated(&redis.url());
-    let mut victim = Node::spawn(&redis, 0, dir.path());
-    let other = Node::spawn(&redis, 1, dir.path());
+    let parent = replicated(&redis.url(), None);
+    let own = dir.path().join("victim-state");
+    let mut victim = Node::spawn(&redis, 0, dir.path(), Some(&own));
+    let other = Node::spawn(&redis, 1, dir.path(), None);
     eventually("both write", 20 * SECOND, || {
         victim.acks() > 500 && other.acks() > 500
     });
@@ -263,9 +275,14 @@ fn a_node_killed_mid_traffic_comes_back_and_nothing_acknowledged_is_lost() {
     victim.child.wait().expect("reap it");
     std::thread::sleep(Duration::from_millis(100));
     let killed = victim.outcomes();
-    // The node comes back (a new process; it starts from the published snapshot and
-    // the stream after it) and writes again, under new keys.
-    let back = Node::spawn(&redis, 2, dir.path());
+    // The node comes back (a new process on the same directory: it starts from its own
+    // last copy of its state, or the published snapshot if the stream was trimmed past
+    // it, and the stream after it) and writes again, under new keys.
+    assert!(
+        own.join("replica.ckpt").exists(),
+        "the killed node wrote its state"
+    );
+    let back = Node::spawn(&redis, 2, dir.path(), Some(&own));
     eventually("the restarted node writes", 20 * SECOND, || {
         back.acks() > 300
     });
