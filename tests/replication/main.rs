@@ -673,3 +673,64 @@ fn local_state_from_a_history_the_stream_lost_is_refused() {
         other => panic!("expected a replication error, got {other}"),
     }
 }
+
+#[test]
+fn redis_killed_mid_traffic_loses_no_acknowledged_mutation() {
+    let mut redis = redis_or_return!();
+    let a = node(&redis);
+    let b = node(&redis);
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let acked: Mutex<Vec<String>> = Mutex::default();
+    let refused = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for (t, engine) in [&a, &b, &a, &b].into_iter().enumerate() {
+            let (stop, acked, refused) = (&stop, &acked, &refused);
+            s.spawn(move || {
+                let mut i = 0;
+                while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                    let user = format!("w{t}-{i}");
+                    i += 1;
+                    match engine.mute_members("traffic", [&user], MuteFor::Forever) {
+                        Ok(_) => acked.lock().unwrap().push(user),
+                        Err(Error::Unavailable { .. }) => {
+                            refused.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            std::thread::sleep(Duration::from_millis(1));
+                        }
+                        Err(e) => panic!("unexpected {e}"),
+                    }
+                }
+            });
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        redis.kill();
+        std::thread::sleep(Duration::from_millis(500));
+        let during = refused.load(std::sync::atomic::Ordering::Relaxed);
+        redis.restart();
+        let before = acked.lock().unwrap().len();
+        eventually("writes go through again", 10 * SECOND, || {
+            acked.lock().unwrap().len() > before + 100
+        });
+        stop.store(true, std::sync::atomic::Ordering::Release);
+        assert!(during > 0, "mutations during the outage were refused");
+    });
+    let acked = acked.into_inner().unwrap();
+    for engine in [&a, &b] {
+        eventually(
+            "every acknowledged mutation on every node",
+            10 * SECOND,
+            || {
+                acked
+                    .iter()
+                    .all(|u| !engine.can_send(u, Target::room("traffic")))
+            },
+        );
+    }
+    eventually("a and b agree", 10 * SECOND, || {
+        snapshot(&a) == snapshot(&b)
+    });
+    eprintln!(
+        "{} acknowledged, {} refused around the outage",
+        acked.len(),
+        refused.into_inner()
+    );
+}

@@ -8,7 +8,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use mutegate::{Engine, Error, ManualClock, MuteFor, Replication};
+use mutegate::{Engine, Error, Event, ManualClock, MuteFor, Replication};
 
 use super::{NOW, Redis, SECOND, eventually, snapshot};
 
@@ -98,6 +98,36 @@ fn node_child() {
     say("snapshot".into());
 }
 
+/// This test binary, set to run only the helper `test` (an ignored test) as a child.
+fn child_test(test: &str) -> Command {
+    let mut command = Command::new(std::env::current_exe().expect("test binary"));
+    command
+        .args([
+            test,
+            "--exact",
+            "--ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    command
+}
+
+/// Starts `command`; its stdout lines collect in the returned list as they come.
+fn spawn_reading(mut command: Command) -> (Child, Arc<Mutex<Vec<String>>>) {
+    let mut child = command.spawn().expect("spawn a child process");
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let reader = BufReader::new(child.stdout.take().expect("stdout"));
+    let sink = Arc::clone(&lines);
+    std::thread::spawn(move || {
+        for line in reader.lines().map_while(Result::ok) {
+            sink.lock().expect("lines").push(line);
+        }
+    });
+    (child, lines)
+}
+
 /// One child node: its process and what it printed.
 struct Node {
     child: Child,
@@ -110,34 +140,16 @@ impl Node {
     /// Node `k`, keeping its own copy of its state in `local` if given.
     fn spawn(redis: &Redis, k: usize, dir: &Path, local: Option<&Path>) -> Node {
         let out = dir.join(format!("node-{k}.snap"));
-        let mut command = Command::new(std::env::current_exe().expect("test binary"));
+        let mut command = child_test("processes::node_child");
         if let Some(local) = local {
             command.env(LOCAL, local);
         }
-        let mut child = command
-            .args([
-                "processes::node_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+        command
             .env(URL, redis.url())
             .env(NODE, k.to_string())
             .env(STOP, dir.join("stop"))
-            .env(OUT, &out)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("spawn a node");
-        let lines: Arc<Mutex<Vec<String>>> = Arc::default();
-        let reader = BufReader::new(child.stdout.take().expect("stdout"));
-        let sink = Arc::clone(&lines);
-        std::thread::spawn(move || {
-            for line in reader.lines().map_while(Result::ok) {
-                sink.lock().expect("lines").push(line);
-            }
-        });
+            .env(OUT, &out);
+        let (child, lines) = spawn_reading(command);
         Node {
             child,
             k,
@@ -313,4 +325,108 @@ fn a_node_killed_mid_traffic_comes_back_and_nothing_acknowledged_is_lost() {
         "no model of the acknowledged mutations (plus those in flight) agrees"
     );
     assert!(parent.health().stopped.is_none(), "{:?}", parent.health());
+}
+
+/// A node on the system clock with a sweeper, logging each end it announces.
+fn announcing(url: &str, log: impl Fn(String) + Send + Sync + 'static) -> Engine {
+    let engine = Engine::builder()
+        .sweeper(Duration::from_millis(20))
+        .replicate(Replication::new(url).timeout(Duration::from_millis(500)))
+        .expect("a replicated engine");
+    engine.subscribe(move |event| {
+        if let Event::Expired { mute, at_ms } = event {
+            log(format!("expired {mute:?} {at_ms}"));
+        }
+    });
+    engine
+}
+
+#[test]
+#[ignore = "helper: run as a child process by the announcer test"]
+fn announcer_child() {
+    let Ok(url) = std::env::var(URL) else {
+        return;
+    };
+    let say = |line: String| {
+        let mut o = std::io::stdout().lock();
+        writeln!(o, "{line}").expect("stdout");
+        o.flush().expect("stdout");
+    };
+    let _engine = announcing(&url, say);
+    say("ready".into());
+    // Until it is killed.
+    std::thread::sleep(Duration::from_secs(60));
+}
+
+#[test]
+fn a_killed_announcer_is_replaced_and_every_end_is_announced() {
+    let redis = redis_or_return!();
+    let mut command = child_test("processes::announcer_child");
+    command.env(URL, redis.url());
+    let (mut child, theirs) = spawn_reading(command);
+    let said = |what: &str| {
+        theirs
+            .lock()
+            .expect("lines")
+            .iter()
+            .filter(|l| l.contains(what))
+            .count()
+    };
+    eventually(
+        "the first node is up (and holds the lease)",
+        20 * SECOND,
+        || said("ready") > 0,
+    );
+    let ours: Arc<Mutex<Vec<String>>> = Arc::default();
+    let sink = Arc::clone(&ours);
+    let parent = announcing(&redis.url(), move |line| {
+        sink.lock().expect("ours").push(line)
+    });
+    let count = |log: &Mutex<Vec<String>>, what: &str| {
+        log.lock()
+            .expect("log")
+            .iter()
+            .filter(|l| l.contains(what))
+            .count()
+    };
+    for i in 0..5 {
+        parent
+            .mute_members("r1", [format!("m{i}")], MuteFor::millis(300))
+            .expect("mute");
+    }
+    eventually("the announcer announces the five ends", 10 * SECOND, || {
+        said("\"m") >= 5
+    });
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        count(&ours, "\"m"),
+        0,
+        "only the lease holder announces: {:?}",
+        ours.lock()
+    );
+    child.kill().expect("SIGKILL the announcer");
+    child.wait().expect("reap it");
+    for i in 0..3 {
+        parent
+            .mute_members("r2", [format!("n{i}")], MuteFor::millis(300))
+            .expect("mute");
+    }
+    eventually(
+        "the other node takes over and announces the new ends",
+        15 * SECOND,
+        || count(&ours, "\"n") >= 3,
+    );
+    // At least once: any end announced twice is announced with the same key.
+    let theirs = theirs.lock().expect("lines").clone();
+    for line in ours
+        .lock()
+        .expect("ours")
+        .iter()
+        .filter(|l| l.contains("\"m"))
+    {
+        assert!(
+            theirs.contains(line),
+            "a repeated end differs from the first: {line}"
+        );
+    }
 }
