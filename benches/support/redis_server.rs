@@ -12,6 +12,8 @@ pub struct Redis {
     child: Option<Child>,
     port: u16,
     dir: tempfile::TempDir,
+    /// Set for a server that takes TLS only: the CA certificate (PEM) clients trust.
+    tls: Option<Vec<u8>>,
 }
 
 /// Whether the tests run under CI, where a missing `redis-server` is a failure.
@@ -49,17 +51,119 @@ impl Redis {
             child: None,
             port,
             dir: tempfile::tempdir().expect("temp dir"),
+            tls: None,
         };
         redis.restart();
         Some(redis)
+    }
+
+    /// The same, taking TLS connections only (`rediss://`), with a certificate for
+    /// 127.0.0.1 signed by a CA made for it (with the `openssl` command); `None` as for
+    /// [`start`](Redis::start) when `redis-server` or `openssl` is missing outside CI.
+    pub fn start_tls(what: &str) -> Option<Redis> {
+        let found = Command::new("openssl")
+            .arg("version")
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+        if !found {
+            assert!(!under_ci(), "openssl is not installed, and CI=true");
+            eprintln!("\n*** {what} DID NOT RUN: openssl is not on PATH ***\n");
+            return None;
+        }
+        let mut redis = Redis::start(what)?;
+        redis.kill();
+        let dir = redis.dir.path().to_owned();
+        let run = |args: &[&str]| {
+            let ok = Command::new("openssl")
+                .args(args)
+                .current_dir(&dir)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status()
+                .is_ok_and(|s| s.success());
+            assert!(ok, "openssl {args:?} failed");
+        };
+        let subject = |cn: &str| format!("/CN={cn}");
+        run(&[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-days",
+            "2",
+            "-subj",
+            &subject("mutegate test CA"),
+        ]);
+        run(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            &subject("127.0.0.1"),
+        ]);
+        std::fs::write(
+            dir.join("ext.cnf"),
+            "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+        )
+        .expect("write ext.cnf");
+        run(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.pem",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+        ]);
+        redis.tls = Some(std::fs::read(dir.join("ca.pem")).expect("read ca.pem"));
+        redis.restart();
+        Some(redis)
+    }
+
+    /// The CA certificate (PEM) of a TLS server.
+    pub fn ca(&self) -> Option<&[u8]> {
+        self.tls.as_deref()
     }
 
     /// Starts the server (again) on its port and directory, with AOF `appendfsync
     /// always`: what it acknowledged survives a SIGKILL.
     pub fn restart(&mut self) {
         assert!(self.child.is_none(), "the server is running");
-        let child = Command::new("redis-server")
-            .args(["--bind", "127.0.0.1", "--port", &self.port.to_string()])
+        let port = self.port.to_string();
+        let mut command = Command::new("redis-server");
+        match self.tls {
+            None => command.args(["--bind", "127.0.0.1", "--port", &port]),
+            Some(_) => command
+                .args(["--bind", "127.0.0.1", "--port", "0", "--tls-port", &port])
+                .args([
+                    "--tls-cert-file",
+                    "server.pem",
+                    "--tls-key-file",
+                    "server.key",
+                ])
+                .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"]),
+        };
+        let child = command
+            .current_dir(self.dir.path())
             .args(["--dir", self.dir.path().to_str().expect("utf-8 temp path")])
             .args(["--appendonly", "yes", "--appendfsync", "always"])
             .args(["--save", "", "--protected-mode", "no"])
@@ -70,7 +174,12 @@ impl Redis {
         self.child = Some(child);
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {
-            if let Ok(mut c) = self.try_connect()
+            if self.tls.is_some() {
+                // Listening is enough: the tests' own client speaks no TLS.
+                if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                    return;
+                }
+            } else if let Ok(mut c) = self.try_connect()
                 && redis::cmd("PING").query::<String>(&mut c).is_ok()
             {
                 return;
@@ -93,7 +202,12 @@ impl Redis {
 
     /// The URL engines connect to.
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
     }
 
     fn try_connect(&self) -> redis::RedisResult<redis::Connection> {

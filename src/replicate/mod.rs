@@ -72,12 +72,15 @@ pub struct Replication {
     snapshot_every: u64,
     snapshot_interval: Duration,
     local: Option<std::path::PathBuf>,
+    /// A PEM root certificate to trust for `rediss://` instead of the system's.
+    #[cfg_attr(not(feature = "redis-tls"), expect(dead_code, reason = "TLS only"))]
+    root_cert: Option<Vec<u8>>,
 }
 
 impl Replication {
-    /// Replication through the Redis at `url` (`redis://[user:password@]host:port[/db]`;
-    /// `rediss://` needs redis-rs built with a TLS feature), on the stream
-    /// `mutegate:ops`.
+    /// Replication through the Redis at `url` (`redis://[user:password@]host:port[/db]`,
+    /// with a Redis ACL user and password, or `rediss://...` for TLS with the feature
+    /// `redis-tls`), on the stream `mutegate:ops`.
     pub fn new(url: impl Into<String>) -> Replication {
         Replication {
             url: url.into(),
@@ -88,7 +91,18 @@ impl Replication {
             snapshot_every: 100_000,
             snapshot_interval: Duration::from_secs(60),
             local: None,
+            root_cert: None,
         }
+    }
+
+    /// Trusts this PEM root certificate (a private CA) for `rediss://` URLs instead of
+    /// the system's trust store (feature `redis-tls`).
+    #[cfg(feature = "redis-tls")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "redis-tls")))]
+    #[must_use]
+    pub fn tls_root_certificate(mut self, pem: impl Into<Vec<u8>>) -> Replication {
+        self.root_cert = Some(pem.into());
+        self
     }
 
     /// Keeps this node's own durable copy of its state in `dir` (created if missing,
@@ -234,7 +248,7 @@ impl Replica {
             .as_deref()
             .map(checkpoint::Local::open)
             .transpose()?;
-        let client = Client::open(config.url.as_str())
+        let client = Replica::client(&config)
             .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
         let mut conn = connect(&client, config.timeout, Purpose::Commands)?;
         let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
@@ -262,6 +276,24 @@ impl Replica {
             announcer: announce::Announcer::default(),
             local,
         })
+    }
+
+    /// The client for `config`'s URL (and, with `redis-tls`, its root certificate).
+    fn client(config: &Replication) -> redis::RedisResult<Client> {
+        #[cfg(feature = "redis-tls")]
+        {
+            // redis-rs takes rustls's process-wide crypto provider: ring's, unless the
+            // embedder installed one already (then this does nothing).
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            if let Some(pem) = &config.root_cert {
+                let certs = redis::TlsCertificates {
+                    client_tls: None,
+                    root_cert: Some(pem.clone()),
+                };
+                return Client::build_with_tls(config.url.as_str(), certs);
+            }
+        }
+        Client::open(config.url.as_str())
     }
 
     fn read_epoch(config: &Replication, conn: &mut Connection) -> Result<Option<String>, Error> {

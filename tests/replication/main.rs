@@ -25,6 +25,8 @@ macro_rules! redis_or_return {
 }
 
 mod processes;
+#[cfg(feature = "redis-tls")]
+mod tls;
 
 /// A replicated engine on `redis`, on a manual clock at `NOW` (so that converged
 /// engines' snapshots compare byte for byte).
@@ -733,4 +735,41 @@ fn redis_killed_mid_traffic_loses_no_acknowledged_mutation() {
         acked.len(),
         refused.into_inner()
     );
+}
+
+#[test]
+fn a_redis_acl_user_and_password_in_the_url_are_used() {
+    let redis = redis_or_return!();
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("mutegate")
+        .arg("on")
+        .arg(">s3cret")
+        .arg("~*")
+        .arg("&*")
+        .arg("+@all")
+        .query(&mut redis.conn())
+        .expect("ACL SETUSER");
+    let _: () = redis::cmd("ACL")
+        .arg("SETUSER")
+        .arg("default")
+        .arg("off")
+        .query(&mut redis.conn())
+        .expect("ACL SETUSER default off");
+    let with = |auth: &str| {
+        let url = redis.url().replace("redis://", &format!("redis://{auth}@"));
+        Engine::builder().replicate(Replication::new(url))
+    };
+    let a = with("mutegate:s3cret").expect("the ACL user");
+    a.mute_room("r1", MuteFor::Forever).expect("mute");
+    assert!(a.room_mute("r1").is_some());
+    let err = with("mutegate:wrong").expect_err("a wrong password");
+    assert!(
+        matches!(&err, Error::Unavailable { what } if what.contains("connecting")),
+        "{err}"
+    );
+    let err = Engine::builder()
+        .replicate(Replication::new(redis.url()))
+        .expect_err("no user: the default user is off");
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
 }
