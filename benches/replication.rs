@@ -2,7 +2,8 @@
 //! started by the bench (free loopback port, temporary directory, AOF `appendfsync
 //! always`, stopped by PID):
 //!
-//! - mutation throughput through Redis from 1 and 8 writer threads on one node;
+//! - mutation throughput through Redis from 1 and 8 writer threads on one node (and
+//!   again on a Redis with `appendfsync everysec`);
 //! - `can_send` on a replicated node beside the same check on an in-memory engine with
 //!   the same state, same run;
 //! - (`MUTEGATE_REPLICATION=1`) replication lag, one writer node to two others, at
@@ -94,9 +95,9 @@ fn run_windowed(engine: &Engine, threads: usize, window: usize, total: u64) -> D
     })
 }
 
-fn throughput(c: &mut Criterion, redis: &Redis) {
+fn throughput(c: &mut Criterion, redis: &Redis, group: &str) {
     let engine = node(redis, "bench:throughput");
-    let mut g = c.benchmark_group("replicated_writers");
+    let mut g = c.benchmark_group(group);
     g.throughput(Throughput::Elements(1));
     g.sample_size(10);
     for threads in [1, 8] {
@@ -282,8 +283,12 @@ fn benches(c: &mut Criterion) {
     let Some(redis) = Redis::start("THE REPLICATION BENCH") else {
         return;
     };
-    throughput(c, &redis);
+    throughput(c, &redis, "replicated_writers");
     checks(c, &redis);
+    // The same writers on a Redis that syncs its AOF once a second.
+    if let Some(everysec) = Redis::start_everysec("THE REPLICATION BENCH (everysec)") {
+        throughput(c, &everysec, "replicated_writers_aof_everysec");
+    }
 }
 
 criterion_group!(group, benches);

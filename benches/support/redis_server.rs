@@ -14,6 +14,8 @@ pub struct Redis {
     dir: tempfile::TempDir,
     /// Set for a server that takes TLS only: the CA certificate (PEM) clients trust.
     tls: Option<Vec<u8>>,
+    /// The AOF's `appendfsync` policy (`always` unless changed).
+    fsync: &'static str,
 }
 
 /// Whether the tests run under CI, where a missing `redis-server` is a failure.
@@ -52,6 +54,7 @@ impl Redis {
             port,
             dir: tempfile::tempdir().expect("temp dir"),
             tls: None,
+            fsync: "always",
         };
         redis.restart();
         Some(redis)
@@ -139,6 +142,16 @@ impl Redis {
         Some(redis)
     }
 
+    /// The same, with the AOF synced once a second (`appendfsync everysec`, Redis's
+    /// default): an acknowledged write can be lost in a Redis crash, for throughput.
+    pub fn start_everysec(what: &str) -> Option<Redis> {
+        let mut redis = Redis::start(what)?;
+        redis.kill();
+        redis.fsync = "everysec";
+        redis.restart();
+        Some(redis)
+    }
+
     /// The CA certificate (PEM) of a TLS server.
     pub fn ca(&self) -> Option<&[u8]> {
         self.tls.as_deref()
@@ -165,7 +178,7 @@ impl Redis {
         let child = command
             .current_dir(self.dir.path())
             .args(["--dir", self.dir.path().to_str().expect("utf-8 temp path")])
-            .args(["--appendonly", "yes", "--appendfsync", "always"])
+            .args(["--appendonly", "yes", "--appendfsync", self.fsync])
             .args(["--save", "", "--protected-mode", "no"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())

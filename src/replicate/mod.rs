@@ -62,7 +62,7 @@ use link::{Purpose, connect, unavailable};
 /// assert!(!a.can_send("bob", Target::room("lobby")));
 /// # Ok::<(), mutegate::Error>(())
 /// ```
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Replication {
     url: String,
     stream: String,
@@ -75,6 +75,36 @@ pub struct Replication {
     /// A PEM root certificate to trust for `rediss://` instead of the system's.
     #[cfg_attr(not(feature = "redis-tls"), expect(dead_code, reason = "TLS only"))]
     root_cert: Option<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Replication {
+    /// Shows the URL without its password.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replication")
+            .field("url", &redacted(&self.url))
+            .field("stream", &self.stream)
+            .field("timeout", &self.timeout)
+            .field("apply_timeout", &self.apply_timeout)
+            .field("snapshot_every", &self.snapshot_every)
+            .field("snapshot_interval", &self.snapshot_interval)
+            .field("local", &self.local)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `url` with the password of its user info (`user:password@`) replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let host_start = rest.find('/').unwrap_or(rest.len());
+    match rest[..host_start].rfind('@') {
+        Some(at) => {
+            let user = rest[..at].split(':').next().unwrap_or("");
+            format!("{scheme}://{user}:***{}", &rest[at..])
+        }
+        None => url.to_owned(),
+    }
 }
 
 impl Replication {
@@ -448,5 +478,26 @@ impl Replica {
             answers,
             events: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_hides_the_password() {
+        let r = Replication::new("redis://mutegate:s3cret@10.0.0.5:6379/0");
+        let shown = format!("{r:?}");
+        assert!(!shown.contains("s3cret"), "{shown}");
+        assert!(
+            shown.contains("redis://mutegate:***@10.0.0.5:6379/0"),
+            "{shown}"
+        );
+        assert_eq!(
+            redacted("redis://127.0.0.1:6379/"),
+            "redis://127.0.0.1:6379/"
+        );
+        assert_eq!(redacted("rediss://:pw@h:1"), "rediss://:***@h:1");
     }
 }
