@@ -773,3 +773,35 @@ fn a_redis_acl_user_and_password_in_the_url_are_used() {
         .expect_err("no user: the default user is off");
     assert!(matches!(err, Error::Unavailable { .. }), "{err}");
 }
+
+#[test]
+fn a_node_without_its_redis_is_not_built_and_says_why() {
+    // Nothing listens on a port just freed; no redis-server needed.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let started = Instant::now();
+    let err = Engine::builder()
+        .replicate(
+            Replication::new(format!("redis://127.0.0.1:{port}/"))
+                .timeout(Duration::from_millis(300)),
+        )
+        .expect_err("no Redis there");
+    assert!(
+        matches!(&err, Error::Unavailable { what } if what.contains("connecting")),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < 5 * SECOND,
+        "took {:?}",
+        started.elapsed()
+    );
+    let err = Engine::builder()
+        .replicate(Replication::new("http://127.0.0.1/"))
+        .expect_err("not a Redis URL");
+    assert!(
+        matches!(&err, Error::Unavailable { what } if what.contains("URL")),
+        "{err}"
+    );
+}
