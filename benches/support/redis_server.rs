@@ -18,6 +18,16 @@ pub struct Redis {
     fsync: &'static str,
 }
 
+/// Prints `line` on the process's real stderr (the test harness does not capture it),
+/// once per process.
+fn say_once(line: &str) {
+    use std::io::Write;
+    static SAID: std::sync::Once = std::sync::Once::new();
+    SAID.call_once(|| {
+        let _ = writeln!(std::io::stderr(), "\n{line}\n");
+    });
+}
+
 /// Whether the tests run under CI, where a missing `redis-server` is a failure.
 fn under_ci() -> bool {
     std::env::var("CI").is_ok_and(|v| v == "true")
@@ -39,10 +49,10 @@ impl Redis {
                 !under_ci(),
                 "redis-server is not installed, and CI=true: .ci/run installs it with apt-get"
             );
-            eprintln!(
-                "\n*** {what} DID NOT RUN: redis-server is not on PATH \
-                 (apt-get install redis-server) ***\n"
-            );
+            say_once(&format!(
+                "*** {what} DID NOT RUN (nor any other needing Redis here): redis-server is \
+                 not on PATH (apt-get install redis-server) ***"
+            ));
             return None;
         }
         let port = std::net::TcpListener::bind("127.0.0.1:0")
@@ -71,7 +81,9 @@ impl Redis {
             .is_ok_and(|s| s.success());
         if !found {
             assert!(!under_ci(), "openssl is not installed, and CI=true");
-            eprintln!("\n*** {what} DID NOT RUN: openssl is not on PATH ***\n");
+            say_once(&format!(
+                "*** {what} DID NOT RUN: openssl is not on PATH ***"
+            ));
             return None;
         }
         let mut redis = Redis::start(what)?;
