@@ -42,13 +42,16 @@ use link::{Purpose, connect, unavailable};
 /// Every engine built with the same URL and stream is one cluster: a mutation made
 /// through any of them is applied by all of them, in one order (the stream's).
 ///
-/// Built so far: the shared order, read-your-writes, checks that never touch Redis,
-/// `Error::Unavailable` when Redis is away (mutations are never queued silently), an
-/// exactly-once effect under duplicate delivery, lost history detected through an epoch
-/// key, bad entries stopping the reader with their id, snapshots published to Redis
-/// under a lease with the stream trimmed below them (new and restarted nodes start from
-/// the snapshot), ended mutes announced once per cluster by the holder of a lease. Not
-/// yet: acknowledgement by Redis replicas (`WAIT`).
+/// What it guarantees: one shared order; read-your-writes on the calling node; checks
+/// that never touch Redis; [`Error::Unavailable`] when Redis is away (mutations are
+/// never queued silently); an exactly-once effect under duplicate delivery; lost history
+/// detected through an epoch key and bad entries stopping the node with their stream id
+/// ([`Error::Replication`]); snapshots published to Redis under a lease, with the
+/// stream trimmed below them, for new and restarted nodes to start from; ended mutes
+/// announced once per cluster by the holder of a lease; optionally a node's own durable
+/// copy of its state ([`local_state`](Replication::local_state)). The README's
+/// "Running several nodes" says what each failure costs. Not offered: acknowledgement
+/// by Redis replicas (`WAIT`).
 ///
 /// # Examples
 ///
