@@ -258,7 +258,13 @@ impl Inner {
         let now = self.clock.now_ms();
         let (silent, loud) = self.sweep_plan(now);
         let mut changes = Vec::new();
-        let quiet = held.take_due(silent);
+        // Only a replicated engine that is not its cluster's announcer frees ends
+        // silently; for every other engine `silent` is 0 and this pass is skipped.
+        let quiet = if silent == 0 {
+            Vec::new()
+        } else {
+            held.take_due(silent)
+        };
         for key in &quiet {
             self.tables.apply(key.clearing_op(), now, &mut changes);
         }
