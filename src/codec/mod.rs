@@ -224,6 +224,13 @@ pub(crate) fn snapshot_bytes<'a>(
     buf
 }
 
+/// A snapshot of `ops` (from `Tables::to_ops`) in canonical order (see
+/// `store::canonical`), every record stamped `at`: equal states give equal bytes.
+pub(crate) fn canonical_snapshot(mut ops: Vec<Op>, at: u64) -> Vec<u8> {
+    crate::store::canonical(&mut ops);
+    snapshot_bytes(0, 0, ops.iter().map(|op| (at, op)))
+}
+
 /// Reads a whole snapshot of either format: its header and records. A snapshot is
 /// written whole (temporary file, then rename), so a short one is as damaged as a
 /// flipped one.

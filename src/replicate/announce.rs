@@ -33,6 +33,14 @@ end
 return 1
 ";
 
+/// Deletes the lease `KEYS[1]` if `ARGV[1]` holds it.
+const RESIGN: &str = r"
+if redis.call('GET', KEYS[1]) == ARGV[1] then
+  return redis.call('DEL', KEYS[1])
+end
+return 0
+";
+
 /// This node's part in announcing ends.
 #[derive(Debug, Default)]
 pub(crate) struct Announcer {
@@ -65,15 +73,16 @@ impl Announcer {
 
     /// Takes or renews the lease; the announcer publishes its mark, the others read it.
     pub fn renew(&self, replica: &Replica, conn: &mut Connection) -> Result<(), Error> {
-        let key = format!("{}:announcer", replica.config.stream);
-        let mark_key = format!("{}:announced", replica.config.stream);
         let fail = |e: redis::RedisError| unavailable(format_args!("announcer lease: {e}"));
         // The mark first: a node that takes the lease over must not announce again what
         // its predecessor said it announced.
-        let mark: Value = redis::cmd("GET").arg(&mark_key).query(conn).map_err(fail)?;
+        let mark: Value = redis::cmd("GET")
+            .arg(&replica.keys.announced)
+            .query(conn)
+            .map_err(fail)?;
         let mark = link::text(&mark).and_then(|t| t.parse().ok()).unwrap_or(0);
         self.mark.fetch_max(mark, Ordering::AcqRel);
-        let mine = link::lease(conn, &key, replica.node, LEASE)?;
+        let mine = link::lease(conn, &replica.keys.announcer, &replica.me, LEASE)?;
         if mine {
             if self.announcing.swap(true, Ordering::AcqRel) {
                 self.raise_mark(replica, conn).map_err(fail)?;
@@ -93,7 +102,7 @@ impl Announcer {
         redis::cmd("EVAL")
             .arg(RAISE)
             .arg(1)
-            .arg(format!("{}:announced", replica.config.stream))
+            .arg(&replica.keys.announced)
             .arg(announced)
             .query::<Value>(conn)
             .map(drop)
@@ -101,20 +110,23 @@ impl Announcer {
 
     /// Gives the lease up (the engine is being dropped), with its mark published:
     /// another node takes over at its next renewal instead of after the lease runs out.
-    pub fn resign(&self, replica: &Replica, conn: &mut Connection) {
-        if self.announcing.swap(false, Ordering::AcqRel) {
-            // Best effort: if Redis is away, the lease runs out and the next announcer
-            // repeats what this one announced since its last mark (at least once).
-            let _ = self.raise_mark(replica, conn);
-            let key = format!("{}:announcer", replica.config.stream);
-            let me = format!("{:016x}", replica.node);
-            let _: Result<Value, _> = redis::cmd("EVAL")
-                .arg("if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0")
-                .arg(1)
-                .arg(&key)
-                .arg(&me)
-                .query(conn);
+    /// If this fails (Redis is away), the lease runs out instead and the next announcer
+    /// repeats what this one announced since its last mark (at least once).
+    pub fn resign(&self, replica: &Replica, conn: &mut Connection) -> Result<(), Error> {
+        if !self.announcing.swap(false, Ordering::AcqRel) {
+            return Ok(());
         }
+        self.raise_mark(replica, conn)
+            .and_then(|()| {
+                redis::cmd("EVAL")
+                    .arg(RESIGN)
+                    .arg(1)
+                    .arg(&replica.keys.announcer)
+                    .arg(&replica.me)
+                    .query::<Value>(conn)
+                    .map(drop)
+            })
+            .map_err(|e| unavailable(format_args!("giving the announcer lease up: {e}")))
     }
 }
 

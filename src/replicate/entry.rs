@@ -56,9 +56,10 @@ pub(crate) struct Entry {
     pub op: Op,
 }
 
-/// The fields of the entry for `op`, applied at `at`, numbered `seq` on `node`.
+/// The fields of the entry for `op`, applied at `at`, numbered `seq` on `node` (its id
+/// as 16 lowercase hex digits).
 pub(crate) fn encode(
-    node: u64,
+    node: &str,
     seq: u64,
     check: &Check,
     at: u64,
@@ -68,7 +69,7 @@ pub(crate) fn encode(
     codec::record::encode(&mut payload, at, op);
     [
         ("v", VERSION.to_string().into_bytes()),
-        ("node", format!("{node:016x}").into_bytes()),
+        ("node", node.as_bytes().to_vec()),
         ("seq", seq.to_string().into_bytes()),
         ("chk", check.code().to_string().into_bytes()),
         ("op", payload),
@@ -146,7 +147,7 @@ mod tests {
             users: vec![Key::from("bob")],
             until: Expiry::At(1_700_000_060_000),
         };
-        let fields = encode(0xabc, 7, &Check::None, 1_700_000_000_000, &op);
+        let fields = encode("0000000000000abc", 7, &Check::None, 1_700_000_000_000, &op);
         let shown: Vec<(&str, String)> = fields
             .iter()
             .map(|(k, v)| (*k, format!("{v:02x?}")))
@@ -179,7 +180,13 @@ mod tests {
         let op = Op::RemoveUser {
             user: Key::from("u"),
         };
-        let good = owned(&encode(1, 1, &Check::NotificationSet, 5, &op));
+        let good = owned(&encode(
+            "0000000000000001",
+            1,
+            &Check::NotificationSet,
+            5,
+            &op,
+        ));
         assert!(matches!(
             decode(&good).unwrap().check,
             Check::NotificationSet

@@ -156,18 +156,19 @@ end
 return 0
 ";
 
-/// Takes or renews the lease `key` for `node`, for `hold`; whether `node` holds it.
+/// Takes or renews the lease `key` for `node` (its hex id), for `hold`; whether `node`
+/// holds it.
 pub(crate) fn lease(
     conn: &mut Connection,
     key: &str,
-    node: u64,
+    node: &str,
     hold: Duration,
 ) -> Result<bool, Error> {
     let held: i64 = redis::cmd("EVAL")
         .arg(LEASE)
         .arg(1)
         .arg(key)
-        .arg(format!("{node:016x}"))
+        .arg(node)
         .arg(hold.as_millis().max(1) as u64)
         .query(conn)
         .map_err(|e| unavailable(format_args!("lease {key}: {e}")))?;

@@ -70,7 +70,6 @@ pub struct Replication {
     url: String,
     stream: String,
     timeout: Duration,
-    block: Duration,
     apply_timeout: Duration,
     snapshot_every: u64,
     snapshot_interval: Duration,
@@ -119,7 +118,6 @@ impl Replication {
             url: url.into(),
             stream: "mutegate:ops".into(),
             timeout: Duration::from_secs(2),
-            block: Duration::from_millis(500),
             apply_timeout: Duration::from_secs(5),
             snapshot_every: 100_000,
             snapshot_interval: Duration::from_secs(60),
@@ -187,9 +185,39 @@ impl Replication {
         self.apply_timeout = timeout;
         self
     }
+}
 
-    fn epoch_key(&self) -> String {
-        format!("{}:epoch", self.stream)
+/// The Redis keys of one stream, named once (the README's "Running several nodes"
+/// lists them).
+pub(crate) struct Keys {
+    /// The stream itself.
+    pub stream: String,
+    /// The stream's epoch: changes only when its history is lost.
+    pub epoch: String,
+    /// The published snapshot (a hash; see `snapshot`).
+    pub snapshot: String,
+    /// The lease of the node that publishes snapshots.
+    pub snapshot_lease: String,
+    /// Each reader's position (a hash; see `snapshot`).
+    pub nodes: String,
+    /// The lease of the node that announces ended mutes.
+    pub announcer: String,
+    /// How far the announcer has announced (see `announce`).
+    pub announced: String,
+}
+
+impl Keys {
+    fn new(stream: &str) -> Keys {
+        let key = |suffix: &str| format!("{stream}:{suffix}");
+        Keys {
+            stream: stream.to_owned(),
+            epoch: key("epoch"),
+            snapshot: key("snapshot"),
+            snapshot_lease: key("snapshot-lease"),
+            nodes: key("nodes"),
+            announcer: key("announcer"),
+            announced: key("announced"),
+        }
     }
 }
 
@@ -238,6 +266,10 @@ pub(crate) struct Replica {
     client: Client,
     /// This engine's id in op ids (random per engine).
     node: u64,
+    /// `node` as entries, leases and positions name it: 16 lowercase hex digits.
+    me: String,
+    /// The keys of the stream and its companions.
+    keys: Keys,
     /// The stream's epoch when this engine joined: a different one means the history
     /// it applied is gone.
     epoch: String,
@@ -285,19 +317,23 @@ impl Replica {
             .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
         let mut conn = connect(&client, config.timeout, Purpose::Commands)?;
         let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+        let me = format!("{node:016x}");
+        let keys = Keys::new(&config.stream);
         // The first engine of a cluster names its epoch; every later one reads it.
         let _: Value = redis::cmd("SET")
-            .arg(config.epoch_key())
-            .arg(format!("{node:016x}"))
+            .arg(&keys.epoch)
+            .arg(&me)
             .arg("NX")
             .query(&mut conn)
-            .map_err(|e| unavailable(format_args!("SET {}: {e}", config.epoch_key())))?;
-        let epoch = Replica::read_epoch(&config, &mut conn)?
-            .ok_or_else(|| unavailable(format_args!("{} vanished", config.epoch_key())))?;
+            .map_err(|e| unavailable(format_args!("SET {}: {e}", keys.epoch)))?;
+        let epoch = Replica::read_epoch(&keys, &mut conn)?
+            .ok_or_else(|| unavailable(format_args!("{} vanished", keys.epoch)))?;
         Ok(Replica {
             config,
             client,
             node,
+            me,
+            keys,
             epoch,
             appender: Mutex::new(Appender {
                 conn: Some(conn),
@@ -329,18 +365,18 @@ impl Replica {
         Client::open(config.url.as_str())
     }
 
-    fn read_epoch(config: &Replication, conn: &mut Connection) -> Result<Option<String>, Error> {
+    fn read_epoch(keys: &Keys, conn: &mut Connection) -> Result<Option<String>, Error> {
         let value: Value = redis::cmd("GET")
-            .arg(config.epoch_key())
+            .arg(&keys.epoch)
             .query(conn)
-            .map_err(|e| unavailable(format_args!("GET {}: {e}", config.epoch_key())))?;
+            .map_err(|e| unavailable(format_args!("GET {}: {e}", keys.epoch)))?;
         Ok(link::text(&value))
     }
 
     /// Checks that the stream still has the history this engine joined: its epoch key
     /// is the one it read when it was built.
     fn check_epoch(&self, conn: &mut Connection, applied: &str) -> Result<(), Error> {
-        let now = Replica::read_epoch(&self.config, conn)?;
+        let now = Replica::read_epoch(&self.keys, conn)?;
         if now.as_deref() == Some(self.epoch.as_str()) {
             return Ok(());
         }
@@ -349,7 +385,7 @@ impl Replica {
             what: format!(
                 "the stream lost its history: {} is {} (was {}); Redis restarted without its \
                  data, or failed over to a copy that lacked it",
-                self.config.epoch_key(),
+                self.keys.epoch,
                 now.map_or_else(|| "missing".to_owned(), |e| format!("{e:?}")),
                 self.epoch
             ),
@@ -418,8 +454,8 @@ impl Replica {
         append
             .arg(APPEND_SCRIPT)
             .arg(2)
-            .arg(&self.config.stream)
-            .arg(self.config.epoch_key())
+            .arg(&self.keys.stream)
+            .arg(&self.keys.epoch)
             .arg(&self.epoch);
         let mut seqs: SmallVec<[u64; 8]> = SmallVec::new();
         {
@@ -428,8 +464,7 @@ impl Replica {
             for request in batch {
                 appender.seq += 1;
                 let seq = appender.seq;
-                let fields =
-                    entry::encode(self.node, seq, &request.check, request.now, &request.op);
+                let fields = entry::encode(&self.me, seq, &request.check, request.now, &request.op);
                 append.arg(fields.len() * 2);
                 for (name, value) in fields {
                     append.arg(name).arg(value);
@@ -454,8 +489,7 @@ impl Replica {
                     what: format!(
                         "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
                          without its data, or failed over to a copy that lacked it",
-                        self.config.epoch_key(),
-                        self.epoch
+                        self.keys.epoch, self.epoch
                     ),
                 };
                 inner.monitor.stop(error.clone());
@@ -464,7 +498,7 @@ impl Replica {
                 if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
                     appender.conn = None;
                 }
-                let error = unavailable(format_args!("appending to {}: {e}", self.config.stream));
+                let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
                 inner.monitor.replication_failed(error.clone());
                 error
             };

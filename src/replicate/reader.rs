@@ -24,6 +24,10 @@ use crate::write::{Derive, Finished};
 /// The most entries one read takes.
 const READ_COUNT: usize = 1024;
 
+/// How long one blocking read waits for new entries (and so how long dropping an
+/// engine may wait for its reader).
+const BLOCK: Duration = Duration::from_millis(500);
+
 /// How often a reader checks that the stream still has the history it applied.
 const HISTORY_CHECK: Duration = Duration::from_secs(1);
 
@@ -98,19 +102,18 @@ impl State {
                 }
             }
         }
-        while self.step(inner, None)? > 0 {}
+        while self.step(inner, false)? > 0 {}
         Ok(())
     }
 
     /// The state as a snapshot covers it: every entry, ended ones too (the state as of
     /// the last applied id, on no node's clock), in canonical order.
     fn state(&self, inner: &Inner) -> Vec<u8> {
-        let mut ops = {
+        let ops = {
             let _all = inner.stripes.lock_all();
             inner.tables.to_ops(0)
         };
-        crate::store::canonical(&mut ops);
-        codec::snapshot_bytes(0, 0, ops.iter().map(|op| (self.last_at, op)))
+        codec::canonical_snapshot(ops, self.last_at)
     }
 
     /// Writes this node's own copy of its state, if it keeps one and it is due (or
@@ -180,7 +183,7 @@ impl State {
         self.snapshot_tried = Instant::now();
         let hold = config.snapshot_interval * 2;
         let replica = Arc::clone(&self.replica);
-        let conn = self.reading(None)?;
+        let conn = self.reading()?;
         if !snapshot::lease(&replica, conn, hold)? {
             self.since_snapshot = 0;
             return Ok(());
@@ -192,7 +195,7 @@ impl State {
         };
         let publishing = !state.is_empty();
         let (id, seen) = (self.last, self.seen.clone());
-        let conn = self.reading(None)?;
+        let conn = self.reading()?;
         snapshot::publish(&replica, conn, id, &seen, state)?;
         if publishing {
             self.since_snapshot = 0;
@@ -204,11 +207,14 @@ impl State {
     /// The reader's connection: opened if there is none, and checked against the
     /// stream's history when new and at least once a second (a `FLUSHALL` or a failover
     /// to a copy that lacks entries leaves a connection open but the history gone).
-    fn reading(&mut self, block: Option<Duration>) -> Result<&mut Connection, Error> {
+    ///
+    /// The connection serves both the catch-up's plain reads and the thread's blocking
+    /// ones, so its reply timeout always allows for [`BLOCK`].
+    fn reading(&mut self) -> Result<&mut Connection, Error> {
         let config = &self.replica.config;
         let fresh = self.conn.is_none();
         if fresh {
-            let purpose = Purpose::Reading(block.unwrap_or(Duration::ZERO));
+            let purpose = Purpose::Reading(BLOCK);
             self.conn = Some(connect(&self.replica.client, config.timeout, purpose)?);
         }
         let conn = self.conn.as_mut().expect("connected above");
@@ -217,7 +223,7 @@ impl State {
             let checked = self
                 .replica
                 .check_epoch(conn, &applied)
-                .and_then(|()| link::last_id(conn, &config.stream));
+                .and_then(|()| link::last_id(conn, &self.replica.keys.stream));
             let newest = match checked {
                 Ok(newest) => newest,
                 Err(e) => {
@@ -264,18 +270,19 @@ impl State {
         Ok(self.conn.as_mut().expect("connected above"))
     }
 
-    /// Reads once (waiting up to `block` for entries, if given) and applies what came;
-    /// how many entries came.
-    fn step(&mut self, inner: &Inner, block: Option<Duration>) -> Result<usize, Error> {
-        let stream = self.replica.config.stream.clone();
+    /// Reads once (waiting up to [`BLOCK`] for entries if `block`) and applies what
+    /// came; how many entries came.
+    fn step(&mut self, inner: &Inner, block: bool) -> Result<usize, Error> {
+        let replica = Arc::clone(&self.replica);
+        let stream = &replica.keys.stream;
         let after = self.last.to_string();
-        let conn = self.reading(block)?;
+        let conn = self.reading()?;
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT").arg(READ_COUNT);
-        if let Some(block) = block {
-            cmd.arg("BLOCK").arg(block.as_millis().max(1) as u64);
+        if block {
+            cmd.arg("BLOCK").arg(BLOCK.as_millis() as u64);
         }
-        cmd.arg("STREAMS").arg(&stream).arg(&after);
+        cmd.arg("STREAMS").arg(stream).arg(&after);
         let reply: Value = match cmd.query(conn) {
             Ok(reply) => reply,
             Err(e) => {
@@ -414,13 +421,12 @@ impl Reader {
         let thread = std::thread::Builder::new()
             .name(THREAD.into())
             .spawn(move || {
-                let block = state.replica.config.block;
                 while !flag.load(Ordering::Acquire) {
                     if let Err(e) = state.maybe_checkpoint(&inner, false) {
                         inner.monitor.replication_failed(e);
                     }
                     match state
-                        .step(&inner, Some(block))
+                        .step(&inner, true)
                         .and_then(|_| state.maybe_publish(&inner))
                     {
                         Ok(()) => state.backoff = FIRST_BACKOFF,
@@ -437,8 +443,10 @@ impl Reader {
                     }
                     state.expire(&inner, None);
                 }
-                if let Some(conn) = state.conn.as_mut() {
-                    state.replica.announcer.resign(&state.replica, conn);
+                if let Some(conn) = state.conn.as_mut()
+                    && let Err(e) = state.replica.announcer.resign(&state.replica, conn)
+                {
+                    inner.monitor.replication_failed(e);
                 }
                 if inner.monitor.stopped().is_none()
                     && let Err(e) = state.maybe_checkpoint(&inner, true)

@@ -100,14 +100,6 @@ pub(crate) struct Published {
     pub state: Vec<u8>,
 }
 
-fn snapshot_key(replica: &Replica) -> String {
-    format!("{}:snapshot", replica.config.stream)
-}
-
-fn nodes_key(replica: &Replica) -> String {
-    format!("{}:nodes", replica.config.stream)
-}
-
 /// Encodes the per-node op numbers.
 fn encode_seen(seen: &HashMap<u64, u64>) -> String {
     let mut pairs: Vec<_> = seen.iter().collect();
@@ -138,8 +130,8 @@ pub(crate) fn heartbeat(
     redis::cmd("EVAL")
         .arg(HEARTBEAT)
         .arg(1)
-        .arg(nodes_key(replica))
-        .arg(format!("{:016x}", replica.node))
+        .arg(&replica.keys.nodes)
+        .arg(&replica.me)
         .arg(id.to_string())
         .query::<Value>(conn)
         .map(drop)
@@ -148,11 +140,12 @@ pub(crate) fn heartbeat(
 
 /// Below which id entries may have been trimmed away.
 pub(crate) fn trimmed(replica: &Replica, conn: &mut Connection) -> Result<StreamId, Error> {
+    let key = &replica.keys.snapshot;
     let value: Value = redis::cmd("HGET")
-        .arg(snapshot_key(replica))
+        .arg(key)
         .arg("trimmed")
         .query(conn)
-        .map_err(|e| unavailable(format_args!("HGET {}: {e}", snapshot_key(replica))))?;
+        .map_err(|e| unavailable(format_args!("HGET {key}: {e}")))?;
     Ok(link::text(&value)
         .and_then(|t| StreamId::parse(&t))
         .unwrap_or_default())
@@ -160,9 +153,9 @@ pub(crate) fn trimmed(replica: &Replica, conn: &mut Connection) -> Result<Stream
 
 /// The published snapshot, if there is one.
 pub(crate) fn read(replica: &Replica, conn: &mut Connection) -> Result<Option<Published>, Error> {
-    let key = snapshot_key(replica);
+    let key = &replica.keys.snapshot;
     let fields: HashMap<String, Vec<u8>> = redis::cmd("HGETALL")
-        .arg(&key)
+        .arg(key)
         .query(conn)
         .map_err(|e| unavailable(format_args!("HGETALL {key}: {e}")))?;
     let Some(id) = fields.get("id") else {
@@ -199,8 +192,7 @@ pub(crate) fn lease(
     conn: &mut Connection,
     hold: Duration,
 ) -> Result<bool, Error> {
-    let key = format!("{}:snapshot-lease", replica.config.stream);
-    link::lease(conn, &key, replica.node, hold)
+    link::lease(conn, &replica.keys.snapshot_lease, &replica.me, hold)
 }
 
 /// Writes `state` as the snapshot at `id` (if given; else keeps the one there) and
@@ -215,10 +207,10 @@ pub(crate) fn publish(
     let reply: Value = redis::cmd("EVAL")
         .arg(PUBLISH)
         .arg(4)
-        .arg(&replica.config.stream)
-        .arg(snapshot_key(replica))
-        .arg(nodes_key(replica))
-        .arg(replica.config.epoch_key())
+        .arg(&replica.keys.stream)
+        .arg(&replica.keys.snapshot)
+        .arg(&replica.keys.nodes)
+        .arg(&replica.keys.epoch)
         .arg(&replica.epoch)
         .arg(id.ms)
         .arg(id.seq)

@@ -236,14 +236,10 @@ fn while_redis_is_down_mutations_fail_fast_and_checks_keep_answering() {
     assert!(!b.can_send("bob", Target::room("r1")));
     redis.restart();
     // Mutations go through again once the nodes reconnect.
-    let mut refused = 0;
     eventually("a writes again", 10 * SECOND, || {
         match a.mute_members("r1", ["dave"], MuteFor::Forever) {
             Ok(_) => true,
-            Err(Error::Unavailable { .. }) => {
-                refused += 1;
-                false
-            }
+            Err(Error::Unavailable { .. }) => false,
             Err(e) => panic!("unexpected {e}"),
         }
     });
@@ -259,10 +255,10 @@ fn while_redis_is_down_mutations_fail_fast_and_checks_keep_answering() {
             engine.can_send("carol", Target::room("r1")),
             "refused during the outage"
         );
-        assert!(engine.health().replication_failures > 0 || std::ptr::eq(engine, &b));
     }
+    // The writer's failed appends were counted.
+    assert!(a.health().replication_failures > 0, "{:?}", a.health());
     assert!(a.health().stopped.is_none(), "{:?}", a.health());
-    let _ = refused;
 }
 
 /// A node that muted bob in r1, on a Redis that then lost everything (`FLUSHALL`).
