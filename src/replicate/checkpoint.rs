@@ -45,6 +45,7 @@ pub(crate) struct Checkpoint {
 
 /// The directory a node keeps its checkpoint in, locked while the node runs.
 pub(crate) struct Local {
+    dir: PathBuf,
     path: PathBuf,
     _lock: DirLock,
 }
@@ -54,9 +55,15 @@ impl Local {
     pub fn open(dir: &Path) -> Result<Local, Error> {
         std::fs::create_dir_all(dir).map_err(|e| files::io_error("create", dir, &e))?;
         Ok(Local {
+            dir: dir.to_owned(),
             path: dir.join(FILE),
             _lock: files::lock_dir(&dir.join("lock"))?,
         })
+    }
+
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// The checkpoint, if there is one.

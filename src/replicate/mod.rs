@@ -2,23 +2,27 @@
 //!
 //! A replicated engine's sequencer is the stream. A mutation is validated on the
 //! caller's thread and queued as usual; the pipeline appends each batch to the stream
-//! (one pipelined `XADD` per operation, each entry carrying the encoded operation with
-//! absolute expiries and an op id, see `entry`), and every node's stream reader —
-//! the writer's included — applies the entries in stream order. The caller is answered
-//! by its own node's reader once that node applied its entry, so a check on that node
+//! in one script call (an `XADD` per operation, each entry carrying the encoded
+//! operation with absolute expiries and an op id, see `entry`), with the next batch
+//! sent before the last one's reply is read. Every node's stream reader applies the
+//! entries in stream order; the writing node applies its own batch as soon as Redis
+//! answers, when nothing came between it and what the node applied (see `apply`). The
+//! caller is answered once its own node applied its entry, so a check on that node
 //! right after sees it (read your writes). Checks read local state only: they never
 //! touch Redis, and keep answering from the last applied state when Redis is away.
 //!
-//! What this module does not do yet is listed in [`Replication`].
+//! What this module does not do is listed in [`Replication`].
 
 mod announce;
+mod apply;
 mod checkpoint;
 mod entry;
+mod journal;
 mod link;
 mod reader;
 mod snapshot;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::BuildHasher;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,7 +38,8 @@ use crate::engine::{EngineBuilder, Inner};
 use crate::error::Error;
 use crate::health::Monitor;
 use crate::observe::Mutation;
-use crate::write::{Batch, Derive, Finished, Slot};
+use crate::write::{Answer, Batch, Derive, Finished, Slot};
+use entry::StreamId;
 use link::{Purpose, connect, unavailable};
 
 /// Where and how a replicated engine shares its state: a Redis URL and a stream key.
@@ -137,13 +142,19 @@ impl Replication {
     }
 
     /// Keeps this node's own durable copy of its state in `dir` (created if missing,
-    /// locked while the engine runs): the state with the stream id it covers, written
-    /// whole at the snapshot cadence ([`snapshot_every`](Replication::snapshot_every))
-    /// and when the engine is dropped. A restarted node loads it and reads only the
-    /// entries since; if the stream was trimmed past it, it starts from the snapshot in
-    /// Redis; if the stream lost the history the file belongs to, it refuses to start
-    /// ([`Error::Replication`]; remove the file to rejoin). Without it (the default) a
-    /// node starts from the snapshot in Redis and the stream after it.
+    /// locked while the engine runs): a journal with one record per applied batch —
+    /// its operations and the stream id they bring the node to, in the same record —
+    /// and a checkpoint of the whole state with the id it covers, written at the
+    /// snapshot cadence ([`snapshot_every`](Replication::snapshot_every)) and when the
+    /// engine is dropped, which folds the journal. A restarted node (after a crash too)
+    /// loads the checkpoint, replays the journal records that continue it, and reads
+    /// only the entries after them. The journal is not synced per record: the stream
+    /// holds every entry, so a power cut costs only re-reading the journal's lost tail.
+    /// If the stream was trimmed past the node's position, it starts from the snapshot
+    /// in Redis; if the stream lost the history the files belong to, it refuses to
+    /// start ([`Error::Replication`]; remove the directory's files to rejoin). Without
+    /// it (the default) a node starts from the snapshot in Redis and the stream after
+    /// it.
     #[must_use]
     pub fn local_state(mut self, dir: impl Into<std::path::PathBuf>) -> Replication {
         self.local = Some(dir.into());
@@ -258,6 +269,18 @@ struct Appender {
     /// While connecting fails: no attempt before this.
     retry_at: Option<Instant>,
     backoff: Duration,
+    /// Batches sent on `conn` whose replies have not been read yet, oldest first.
+    in_flight: VecDeque<InFlight>,
+}
+
+/// How many batches a leader may leave in flight for the next one.
+const DEPTH: usize = 2;
+
+/// A batch sent to Redis, waiting for its reply.
+struct InFlight {
+    seqs: SmallVec<[u64; 8]>,
+    /// Its entries, for applying them at once when the reply allows.
+    entries: Vec<entry::Entry>,
 }
 
 /// A replicated engine's link to its stream, shared by the pipeline and the reader.
@@ -275,6 +298,8 @@ pub(crate) struct Replica {
     epoch: String,
     appender: Mutex<Appender>,
     parked: Mutex<HashMap<u64, Parked>>,
+    /// What this node applied; locked before the stripes by whoever applies.
+    applied: Mutex<apply::Applied>,
     /// This node's part in announcing ended mutes once per cluster.
     pub(crate) announcer: announce::Announcer,
     /// This node's own durable copy of its state, if it keeps one.
@@ -287,12 +312,14 @@ const EPOCH_REFUSAL: &str = "MUTEGATE_EPOCH";
 /// Appends a batch only if the stream still has the history its writer joined (the
 /// epoch key holds the epoch it read): an append can never land on a stream that lost
 /// entries its node applied. `KEYS`: stream, epoch key; `ARGV`: the epoch, then per
-/// entry its field count and its fields. Returns the new ids.
+/// entry its field count and its fields. Returns the id of the entry before the batch
+/// (`0-0` if none), then the new ids.
 const APPEND_SCRIPT: &str = r"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('MUTEGATE_EPOCH the epoch key changed')
 end
-local ids = {}
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local ids = {newest[1] and newest[1][1] or '0-0'}
 local i = 2
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
@@ -301,6 +328,16 @@ while i <= #ARGV do
 end
 return ids
 ";
+
+/// What [`APPEND_SCRIPT`] answered: the id before the batch, then the batch's ids.
+fn appended_ids(reply: &Value) -> Option<(StreamId, Vec<StreamId>)> {
+    let Value::Array(items) = reply else {
+        return None;
+    };
+    let mut ids = items.iter().map(|item| StreamId::parse(&link::text(item)?));
+    let before = ids.next()??;
+    Some((before, ids.collect::<Option<_>>()?))
+}
 
 /// How long a failed connection waits before the next try, at first and at most.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);
@@ -340,8 +377,10 @@ impl Replica {
                 seq: 0,
                 retry_at: None,
                 backoff: FIRST_BACKOFF,
+                in_flight: VecDeque::new(),
             }),
             parked: Mutex::new(HashMap::new()),
+            applied: Mutex::new(apply::Applied::default()),
             announcer: announce::Announcer::default(),
             local,
         })
@@ -421,11 +460,53 @@ impl Replica {
         Ok(appender.conn.as_mut().expect("connected above"))
     }
 
-    /// Appends `batch` to the stream (held by the pipeline's leader). Its callers are
-    /// answered by the reader once this node applied their entries; the answers here
-    /// are for those whose entries Redis did not take.
-    pub(crate) fn publish(&self, inner: &Inner, batch: Batch) -> Finished {
+    /// Appends `batch` to the stream and reads Redis's replies (held by the pipeline's
+    /// leader). Appends are pipelined: the batch is sent before the reply to the one
+    /// sent before it is read, so while one leader waits for a reply the callers it
+    /// answers queue the next batch, and a leader leaves the newest batch in flight for
+    /// the next one when `more_queued` says there is one (a caller waiting for its
+    /// answer leads again within a millisecond, and the sequencer thread leads until
+    /// nothing is in flight). A batch whose reply says nothing came between it and what
+    /// this node applied is applied at once; otherwise the reader applies it. Callers
+    /// whose entries Redis did not take are answered here with the error. `None` if
+    /// there was nothing to send or read.
+    pub(crate) fn pump(
+        &self,
+        inner: &Inner,
+        batch: Batch,
+        more_queued: impl Fn() -> bool,
+    ) -> Option<Finished> {
         let mut answers = SmallVec::new();
+        let mut appender = self.appender.lock();
+        let appender = &mut *appender;
+        if batch.is_empty() && appender.in_flight.is_empty() {
+            return None;
+        }
+        if !batch.is_empty() {
+            self.send(inner, appender, batch, &mut answers);
+        }
+        while let Some(oldest) = appender.in_flight.pop_front() {
+            if appender.in_flight.len() < DEPTH - 1 && more_queued() {
+                appender.in_flight.push_front(oldest);
+                break;
+            }
+            self.receive(inner, appender, oldest, &mut answers);
+        }
+        Some(Finished {
+            answers,
+            events: Vec::new(),
+        })
+    }
+
+    /// Sends `batch` as one script call, its callers parked until their entries are
+    /// applied; or answers them with the error if it cannot be sent.
+    fn send(
+        &self,
+        inner: &Inner,
+        appender: &mut Appender,
+        batch: Batch,
+        answers: &mut SmallVec<[Answer; 4]>,
+    ) {
         let fail = |batch: Batch, error: &Error, answers: &mut SmallVec<_>| {
             answers.extend(
                 batch
@@ -434,21 +515,11 @@ impl Replica {
             );
         };
         if let Some(stopped) = inner.monitor.stopped() {
-            fail(batch, &stopped, &mut answers);
-            return Finished {
-                answers,
-                events: Vec::new(),
-            };
+            return fail(batch, &stopped, answers);
         }
-        let mut appender = self.appender.lock();
-        let appender = &mut *appender;
         if let Err(e) = self.appending(appender) {
             inner.monitor.replication_failed(e.clone());
-            fail(batch, &e, &mut answers);
-            return Finished {
-                answers,
-                events: Vec::new(),
-            };
+            return fail(batch, &e, answers);
         }
         let mut append = redis::cmd("EVAL");
         append
@@ -458,6 +529,7 @@ impl Replica {
             .arg(&self.keys.epoch)
             .arg(&self.epoch);
         let mut seqs: SmallVec<[u64; 8]> = SmallVec::new();
+        let mut entries = Vec::with_capacity(batch.len());
         {
             let mut parked = self.parked.lock();
             let since = Instant::now();
@@ -479,41 +551,91 @@ impl Replica {
                     },
                 );
                 seqs.push(seq);
+                entries.push(entry::Entry {
+                    node: self.node,
+                    seq,
+                    check: request.check,
+                    at: request.now,
+                    op: request.op,
+                });
             }
         }
         let conn = appender.conn.as_mut().expect("connected above");
-        if let Err(e) = append.query::<Value>(conn) {
-            let error = if e.to_string().contains(EPOCH_REFUSAL) {
-                let error = Error::Replication {
-                    id: "(appending)".into(),
-                    what: format!(
-                        "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
-                         without its data, or failed over to a copy that lacked it",
-                        self.keys.epoch, self.epoch
-                    ),
-                };
-                inner.monitor.stop(error.clone());
-                error
-            } else {
-                if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
-                    appender.conn = None;
-                }
-                let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
-                inner.monitor.replication_failed(error.clone());
-                error
-            };
-            // Those the reader has not answered yet get the error (after a lost reply
-            // their entries may still be in the stream: see `Error::Unavailable`).
-            let mut parked = self.parked.lock();
-            for seq in seqs {
-                if let Some(p) = parked.remove(&seq) {
-                    answers.push((p.slot, p.mutation, Err(error.clone())));
-                }
-            }
+        appender.in_flight.push_back(InFlight { seqs, entries });
+        if let Err(e) = conn.send_packed_command(&append.get_packed_command()) {
+            let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
+            self.lost_connection(inner, appender, &error, answers);
         }
-        Finished {
-            answers,
-            events: Vec::new(),
+    }
+
+    /// Reads the reply to `sent`: applies its entries if nothing came between them and
+    /// what this node applied, else leaves them to the reader; answers its callers with
+    /// the error if Redis refused the batch or the reply was lost.
+    fn receive(
+        &self,
+        inner: &Inner,
+        appender: &mut Appender,
+        sent: InFlight,
+        answers: &mut SmallVec<[Answer; 4]>,
+    ) {
+        let Some(conn) = appender.conn.as_mut() else {
+            return self.fail_parked(&sent.seqs, &unavailable("the connection was lost"), answers);
+        };
+        let e = match conn.recv_response().and_then(Value::extract_error) {
+            Ok(reply) => {
+                if let Some((before, ids)) = appended_ids(&reply) {
+                    self.apply_own(inner, before, &ids, sent.entries);
+                }
+                return;
+            }
+            Err(e) => e,
+        };
+        if e.to_string().contains(EPOCH_REFUSAL) {
+            let error = Error::Replication {
+                id: "(appending)".into(),
+                what: format!(
+                    "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
+                     without its data, or failed over to a copy that lacked it",
+                    self.keys.epoch, self.epoch
+                ),
+            };
+            inner.monitor.stop(error.clone());
+            return self.fail_parked(&sent.seqs, &error, answers);
+        }
+        let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
+        if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+            appender.in_flight.push_front(sent);
+            self.lost_connection(inner, appender, &error, answers);
+        } else {
+            inner.monitor.replication_failed(error.clone());
+            self.fail_parked(&sent.seqs, &error, answers);
+        }
+    }
+
+    /// Drops the appending connection after `error`: the replies to every batch in
+    /// flight on it are lost, and their callers (those the reader has not answered:
+    /// their entries may still be in the stream, see `Error::Unavailable`) get `error`.
+    fn lost_connection(
+        &self,
+        inner: &Inner,
+        appender: &mut Appender,
+        error: &Error,
+        answers: &mut SmallVec<[Answer; 4]>,
+    ) {
+        appender.conn = None;
+        inner.monitor.replication_failed(error.clone());
+        for sent in appender.in_flight.drain(..) {
+            self.fail_parked(&sent.seqs, error, answers);
+        }
+    }
+
+    /// Answers with `error` the callers of `seqs` the reader has not answered.
+    fn fail_parked(&self, seqs: &[u64], error: &Error, answers: &mut SmallVec<[Answer; 4]>) {
+        let mut parked = self.parked.lock();
+        for seq in seqs {
+            if let Some(p) = parked.remove(seq) {
+                answers.push((p.slot, p.mutation, Err(error.clone())));
+            }
         }
     }
 }

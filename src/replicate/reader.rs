@@ -1,5 +1,6 @@
-//! The stream reader: applies every entry of the stream, in order, once, and answers
-//! this node's callers when their own entries are applied.
+//! The stream reader: applies every entry of the stream, in order, once (see `apply`),
+//! answers this node's callers whose entries its leader left to it, publishes snapshots
+//! and writes the node's own copy of its state.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,18 +9,20 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use redis::{Connection, Value};
-use smallvec::SmallVec;
 
-use super::entry::{self, StreamId};
+use super::apply::Applied;
+use super::entry::StreamId;
+use super::journal::{self, Journal};
 use super::link::{self, Purpose, connect, unavailable};
 use super::{FIRST_BACKOFF, MAX_BACKOFF, Parked, Replica};
 use super::{checkpoint, snapshot};
 use crate::background::stop_and_join;
 use crate::codec;
+use crate::codec::Record;
 use crate::engine::Inner;
 use crate::error::Error;
 use crate::health::Monitor;
-use crate::write::{Derive, Finished};
+use crate::write::{Derive, Finished, Held};
 
 /// The most entries one read takes.
 const READ_COUNT: usize = 1024;
@@ -35,20 +38,10 @@ const HISTORY_CHECK: Duration = Duration::from_secs(1);
 pub(crate) struct State {
     replica: Arc<Replica>,
     conn: Option<Connection>,
-    /// The last entry applied (or skipped as a duplicate); reads continue after it.
-    last: StreamId,
-    /// The highest op number applied per node: an op seen again is not applied again.
-    seen: HashMap<u64, u64>,
     backoff: Duration,
     /// When the stream's history was last checked.
     checked: Instant,
-    /// The engine time of the newest entry applied.
-    last_at: u64,
-    /// Entries applied since this node last published (or tried to publish) a snapshot.
-    since_snapshot: u64,
     snapshot_tried: Instant,
-    /// Entries applied since this node last wrote its own copy of its state.
-    since_checkpoint: u64,
     checkpointed: Instant,
 }
 
@@ -57,14 +50,9 @@ impl State {
         State {
             replica,
             conn: None,
-            last: StreamId::default(),
-            seen: HashMap::new(),
             backoff: FIRST_BACKOFF,
             checked: Instant::now(),
-            last_at: 0,
-            since_snapshot: 0,
             snapshot_tried: Instant::now(),
-            since_checkpoint: 0,
             checkpointed: Instant::now(),
         }
     }
@@ -94,26 +82,97 @@ impl State {
                     ),
                 });
             }
-            // Its own copy, if the stream still has every entry after it.
-            Some(own) if own.id >= trimmed => self.load(inner, own.id, own.seen, &own.state)?,
+            _ => {}
+        }
+        let journal = match &replica.local {
+            Some(local) => Journal::read(local.dir(), &replica.epoch)?,
+            None => journal::Read::default(),
+        };
+        if let Some(damage) = journal.damage {
+            // Only a shortcut is lost: what the journal lacks is read from the stream.
+            inner.monitor.replication_failed(damage);
+        }
+        let base = local.as_ref().map(|own| own.id).unwrap_or_default();
+        let reach = journal::reach(base, &journal.batches);
+        let mut fresh = false;
+        match local {
+            // Its own copy and journal, if the stream still has every entry after them.
+            Some(own) if reach >= trimmed => {
+                self.load(inner, own.id, own.seen, &own.state)?;
+                fresh = self.replay(inner, &journal.batches)? > 0;
+            }
+            None if reach > base && reach >= trimmed => {
+                fresh = self.replay(inner, &journal.batches)? > 0;
+            }
             _ => {
                 if let Some(published) = snapshot::read(&replica, &mut conn)? {
                     self.load(inner, published.id, published.seen, &published.state)?;
+                    fresh = true;
                 }
             }
+        }
+        if let Some(local) = &replica.local {
+            // The journal starts again from here, so what it held is covered first.
+            if fresh {
+                self.checkpoint(inner, local)?;
+            }
+            let started = Journal::start(local.dir(), &replica.epoch)?;
+            replica.applied.lock().journal = Some(started);
         }
         while self.step(inner, false)? > 0 {}
         Ok(())
     }
 
-    /// The state as a snapshot covers it: every entry, ended ones too (the state as of
-    /// the last applied id, on no node's clock), in canonical order.
-    fn state(&self, inner: &Inner) -> Vec<u8> {
-        let ops = {
+    /// Applies the journal's `batches` that continue from this node's position, up to
+    /// the first that does not; how many it applied.
+    fn replay(&mut self, inner: &Inner, batches: &[journal::Batch]) -> Result<usize, Error> {
+        let mut applied = self.replica.applied.lock();
+        let mut held = inner.stripes.lock_all();
+        let mut n = 0;
+        for batch in batches {
+            if journal::id(batch.last) <= applied.last {
+                continue;
+            }
+            if journal::id(batch.after) != applied.last {
+                break;
+            }
+            let Ok(records) = batch.records() else {
+                // Not reached: reading the journal decoded every record it kept.
+                break;
+            };
+            restore(inner, &mut held, records);
+            for &(node, seq) in &batch.seen {
+                applied.seen.insert(node, seq);
+            }
+            applied.last = journal::id(batch.last);
+            applied.last_at = applied.last_at.max(batch.last_at);
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// The state as a snapshot covers it — every entry, ended ones too (the state as
+    /// of the last applied id, on no node's clock), in canonical order — with that id,
+    /// the op numbers seen, and what `pending` counted then.
+    fn state(
+        &self,
+        inner: &Inner,
+        pending: impl FnOnce(&mut Applied) -> Result<u64, Error>,
+    ) -> Result<Covered, Error> {
+        let (ops, last_at, id, seen, pending) = {
+            let mut applied = self.replica.applied.lock();
+            let pending = pending(&mut applied)?;
             let _all = inner.stripes.lock_all();
-            inner.tables.to_ops(0)
+            let ops = inner.tables.to_ops(0);
+            let seen = applied.seen.clone();
+            (ops, applied.last_at, applied.last, seen, pending)
         };
-        codec::canonical_snapshot(ops, self.last_at)
+        Ok(Covered {
+            state: codec::canonical_snapshot(ops, last_at),
+            id,
+            seen,
+            pending,
+        })
     }
 
     /// Writes this node's own copy of its state, if it keeps one and it is due (or
@@ -123,20 +182,41 @@ impl State {
             return Ok(());
         };
         let config = &self.replica.config;
-        let due = self.since_checkpoint >= config.snapshot_every
-            || (self.since_checkpoint > 0
-                && (now || self.checkpointed.elapsed() >= config.snapshot_interval));
+        let pending = self.replica.applied.lock().since_checkpoint;
+        let due = pending >= config.snapshot_every
+            || (pending > 0 && (now || self.checkpointed.elapsed() >= config.snapshot_interval));
         if !due {
             return Ok(());
         }
         self.checkpointed = Instant::now();
-        self.since_checkpoint = 0;
-        local.write(&checkpoint::Checkpoint {
+        self.checkpoint(inner, local)
+    }
+
+    /// Writes this node's own copy of its state now: the state and position, taken
+    /// while the journal is set aside (it then holds only what comes after), then
+    /// written whole; the journal's set-aside file is dropped once it is.
+    fn checkpoint(&self, inner: &Inner, local: &checkpoint::Local) -> Result<(), Error> {
+        let covered = self.state(inner, |a| {
+            if let Some(journal) = a.journal.as_mut() {
+                journal.rotate()?;
+            }
+            Ok(a.since_checkpoint)
+        })?;
+        let written = local.write(&checkpoint::Checkpoint {
             epoch: self.replica.epoch.clone(),
-            id: self.last,
-            seen: self.seen.clone(),
-            state: self.state(inner),
-        })
+            id: covered.id,
+            seen: covered.seen,
+            state: covered.state,
+        });
+        // Counted as written even when writing failed (the failure is reported; the
+        // next attempt waits for the next interval).
+        let mut applied = self.replica.applied.lock();
+        applied.since_checkpoint = applied.since_checkpoint.saturating_sub(covered.pending);
+        written?;
+        match &applied.journal {
+            Some(journal) => journal.checkpointed(),
+            None => Ok(()),
+        }
     }
 
     /// Applies a snapshot's `state`, covering the stream up to `id`, to this (new,
@@ -153,21 +233,14 @@ impl State {
                 id: id.to_string(),
                 what: format!("the snapshot's state is damaged at byte {offset}: {what}"),
             })?;
+        let mut applied = self.replica.applied.lock();
         let mut held = inner.stripes.lock_all();
-        let mut events = Vec::new();
-        for record in records {
-            self.last_at = self.last_at.max(record.at);
-            inner.apply_one(
-                &mut held,
-                record.op,
-                record.at,
-                &Derive::Unit,
-                false,
-                &mut events,
-            );
+        for record in &records {
+            applied.last_at = applied.last_at.max(record.at);
         }
-        self.last = id;
-        self.seen = seen;
+        restore(inner, &mut held, records);
+        applied.last = id;
+        applied.seen = seen;
         Ok(())
     }
 
@@ -176,7 +249,8 @@ impl State {
     /// node holds the snapshot lease.
     fn maybe_publish(&mut self, inner: &Inner) -> Result<(), Error> {
         let config = &self.replica.config;
-        let full = self.since_snapshot >= config.snapshot_every;
+        let pending = self.replica.applied.lock().since_snapshot;
+        let full = pending >= config.snapshot_every;
         if !full && self.snapshot_tried.elapsed() < config.snapshot_interval {
             return Ok(());
         }
@@ -185,20 +259,26 @@ impl State {
         let replica = Arc::clone(&self.replica);
         let conn = self.reading()?;
         if !snapshot::lease(&replica, conn, hold)? {
-            self.since_snapshot = 0;
+            replica.applied.lock().since_snapshot = 0;
             return Ok(());
         }
-        let state = if self.since_snapshot > 0 {
-            self.state(inner)
+        let covered = if pending > 0 {
+            self.state(inner, |a| Ok(a.since_snapshot))?
         } else {
-            Vec::new()
+            let applied = replica.applied.lock();
+            Covered {
+                state: Vec::new(),
+                id: applied.last,
+                seen: applied.seen.clone(),
+                pending: 0,
+            }
         };
-        let publishing = !state.is_empty();
-        let (id, seen) = (self.last, self.seen.clone());
         let conn = self.reading()?;
-        snapshot::publish(&replica, conn, id, &seen, state)?;
+        let publishing = !covered.state.is_empty();
+        snapshot::publish(&replica, conn, covered.id, &covered.seen, covered.state)?;
         if publishing {
-            self.since_snapshot = 0;
+            let mut applied = replica.applied.lock();
+            applied.since_snapshot = applied.since_snapshot.saturating_sub(covered.pending);
             inner.monitor.snapshot_published();
         }
         Ok(())
@@ -219,7 +299,8 @@ impl State {
         }
         let conn = self.conn.as_mut().expect("connected above");
         if fresh || self.checked.elapsed() >= HISTORY_CHECK {
-            let applied = self.last.to_string();
+            let last = self.replica.applied.lock().last;
+            let applied = last.to_string();
             let checked = self
                 .replica
                 .check_epoch(conn, &applied)
@@ -234,7 +315,7 @@ impl State {
                 }
             };
             let behind = snapshot::trimmed(&self.replica, conn).and_then(|trimmed| {
-                snapshot::heartbeat(&self.replica, conn, self.last)?;
+                snapshot::heartbeat(&self.replica, conn, last)?;
                 self.replica.announcer.renew(&self.replica, conn)?;
                 Ok(trimmed)
             });
@@ -245,7 +326,7 @@ impl State {
                     return Err(e);
                 }
             };
-            if self.last < trimmed {
+            if last < trimmed {
                 return Err(Error::Replication {
                     id: applied,
                     what: format!(
@@ -256,7 +337,7 @@ impl State {
                     ),
                 });
             }
-            if self.last > StreamId::default() && newest.is_none_or(|n| n < self.last) {
+            if last > StreamId::default() && newest.is_none_or(|n| n < last) {
                 return Err(Error::Replication {
                     id: applied,
                     what: format!(
@@ -275,7 +356,7 @@ impl State {
     fn step(&mut self, inner: &Inner, block: bool) -> Result<usize, Error> {
         let replica = Arc::clone(&self.replica);
         let stream = &replica.keys.stream;
-        let after = self.last.to_string();
+        let after = replica.applied.lock().last.to_string();
         let conn = self.reading()?;
         let mut cmd = redis::cmd("XREAD");
         cmd.arg("COUNT").arg(READ_COUNT);
@@ -295,77 +376,17 @@ impl State {
             unavailable(format_args!("XREAD {stream}: {e}"))
         })?;
         let n = list.len();
-        self.apply(inner, list)?;
+        let items = list
+            .into_iter()
+            .map(|(raw, fields)| match StreamId::parse(&raw) {
+                Some(id) => Ok((id, fields)),
+                None => Err(Error::Replication {
+                    id: raw,
+                    what: "not a stream id".into(),
+                }),
+            });
+        replica.apply(inner, items)?;
         Ok(n)
-    }
-
-    /// Applies `list` in order; stops at the first entry that cannot be applied (the
-    /// ones before it stay applied and answered).
-    fn apply(&mut self, inner: &Inner, list: Vec<link::RawEntry>) -> Result<(), Error> {
-        let listening = !inner.subscribers.is_empty();
-        let mut answers = SmallVec::new();
-        let mut events = Vec::new();
-        let mut failed = None;
-        {
-            let mut held = inner.stripes.lock_all();
-            for (raw, fields) in list {
-                let Some(id) = StreamId::parse(&raw) else {
-                    failed = Some(Error::Replication {
-                        id: raw,
-                        what: "not a stream id".into(),
-                    });
-                    break;
-                };
-                if id <= self.last {
-                    continue;
-                }
-                let entry = match entry::decode(&fields) {
-                    Ok(entry) => entry,
-                    Err(what) => {
-                        failed = Some(Error::Replication {
-                            id: id.to_string(),
-                            what,
-                        });
-                        break;
-                    }
-                };
-                self.last = id;
-                self.last_at = self.last_at.max(entry.at);
-                self.since_snapshot += 1;
-                self.since_checkpoint += 1;
-                let seen = self.seen.entry(entry.node).or_insert(0);
-                if entry.seq <= *seen {
-                    continue;
-                }
-                *seen = entry.seq;
-                let parked = (entry.node == self.replica.node)
-                    .then(|| self.replica.parked.lock().remove(&entry.seq))
-                    .flatten();
-                let derive = parked.as_ref().map_or(&Derive::Unit, |p| &p.derive);
-                let answer = entry
-                    .check
-                    .verify(&entry.op, &inner.tables, entry.at)
-                    .map(|()| {
-                        inner.apply_one(
-                            &mut held,
-                            entry.op,
-                            entry.at,
-                            derive,
-                            listening,
-                            &mut events,
-                        )
-                    });
-                if let Some(p) = parked {
-                    answers.push((p.slot, p.mutation, answer));
-                }
-            }
-        }
-        events.retain(|e| self.replica.announcer.keeps(e));
-        Finished { answers, events }.hand_out(inner);
-        match failed {
-            Some(e) => Err(e),
-            None => Ok(()),
-        }
     }
 
     /// Answers callers whose entries this node has not applied within the apply
@@ -400,6 +421,31 @@ impl State {
         }
         .hand_out(inner);
     }
+}
+
+/// Applies `records` that were applied before (from a snapshot, checkpoint or
+/// journal): no checks, no events.
+fn restore(inner: &Inner, held: &mut Held<'_>, records: Vec<Record>) {
+    let mut events = Vec::new();
+    for record in records {
+        inner.apply_one(
+            held,
+            record.op,
+            record.at,
+            &Derive::Unit,
+            false,
+            &mut events,
+        );
+    }
+}
+
+/// A node's state as a snapshot or checkpoint covers it.
+struct Covered {
+    state: Vec<u8>,
+    id: StreamId,
+    seen: HashMap<u64, u64>,
+    /// Entries the counter asked about had counted since the last one.
+    pending: u64,
 }
 
 /// The reader thread's name.

@@ -257,16 +257,20 @@ impl Inner {
             let n = queue.len().min(MAX_BATCH);
             queue.drain(..n).collect()
         };
-        if batch.is_empty() {
-            return false;
-        }
         #[cfg(feature = "redis")]
         if let Some(replica) = self.replica.get() {
-            let finished = replica.publish(self, batch);
+            // Sends the batch and reads replies, or reads a reply still in flight.
+            let more_queued = || !self.queue.lock().is_empty();
+            let Some(finished) = replica.pump(self, batch, more_queued) else {
+                return false;
+            };
             drop(writer);
             self.kick_next();
             finished.hand_out(self);
             return true;
+        }
+        if batch.is_empty() {
+            return false;
         }
         let finished = self.run_batch(&mut writer, batch);
         drop(writer);

@@ -430,3 +430,111 @@ fn a_killed_announcer_is_replaced_and_every_end_is_announced() {
         );
     }
 }
+
+/// A child process killed when the test is done with it, passed or failed.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The members a journal child mutes, one mutation each.
+const JOURNALED: usize = 200;
+
+fn journaling(url: &str, local: &Path) -> Engine {
+    // No checkpoint comes due while the test runs: what the node applied is in its
+    // journal only.
+    Engine::builder()
+        .clock(ManualClock::new(NOW))
+        .replicate(
+            Replication::new(url)
+                .stream("journal")
+                .snapshot_every(u64::MAX, Duration::from_secs(3600))
+                .local_state(local),
+        )
+        .expect("a replicated engine")
+}
+
+#[test]
+#[ignore = "helper: run as a child process by the journal test"]
+fn journal_child() {
+    let Ok(url) = std::env::var(URL) else {
+        return;
+    };
+    let local = PathBuf::from(std::env::var(LOCAL).expect("local dir"));
+    let engine = journaling(&url, &local);
+    for i in 0..JOURNALED {
+        engine
+            .mute_members("j", [format!("u{i}")], MuteFor::minutes(30))
+            .expect("mute");
+    }
+    println!("done");
+    std::io::stdout().flush().expect("stdout");
+    std::thread::sleep(Duration::from_secs(3600));
+}
+
+#[test]
+fn a_killed_node_restarts_from_its_journal_without_the_stream_entries_it_covers() {
+    let redis = redis_or_return!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let local = dir.path().join("state");
+    let mut command = child_test("processes::journal_child");
+    command.env(URL, redis.url()).env(LOCAL, &local);
+    let (child, lines) = spawn_reading(command);
+    let mut child = Killed(child);
+    // The harness's "test ... " starts the child's first line.
+    eventually("the child writes", 20 * SECOND, || {
+        lines
+            .lock()
+            .expect("lines")
+            .iter()
+            .any(|l| l.ends_with("done"))
+    });
+    child.0.kill().expect("SIGKILL the node");
+    child.0.wait().expect("reap it");
+    assert!(
+        !local.join("replica.ckpt").exists(),
+        "no checkpoint was due: the state is in the journal only"
+    );
+    // The stream loses every entry but the newest: only the journal still has them.
+    let mut conn = redis.conn();
+    let ids: Vec<String> = redis::cmd("XRANGE")
+        .arg("journal")
+        .arg("-")
+        .arg("+")
+        .query::<Vec<(String, Vec<(String, Vec<u8>)>)>>(&mut conn)
+        .expect("XRANGE")
+        .into_iter()
+        .map(|(id, _)| id)
+        .collect();
+    assert_eq!(ids.len(), JOURNALED);
+    let deleted: usize = redis::cmd("XDEL")
+        .arg("journal")
+        .arg(&ids[..JOURNALED - 1])
+        .query(&mut conn)
+        .expect("XDEL");
+    assert_eq!(deleted, JOURNALED - 1);
+    let from_stream = journaling(&redis.url(), &dir.path().join("empty"));
+    assert_eq!(
+        from_stream.muted_members("j").len(),
+        1,
+        "the stream lost them"
+    );
+    let back = journaling(&redis.url(), &local);
+    assert_eq!(back.muted_members("j").len(), JOURNALED);
+    assert!(back.health().is_healthy(), "{:?}", back.health());
+    // It carries on from there: a new mutation reaches both.
+    back.mute_members("j", ["late"], MuteFor::minutes(30))
+        .expect("mute");
+    eventually("the other node applies it", 10 * SECOND, || {
+        from_stream.muted_members("j").len() == 2
+    });
+    // Dropped, it writes its checkpoint; reopened, it has everything again.
+    drop(back);
+    assert!(local.join("replica.ckpt").exists());
+    let again = journaling(&redis.url(), &local);
+    assert_eq!(again.muted_members("j").len(), JOURNALED + 1);
+}
