@@ -2,8 +2,9 @@
 //! started by the bench (free loopback port, temporary directory, AOF `appendfsync
 //! always`, stopped by PID):
 //!
-//! - mutation throughput through Redis from 1 and 8 writer threads on one node (and
-//!   again on a Redis with `appendfsync everysec`);
+//! - mutation throughput through Redis from 1 and 8 writer threads on one node, with
+//!   one append in flight (the default) and with two (and again on a Redis with
+//!   `appendfsync everysec`);
 //! - `can_send` on a replicated node beside the same check on an in-memory engine with
 //!   the same state, same run;
 //! - (`MUTEGATE_REPLICATION=1`) replication lag, one writer node to two others, at
@@ -25,12 +26,20 @@ use redis_server::Redis;
 use std::hint::black_box;
 
 fn node(redis: &Redis, stream: &str) -> Engine {
+    node_with(redis, stream, |r| r)
+}
+
+fn node_with(
+    redis: &Redis,
+    stream: &str,
+    configure: impl FnOnce(Replication) -> Replication,
+) -> Engine {
     Engine::builder()
-        .replicate(
+        .replicate(configure(
             Replication::new(redis.url())
                 .stream(stream)
                 .snapshot_every(u64::MAX, Duration::from_secs(3600)),
-        )
+        ))
         .expect("a replicated engine")
 }
 
@@ -107,6 +116,11 @@ fn throughput(c: &mut Criterion, redis: &Redis, group: &str) {
     }
     g.bench_function("8_threads_64_in_flight_each", |b| {
         b.iter_custom(|iters| run_windowed(&engine, 8, 64, iters));
+    });
+    // Two appends in flight at a time instead of one (`Replication::pipeline`).
+    let pipelined = node_with(redis, "bench:throughput-2", |r| r.pipeline(2));
+    g.bench_function("blocking_8_pipeline_2", |b| {
+        b.iter_custom(|iters| run_writers(&pipelined, 8, iters));
     });
     g.finish();
 }

@@ -129,7 +129,11 @@ pub enum Error {
     /// mutation was not applied and is not queued. Checks keep answering from the last
     /// applied state. If the connection broke after Redis took the entry but before it
     /// answered, the mutation may still apply everywhere: the caller cannot know which
-    /// (as with any remote write whose reply is lost).
+    /// (as with any remote write whose reply is lost). With
+    /// [`Replication::acknowledged_by`](crate::Replication::acknowledged_by), too few
+    /// Redis replicas acknowledging in time is this error as well, and then the
+    /// mutation *is* applied everywhere: only the acknowledgement is missing (`what`
+    /// says how many replicas answered).
     #[error("replication unavailable: {what}")]
     Unavailable {
         /// What failed: the connection, the command, Redis's reply.

@@ -16,6 +16,8 @@ pub struct Redis {
     tls: Option<Vec<u8>>,
     /// The AOF's `appendfsync` policy (`always` unless changed).
     fsync: &'static str,
+    /// Set for a replica: its primary's port.
+    primary: Option<u16>,
 }
 
 /// Prints `line` on the process's real stderr (the test harness does not capture it),
@@ -65,6 +67,7 @@ impl Redis {
             dir: tempfile::tempdir().expect("temp dir"),
             tls: None,
             fsync: "always",
+            primary: None,
         };
         redis.restart();
         Some(redis)
@@ -164,6 +167,16 @@ impl Redis {
         Some(redis)
     }
 
+    /// A second server, replicating `primary` (`replicaof`), on a port and directory
+    /// of its own.
+    pub fn start_replica_of(primary: &Redis) -> Option<Redis> {
+        let mut redis = Redis::start("A REPLICA")?;
+        redis.kill();
+        redis.primary = Some(primary.port);
+        redis.restart();
+        Some(redis)
+    }
+
     /// The CA certificate (PEM) of a TLS server.
     pub fn ca(&self) -> Option<&[u8]> {
         self.tls.as_deref()
@@ -187,6 +200,9 @@ impl Redis {
                 ])
                 .args(["--tls-ca-cert-file", "ca.pem", "--tls-auth-clients", "no"]),
         };
+        if let Some(primary) = self.primary {
+            command.args(["--replicaof", "127.0.0.1", &primary.to_string()]);
+        }
         let child = command
             .current_dir(self.dir.path())
             .args(["--dir", self.dir.path().to_str().expect("utf-8 temp path")])

@@ -66,7 +66,8 @@ impl Replica {
         inner: &Inner,
         items: impl IntoIterator<Item = Result<(StreamId, A), Error>>,
     ) -> Result<(), Error> {
-        let (finished, result) = self.apply_locked(inner, &mut self.applied.lock(), items);
+        let (finished, result) =
+            self.apply_locked(inner, &mut self.applied.lock(), items, self.holds_answers());
         finished.hand_out(inner);
         result
     }
@@ -88,20 +89,28 @@ impl Replica {
             }
             let items = ids.iter().copied().zip(entries).map(Ok);
             // Own entries always decode, and nothing else stops applying them.
-            let (finished, _) = self.apply_locked(inner, &mut applied, items);
+            let (finished, _) = self.apply_locked(inner, &mut applied, items, false);
             finished
         };
         finished.hand_out(inner);
         true
     }
 
+    /// Whether the reader keeps the answers to this node's own entries for the
+    /// appender, which gives them once the Redis replicas it asks for acknowledged them.
+    fn holds_answers(&self) -> bool {
+        self.config.replicas.is_some()
+    }
+
     /// [`Replica::apply`] with the applied position locked by the caller; the answers
-    /// and events are for the caller to hand out once it released the lock.
+    /// and events are for the caller to hand out once it released the lock. With `hold`,
+    /// answers to this node's own entries are kept with their callers instead.
     fn apply_locked<A: Arrival>(
         &self,
         inner: &Inner,
         applied: &mut Applied,
         items: impl IntoIterator<Item = Result<(StreamId, A), Error>>,
+        hold: bool,
     ) -> (Finished, Result<(), Error>) {
         let listening = !inner.subscribers.is_empty();
         let mut answers = SmallVec::new();
@@ -165,8 +174,13 @@ impl Replica {
                         &mut events,
                     )
                 });
-            if let Some(p) = parked {
-                answers.push((p.slot, p.mutation, answer));
+            match parked {
+                Some(mut p) if hold => {
+                    p.held = Some(answer);
+                    self.parked.lock().insert(entry.seq, p);
+                }
+                Some(p) => answers.push((p.slot, p.mutation, answer)),
+                None => {}
             }
         }
         drop(held);

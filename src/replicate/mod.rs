@@ -3,8 +3,9 @@
 //! A replicated engine's sequencer is the stream. A mutation is validated on the
 //! caller's thread and queued as usual; the pipeline appends each batch to the stream
 //! in one script call (an `XADD` per operation, each entry carrying the encoded
-//! operation with absolute expiries and an op id, see `entry`), with the next batch
-//! sent before the last one's reply is read. Every node's stream reader applies the
+//! operation with absolute expiries and an op id, see `entry`; with
+//! [`Replication::pipeline`], the next batch may be sent before the last one's reply is
+//! read). Every node's stream reader applies the
 //! entries in stream order; the writing node applies its own batch as soon as Redis
 //! answers, when nothing came between it and what the node applied (see `apply`). The
 //! caller is answered once its own node applied its entry, so a check on that node
@@ -55,8 +56,8 @@ use link::{Purpose, connect, unavailable};
 /// stream trimmed below them, for new and restarted nodes to start from; ended mutes
 /// announced once per cluster by the holder of a lease; optionally a node's own durable
 /// copy of its state ([`local_state`](Replication::local_state)). The README's
-/// "Running several nodes" says what each failure costs. Not offered: acknowledgement
-/// by Redis replicas (`WAIT`).
+/// "Running several nodes" says what each failure costs. Acknowledgement by Redis
+/// replicas is optional ([`acknowledged_by`](Replication::acknowledged_by)).
 ///
 /// # Examples
 ///
@@ -79,6 +80,10 @@ pub struct Replication {
     snapshot_every: u64,
     snapshot_interval: Duration,
     local: Option<std::path::PathBuf>,
+    /// Redis replicas that must acknowledge each append (`WAIT`), and how long to wait.
+    replicas: Option<(u32, Duration)>,
+    /// How many appends may be in flight at once.
+    pipeline: usize,
     /// A PEM root certificate to trust for `rediss://` instead of the system's.
     #[cfg_attr(not(feature = "redis-tls"), expect(dead_code, reason = "TLS only"))]
     root_cert: Option<Vec<u8>>,
@@ -95,7 +100,19 @@ impl std::fmt::Debug for Replication {
             .field("snapshot_every", &self.snapshot_every)
             .field("snapshot_interval", &self.snapshot_interval)
             .field("local", &self.local)
+            .field("replicas", &self.replicas)
+            .field("pipeline", &self.pipeline)
             .finish_non_exhaustive()
+    }
+}
+
+impl Replication {
+    /// What the appending connection waits for beyond a reply: replicas' `WAIT`.
+    fn appending(&self) -> Purpose {
+        match self.replicas {
+            Some((_, wait)) => Purpose::Reading(wait),
+            None => Purpose::Commands,
+        }
     }
 }
 
@@ -127,8 +144,54 @@ impl Replication {
             snapshot_every: 100_000,
             snapshot_interval: Duration::from_secs(60),
             local: None,
+            replicas: None,
+            pipeline: 1,
             root_cert: None,
         }
+    }
+
+    /// How many appends (each a batch of queued mutations) may be in flight on the
+    /// node's Redis connection at once, from 1 to 8 (default 1). With more than one, the
+    /// next batch is sent before the last one's reply is read: worth it where the round
+    /// trip, not Redis, is the cost (a Redis across a network). On one machine it did
+    /// not pay: with `appendfsync always` Redis syncs once per batch it reads, and two
+    /// in flight split 8 blocking writers into smaller syncs (0.84x the appends of one);
+    /// with `everysec`, two gave 1.02x, within the noise (`BENCHMARKS.md`).
+    #[must_use]
+    pub fn pipeline(mut self, appends: usize) -> Replication {
+        self.pipeline = appends.clamp(1, 8);
+        self
+    }
+
+    /// Makes each append wait until `replicas` Redis replicas have it (Redis's `WAIT`,
+    /// sent with the append in the same round trip), up to `timeout`: a mutation then
+    /// returns `Ok` only once its entry is on the primary and that many replicas, so a
+    /// failover to one of them keeps it. Without it (the default) a mutation returns
+    /// once the primary has its entry (and, with `appendfsync always`, synced it).
+    ///
+    /// If fewer replicas acknowledge in time, the mutation fails with
+    /// [`Error::Unavailable`] saying how many did — but, as Redis's `WAIT` never undoes
+    /// a write, its entry is in the stream and every node applies it, this one included:
+    /// the error says the acknowledgement is missing, not that the change is. Replies
+    /// on the appending connection wait up to `timeout` longer than the usual
+    /// [`timeout`](Replication::timeout).
+    ///
+    /// # Examples
+    ///
+    /// ```no_run
+    /// use std::time::Duration;
+    /// use mutegate::{Engine, Replication};
+    ///
+    /// let engine = Engine::builder().replicate(
+    ///     Replication::new("redis://10.0.0.5:6379")
+    ///         .acknowledged_by(1, Duration::from_millis(100)),
+    /// )?;
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn acknowledged_by(mut self, replicas: u32, timeout: Duration) -> Replication {
+        self.replicas = (replicas > 0).then_some((replicas, timeout.max(Duration::from_millis(1))));
+        self
     }
 
     /// Trusts this PEM root certificate (a private CA) for `rediss://` URLs instead of
@@ -259,6 +322,9 @@ struct Parked {
     mutation: Mutation,
     derive: Derive,
     since: Instant,
+    /// The answer, kept while the replicas' acknowledgement is awaited (the reader
+    /// applied the entry before it came).
+    held: Option<Result<crate::write::Outcome, Error>>,
 }
 
 /// The writer's connection and numbering (touched by the pipeline's leader only).
@@ -272,9 +338,6 @@ struct Appender {
     /// Batches sent on `conn` whose replies have not been read yet, oldest first.
     in_flight: VecDeque<InFlight>,
 }
-
-/// How many batches a leader may leave in flight for the next one.
-const DEPTH: usize = 2;
 
 /// A batch sent to Redis, waiting for its reply.
 struct InFlight {
@@ -329,6 +392,11 @@ end
 return ids
 ";
 
+/// Whether `e` leaves the connection unusable (and the replies in flight on it lost).
+fn lost(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped()
+}
+
 /// What [`APPEND_SCRIPT`] answered: the id before the batch, then the batch's ids.
 fn appended_ids(reply: &Value) -> Option<(StreamId, Vec<StreamId>)> {
     let Value::Array(items) = reply else {
@@ -352,7 +420,7 @@ impl Replica {
             .transpose()?;
         let client = Replica::client(&config)
             .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
-        let mut conn = connect(&client, config.timeout, Purpose::Commands)?;
+        let mut conn = connect(&client, config.timeout, config.appending())?;
         let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
         let me = format!("{node:016x}");
         let keys = Keys::new(&config.stream);
@@ -442,7 +510,7 @@ impl Replica {
                     "Redis is unreachable; reconnecting with backoff",
                 ));
             }
-            let attempt = connect(&self.client, self.config.timeout, Purpose::Commands)
+            let attempt = connect(&self.client, self.config.timeout, self.config.appending())
                 .and_then(|mut conn| self.check_epoch(&mut conn, "(appending)").map(|()| conn));
             match attempt {
                 Ok(conn) => {
@@ -461,10 +529,10 @@ impl Replica {
     }
 
     /// Appends `batch` to the stream and reads Redis's replies (held by the pipeline's
-    /// leader). Appends are pipelined: the batch is sent before the reply to the one
-    /// sent before it is read, so while one leader waits for a reply the callers it
-    /// answers queue the next batch, and a leader leaves the newest batch in flight for
-    /// the next one when `more_queued` says there is one (a caller waiting for its
+    /// leader). With a pipeline deeper than one, appends overlap: a batch is sent before
+    /// the reply to the one sent before it is read, and a leader leaves up to
+    /// `pipeline - 1` batches in flight for the next leader when `more_queued` says
+    /// there is one (a caller waiting for its
     /// answer leads again within a millisecond, and the sequencer thread leads until
     /// nothing is in flight). A batch whose reply says nothing came between it and what
     /// this node applied is applied at once; otherwise the reader applies it. Callers
@@ -486,7 +554,7 @@ impl Replica {
             self.send(inner, appender, batch, &mut answers);
         }
         while let Some(oldest) = appender.in_flight.pop_front() {
-            if appender.in_flight.len() < DEPTH - 1 && more_queued() {
+            if appender.in_flight.len() < self.config.pipeline - 1 && more_queued() {
                 appender.in_flight.push_front(oldest);
                 break;
             }
@@ -548,6 +616,7 @@ impl Replica {
                         mutation: request.mutation,
                         derive: request.derive,
                         since,
+                        held: None,
                     },
                 );
                 seqs.push(seq);
@@ -562,7 +631,14 @@ impl Replica {
         }
         let conn = appender.conn.as_mut().expect("connected above");
         appender.in_flight.push_back(InFlight { seqs, entries });
-        if let Err(e) = conn.send_packed_command(&append.get_packed_command()) {
+        let mut packed = append.get_packed_command();
+        if let Some((replicas, wait)) = self.config.replicas {
+            redis::cmd("WAIT")
+                .arg(replicas)
+                .arg(wait.as_millis() as u64)
+                .write_packed_command(&mut packed);
+        }
+        if let Err(e) = conn.send_packed_command(&packed) {
             let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
             self.lost_connection(inner, appender, &error, answers);
         }
@@ -581,14 +657,43 @@ impl Replica {
         let Some(conn) = appender.conn.as_mut() else {
             return self.fail_parked(&sent.seqs, &unavailable("the connection was lost"), answers);
         };
-        let e = match conn.recv_response().and_then(Value::extract_error) {
-            Ok(reply) => {
-                if let Some((before, ids)) = appended_ids(&reply) {
-                    self.apply_own(inner, before, &ids, sent.entries);
+        let appended = conn.recv_response().and_then(Value::extract_error);
+        // The replicas' count follows the append's reply, whatever that was (unless the
+        // connection is gone): read it so the connection stays in step.
+        let acknowledged = match (self.config.replicas, &appended) {
+            (Some(_), Err(e)) if lost(e) => None,
+            (Some(_), _) => Some(conn.recv_response().and_then(|v| {
+                let v = v.extract_error()?;
+                redis::from_redis_value::<u32>(v).map_err(redis::RedisError::from)
+            })),
+            (None, _) => None,
+        };
+        let e = match (appended, acknowledged) {
+            (Ok(reply), None) => return self.applied_here(inner, &reply, sent),
+            (Ok(reply), Some(Ok(got))) => {
+                let (wanted, wait) = self.config.replicas.expect("asked for replicas");
+                if got < wanted {
+                    let error = unavailable(format_args!(
+                        "{got} of the {wanted} Redis replicas asked for acknowledged the entry \
+                         within {wait:?}; it is in the stream all the same, and every node \
+                         applies it"
+                    ));
+                    inner.monitor.replication_failed(error.clone());
+                    self.fail_parked(&sent.seqs, &error, answers);
+                }
+                let seqs = sent.seqs.clone();
+                self.applied_here(inner, &reply, sent);
+                // Those the reader applied while the acknowledgement was awaited.
+                let mut parked = self.parked.lock();
+                for seq in seqs {
+                    if parked.get(&seq).is_some_and(|p| p.held.is_some()) {
+                        let p = parked.remove(&seq).expect("looked up above");
+                        answers.push((p.slot, p.mutation, p.held.expect("held")));
+                    }
                 }
                 return;
             }
-            Err(e) => e,
+            (Ok(_), Some(Err(e))) | (Err(e), _) => e,
         };
         if e.to_string().contains(EPOCH_REFUSAL) {
             let error = Error::Replication {
@@ -603,12 +708,20 @@ impl Replica {
             return self.fail_parked(&sent.seqs, &error, answers);
         }
         let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
-        if e.is_io_error() || e.is_timeout() || e.is_connection_dropped() {
+        if lost(&e) {
             appender.in_flight.push_front(sent);
             self.lost_connection(inner, appender, &error, answers);
         } else {
             inner.monitor.replication_failed(error.clone());
             self.fail_parked(&sent.seqs, &error, answers);
+        }
+    }
+
+    /// Applies `sent` at once if Redis's `reply` says nothing came between it and what
+    /// this node applied; else leaves it to the reader.
+    fn applied_here(&self, inner: &Inner, reply: &Value, sent: InFlight) {
+        if let Some((before, ids)) = appended_ids(reply) {
+            self.apply_own(inner, before, &ids, sent.entries);
         }
     }
 

@@ -398,7 +398,11 @@ impl State {
             let mut parked = self.replica.parked.lock();
             let seqs: Vec<u64> = parked
                 .iter()
-                .filter(|(_, p)| all.is_some() || now.duration_since(p.since) >= limit)
+                .filter(|(_, p)| {
+                    // One applied and awaiting its acknowledgement is answered by the
+                    // appender (with its error, if the connection is lost).
+                    all.is_some() || (p.held.is_none() && now.duration_since(p.since) >= limit)
+                })
                 .map(|(seq, _)| *seq)
                 .collect();
             seqs.into_iter().filter_map(|s| parked.remove(&s)).collect()

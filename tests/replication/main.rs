@@ -60,10 +60,7 @@ fn xrange(redis: &Redis) -> Entries {
 }
 
 fn xlen(redis: &Redis) -> u64 {
-    redis::cmd("XLEN")
-        .arg("mutegate:ops")
-        .query(&mut redis.conn())
-        .expect("XLEN")
+    xlen_of(redis, "mutegate:ops")
 }
 
 fn snapshot(engine: &Engine) -> Vec<u8> {
@@ -151,10 +148,11 @@ fn churn(engine: &Engine, seed: u64, threads: usize, run: Duration) -> usize {
 fn nodes_writing_at_once_converge_to_identical_snapshots() {
     let redis = redis_or_return!();
     let a = node(&redis);
-    let b = node(&redis);
+    // `b` overlaps its appends (several batches in flight).
+    let b = node_with(&redis, |r| r.pipeline(3));
     let (done_a, done_b) = std::thread::scope(|s| {
         let ha = s.spawn(|| churn(&a, 1, 2, SECOND));
-        let hb = s.spawn(|| churn(&b, 2, 2, SECOND));
+        let hb = s.spawn(|| churn(&b, 2, 4, SECOND));
         (ha.join().expect("a"), hb.join().expect("b"))
     });
     assert!(
@@ -676,7 +674,8 @@ fn local_state_from_a_history_the_stream_lost_is_refused() {
 fn redis_killed_mid_traffic_loses_no_acknowledged_mutation() {
     let mut redis = redis_or_return!();
     let a = node(&redis);
-    let b = node(&redis);
+    // `b` overlaps its appends: a kill loses the replies to several batches at once.
+    let b = node_with(&redis, |r| r.pipeline(3));
     let stop = std::sync::atomic::AtomicBool::new(false);
     let acked: Mutex<Vec<String>> = Mutex::default();
     let refused = std::sync::atomic::AtomicUsize::new(0);
@@ -800,4 +799,49 @@ fn a_node_without_its_redis_is_not_built_and_says_why() {
         matches!(&err, Error::Unavailable { what } if what.contains("URL")),
         "{err}"
     );
+}
+
+#[test]
+fn with_replica_acknowledgement_asked_for_a_mutation_waits_for_it_and_says_when_it_is_missing() {
+    let primary = redis_or_return!();
+    let mut replica = Redis::start_replica_of(&primary).expect("a replica");
+    let engine = node_with(&primary, |r| {
+        r.stream("acked")
+            .acknowledged_by(1, Duration::from_millis(300))
+    });
+    eventually("the replica follows the primary", 10 * SECOND, || {
+        let info: String = redis::cmd("INFO")
+            .arg("replication")
+            .query(&mut primary.conn())
+            .expect("INFO");
+        info.contains("connected_slaves:1") && info.contains("state=online")
+    });
+    engine
+        .mute_room("r1", MuteFor::Forever)
+        .expect("acknowledged");
+    // Acknowledged by the replica means the replica has it, at once.
+    assert_eq!(xlen_of(&replica, "acked"), 1);
+    replica.kill();
+    match engine.mute_room("r2", MuteFor::Forever) {
+        Err(Error::Unavailable { what }) => {
+            assert!(what.contains("0 of the 1 Redis replicas"), "{what}");
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    // As the error says: the entry is in the stream, and this node applied it.
+    assert_eq!(xlen_of(&primary, "acked"), 2);
+    assert!(engine.room_mute("r2").is_some());
+    assert!(engine.health().stopped.is_none(), "{:?}", engine.health());
+    // A node that asks for nothing more is not held up by the missing replica.
+    let plain = node_with(&primary, |r| r.stream("acked"));
+    plain
+        .mute_room("r3", MuteFor::Forever)
+        .expect("no acknowledgement asked for");
+}
+
+fn xlen_of(redis: &Redis, stream: &str) -> u64 {
+    redis::cmd("XLEN")
+        .arg(stream)
+        .query(&mut redis.conn())
+        .expect("XLEN")
 }
