@@ -154,10 +154,11 @@ impl Replica {
             if let Some(record) = &mut record {
                 record.seen.push((entry.node, entry.seq));
             }
-            let parked = (entry.node == self.node)
-                .then(|| self.parked.lock().remove(&entry.seq))
-                .flatten();
-            let derive = parked.as_ref().map_or(&Derive::Unit, |p| &p.derive);
+            // This node's own entry: its caller waits in `parked` (locked while the
+            // entry is applied, so the appender sees it either before or after).
+            let mut parked = (entry.node == self.node).then(|| self.parked.lock());
+            let caller = parked.as_mut().and_then(|p| p.get_mut(&entry.seq));
+            let derive = caller.as_ref().map_or(&Derive::Unit, |p| &p.derive);
             let answer = entry
                 .check
                 .verify(&entry.op, &inner.tables, entry.at)
@@ -174,12 +175,15 @@ impl Replica {
                         &mut events,
                     )
                 });
-            match parked {
-                Some(mut p) if hold => {
-                    p.held = Some(answer);
-                    self.parked.lock().insert(entry.seq, p);
+            match caller {
+                Some(p) if hold && !p.acknowledged => p.held = Some(answer),
+                Some(_) => {
+                    let p = parked
+                        .as_mut()
+                        .and_then(|p| p.remove(&entry.seq))
+                        .expect("found above");
+                    answers.push((p.slot, p.mutation, answer));
                 }
-                Some(p) => answers.push((p.slot, p.mutation, answer)),
                 None => {}
             }
         }

@@ -325,6 +325,8 @@ struct Parked {
     /// The answer, kept while the replicas' acknowledgement is awaited (the reader
     /// applied the entry before it came).
     held: Option<Result<crate::write::Outcome, Error>>,
+    /// The replicas acknowledged the entry: whoever applies it answers at once.
+    acknowledged: bool,
 }
 
 /// The writer's connection and numbering (touched by the pipeline's leader only).
@@ -617,6 +619,7 @@ impl Replica {
                         derive: request.derive,
                         since,
                         held: None,
+                        acknowledged: false,
                     },
                 );
                 seqs.push(seq);
@@ -683,12 +686,17 @@ impl Replica {
                 }
                 let seqs = sent.seqs.clone();
                 self.applied_here(inner, &reply, sent);
-                // Those the reader applied while the acknowledgement was awaited.
+                // Those the reader applied while the acknowledgement was awaited are
+                // answered now; the rest by whoever applies them (acknowledged).
                 let mut parked = self.parked.lock();
                 for seq in seqs {
-                    if parked.get(&seq).is_some_and(|p| p.held.is_some()) {
+                    let Some(p) = parked.get_mut(&seq) else {
+                        continue;
+                    };
+                    p.acknowledged = true;
+                    if let Some(answer) = p.held.take() {
                         let p = parked.remove(&seq).expect("looked up above");
-                        answers.push((p.slot, p.mutation, p.held.expect("held")));
+                        answers.push((p.slot, p.mutation, answer));
                     }
                 }
                 return;

@@ -821,6 +821,31 @@ fn with_replica_acknowledgement_asked_for_a_mutation_waits_for_it_and_says_when_
         .expect("acknowledged");
     // Acknowledged by the replica means the replica has it, at once.
     assert_eq!(xlen_of(&replica, "acked"), 1);
+    // Two nodes asking for acknowledgement write at once: entries of one come between
+    // the other's, so some are applied by the reader rather than the appender; every
+    // call still returns, acknowledged.
+    let engine = Arc::new(engine);
+    let other = Arc::new(node_with(&primary, |r| {
+        r.stream("acked")
+            .acknowledged_by(1, Duration::from_millis(300))
+    }));
+    let finished = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    for (k, e) in [&engine, &other, &engine, &other].into_iter().enumerate() {
+        let (e, finished) = (Arc::clone(e), Arc::clone(&finished));
+        // Not scoped: a call that never returns fails the test instead of hanging it.
+        std::thread::spawn(move || {
+            for i in 0..100 {
+                e.mute_members("busy", [format!("k{k}-{i}")], MuteFor::Forever)
+                    .expect("acknowledged");
+                finished.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        });
+    }
+    eventually("every call returns", 20 * SECOND, || {
+        finished.load(std::sync::atomic::Ordering::Relaxed) == 400
+    });
+    assert_eq!(xlen_of(&replica, "acked"), 401);
+    drop(other);
     replica.kill();
     match engine.mute_room("r2", MuteFor::Forever) {
         Err(Error::Unavailable { what }) => {
@@ -829,7 +854,7 @@ fn with_replica_acknowledgement_asked_for_a_mutation_waits_for_it_and_says_when_
         other => panic!("expected Unavailable, got {other:?}"),
     }
     // As the error says: the entry is in the stream, and this node applied it.
-    assert_eq!(xlen_of(&primary, "acked"), 2);
+    assert_eq!(xlen_of(&primary, "acked"), 402);
     assert!(engine.room_mute("r2").is_some());
     assert!(engine.health().stopped.is_none(), "{:?}", engine.health());
     // A node that asks for nothing more is not held up by the missing replica.
