@@ -14,7 +14,10 @@ use mutegate::{
     Clock, Engine, ManualClock, Mentions, Module, ModuleChange, MuteFor, NotifyLevel, SystemClock,
     Target,
 };
-use support::{Ids, Mix, NOW, World, fan_out_room};
+use rand::SeedableRng;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use support::{Baseline, Ids, Mix, NOW, World, fan_out_room};
 
 /// Requests per measured iteration.
 const BATCH: usize = 1024;
@@ -44,8 +47,28 @@ fn baseline_map(world: &World) -> HashMap<String, u64, ahash::RandomState> {
 fn checks_on(c: &mut Criterion, name: &str, world: &World) {
     let engine = world.engine();
     let naive = world.naive();
+    let honest = world.honest();
     let b_map = baseline_map(world);
     let reqs = &world.requests;
+    // The baselines must answer what the engine answers, or they measure something else.
+    let muted = world.member_mutes.iter().chain(&world.allowed);
+    for &(u, r) in reqs.iter().chain(muted) {
+        let (user, room) = (world.user(u), world.room(r));
+        let sends = engine.can_send(user, Target::room(room));
+        assert_eq!(
+            naive.can_send(user, Module::Room, room, NOW),
+            sends,
+            "{user} in {room}"
+        );
+        assert_eq!(
+            honest.can_send(user, Module::Room, room, NOW),
+            sends,
+            "{user} in {room}"
+        );
+        let pushes = engine.should_push(user, room);
+        assert_eq!(naive.should_push(user, room), pushes, "{user} in {room}");
+        assert_eq!(honest.should_push(user, room), pushes, "{user} in {room}");
+    }
     let mut g = c.benchmark_group(name);
     g.throughput(Throughput::Elements(BATCH as u64));
 
@@ -113,16 +136,39 @@ fn checks_on(c: &mut Criterion, name: &str, world: &World) {
             n
         })
     });
+    let mut cur = Cursor(0);
+    g.bench_function("honest_naive_can_send", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(honest.can_send(world.user(u), Module::Room, world.room(r), NOW));
+            }
+            n
+        })
+    });
+    let mut cur = Cursor(0);
+    g.bench_function("honest_naive_should_push", |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(reqs) {
+                n += usize::from(honest.should_push(world.user(u), world.room(r)));
+            }
+            n
+        })
+    });
     g.finish();
 
-    // Senders by case: muted members, allow-listed users in muted rooms.
+    // Senders by case: muted members, allow-listed users in muted rooms, visited in a
+    // random order (the world lists them by ascending user).
     let mut g = c.benchmark_group(format!("{name}/can_send_by_sender"));
     g.throughput(Throughput::Elements(BATCH as u64));
     let cases: [(&str, Vec<(u32, u32)>); 2] = [
         ("muted", world.member_mutes.clone()),
         ("allowed", world.allowed.clone()),
     ];
-    for (case, pairs) in cases {
+    let mut rng = StdRng::seed_from_u64(7);
+    for (case, mut pairs) in cases {
+        pairs.shuffle(&mut rng);
         let pairs: Vec<(u32, u32)> = pairs
             .iter()
             .cycle()
@@ -154,6 +200,21 @@ fn checks_on(c: &mut Criterion, name: &str, world: &World) {
                 n
             })
         });
+        let mut cur = Cursor(0);
+        g.bench_function(BenchmarkId::new("honest_naive", case), |b| {
+            b.iter(|| {
+                let mut n = 0usize;
+                for &(u, r) in cur.next(&pairs) {
+                    n += usize::from(honest.can_send(
+                        world.user(u),
+                        Module::Room,
+                        world.room(r),
+                        NOW,
+                    ));
+                }
+                n
+            })
+        });
     }
     g.finish();
 }
@@ -176,7 +237,8 @@ fn push_targets(c: &mut Criterion) {
     for (label, share) in [("0pct", 0.0), ("5pct", 0.05), ("50pct", 0.5)] {
         let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
         let naive = support::Naive::default();
-        let ids: Ids = fan_out_room(&engine, &naive, "big", MEMBERS, share, 3);
+        let honest = support::Honest::default();
+        let ids: Ids = fan_out_room(&engine, &[&naive, &honest], "big", MEMBERS, share, 3);
         let members: Vec<&str> = (0..MEMBERS).map(|i| ids.get(i)).collect();
         let mut out = Vec::with_capacity(MEMBERS);
         g.bench_function(BenchmarkId::new("engine", label), |b| {
@@ -188,6 +250,9 @@ fn push_targets(c: &mut Criterion) {
         });
         g.bench_function(BenchmarkId::new("naive", label), |b| {
             b.iter(|| naive.push_targets("big", &members).len())
+        });
+        g.bench_function(BenchmarkId::new("honest_naive", label), |b| {
+            b.iter(|| honest.push_targets("big", &members).len())
         });
     }
     g.finish();

@@ -13,6 +13,22 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
+mod honest;
+pub use honest::Honest;
+
+/// What the benches compare the engine with: the naive stores.
+pub trait Baseline {
+    /// Mutes `user` in `room` until `until` (ms; 0 lifts it).
+    fn mute_member(&self, room: &str, user: &str, until: u64);
+    fn set_level(&self, user: &str, room: &str, level: NotifyLevel);
+    fn mute_module(&self, user: &str, m: Module, until: u64);
+    fn mute_room(&self, room: &str, until: u64);
+    fn allow(&self, room: &str, user: &str);
+    fn can_send(&self, user: &str, module: Module, room: &str, now: u64) -> bool;
+    fn should_push(&self, user: &str, room: &str) -> bool;
+    fn push_targets<'m>(&self, room: &str, members: &[&'m str]) -> Vec<&'m str>;
+}
+
 /// The fake clock's fixed time in the benches.
 pub const NOW: u64 = 1_700_000_000_000;
 
@@ -190,7 +206,16 @@ impl World {
 
     /// The naive baseline with this world loaded.
     pub fn naive(&self) -> Naive {
-        let n = Naive::default();
+        self.baseline()
+    }
+
+    /// The honest naive baseline with this world loaded.
+    pub fn honest(&self) -> Honest {
+        self.baseline()
+    }
+
+    fn baseline<B: Baseline + Default>(&self) -> B {
+        let n = B::default();
         for &(u, r) in &self.member_mutes {
             n.mute_member(self.room(r), self.user(u), NOW + 3_600_000);
         }
@@ -236,33 +261,33 @@ fn module_name(m: Module) -> &'static str {
     }
 }
 
-impl Naive {
-    pub fn mute_member(&self, room: &str, user: &str, until: u64) {
+impl Baseline for Naive {
+    fn mute_member(&self, room: &str, user: &str, until: u64) {
         self.members.write().unwrap().insert(key(room, user), until);
     }
-    pub fn set_level(&self, user: &str, room: &str, level: NotifyLevel) {
+    fn set_level(&self, user: &str, room: &str, level: NotifyLevel) {
         self.notify
             .write()
             .unwrap()
             .insert(key(user, room), level as u64);
     }
-    pub fn mute_module(&self, user: &str, m: Module, until: u64) {
+    fn mute_module(&self, user: &str, m: Module, until: u64) {
         self.modules
             .write()
             .unwrap()
             .insert(key(user, module_name(m)), until);
     }
-    pub fn mute_room(&self, room: &str, until: u64) {
+    fn mute_room(&self, room: &str, until: u64) {
         self.room_mutes
             .write()
             .unwrap()
             .insert(key(room, ""), until);
     }
-    pub fn allow(&self, room: &str, user: &str) {
+    fn allow(&self, room: &str, user: &str) {
         self.allow.write().unwrap().insert(key(room, user), 1);
     }
 
-    pub fn can_send(&self, user: &str, module: Module, room: &str, now: u64) -> bool {
+    fn can_send(&self, user: &str, module: Module, room: &str, now: u64) -> bool {
         let active = |map: &Pairs, k: (String, String)| {
             map.read().unwrap().get(&k).is_some_and(|&t| now < t)
         };
@@ -278,7 +303,7 @@ impl Naive {
         true
     }
 
-    pub fn should_push(&self, user: &str, room: &str) -> bool {
+    fn should_push(&self, user: &str, room: &str) -> bool {
         self.notify
             .read()
             .unwrap()
@@ -286,7 +311,7 @@ impl Naive {
             .is_none_or(|&l| l == NotifyLevel::All as u64)
     }
 
-    pub fn push_targets<'m>(&self, room: &str, members: &[&'m str]) -> Vec<&'m str> {
+    fn push_targets<'m>(&self, room: &str, members: &[&'m str]) -> Vec<&'m str> {
         members
             .iter()
             .copied()
@@ -298,7 +323,7 @@ impl Naive {
 /// A room of `size` members where `share` of them carry a notification setting in it.
 pub fn fan_out_room(
     engine: &Engine,
-    naive: &Naive,
+    baselines: &[&dyn Baseline],
     room: &str,
     size: usize,
     share: f64,
@@ -316,7 +341,9 @@ pub fn fan_out_room(
             engine
                 .set_notification_level(members.get(i), room, level, MuteFor::Forever)
                 .unwrap();
-            naive.set_level(members.get(i), room, level);
+            for b in baselines {
+                b.set_level(members.get(i), room, level);
+            }
         }
     }
     members

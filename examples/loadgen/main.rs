@@ -31,7 +31,7 @@ use mutegate::{Engine, ManualClock, Mentions, Module, MuteFor, NotifyLevel, Sync
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use support::{Mix, NOW, Naive, World};
+use support::{Baseline, Mix, NOW, Naive, World};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -158,7 +158,7 @@ impl Backend for Engine {
 
 impl Backend for Naive {
     fn can_send(&self, user: &str, room: &str) -> bool {
-        Naive::can_send(self, user, Module::Room, room, NOW)
+        Baseline::can_send(self, user, Module::Room, room, NOW)
     }
     fn push<'a, 'm>(&self, room: &str, members: &'a [&'m str], out: &mut Vec<&'a &'m str>) {
         out.extend(members.iter().filter(|m| self.should_push(m, room)));
