@@ -15,7 +15,8 @@ type Set = HashSet<String, ahash::RandomState>;
 /// See the module docs.
 #[derive(Default)]
 pub struct Honest {
-    /// user -> room -> level.
+    /// room -> user -> level: indexed by room, so a fan-out looks the room up once and
+    /// then each member in one flat map (the hand-written filter).
     notify: RwLock<Map<Map<NotifyLevel>>>,
     /// room -> user -> end (ms).
     members: RwLock<Map<Map<u64>>>,
@@ -50,9 +51,9 @@ impl super::Baseline for Honest {
     fn set_level(&self, user: &str, room: &str, level: NotifyLevel) {
         self.notify
             .write()
-            .entry(user.to_owned())
+            .entry(room.to_owned())
             .or_default()
-            .insert(room.to_owned(), level);
+            .insert(user.to_owned(), level);
     }
 
     fn mute_module(&self, user: &str, m: Module, until: u64) {
@@ -107,23 +108,22 @@ impl super::Baseline for Honest {
     fn should_push(&self, user: &str, room: &str) -> bool {
         self.notify
             .read()
-            .get(user)
-            .and_then(|rooms| rooms.get(room))
+            .get(room)
+            .and_then(|users| users.get(user))
             .is_none_or(|&l| l == NotifyLevel::All)
     }
 
     fn push_targets<'m>(&self, room: &str, members: &[&'m str]) -> Vec<&'m str> {
-        // One read lock for the whole fan-out, as a careful hand-written filter takes.
+        // One read lock and one room lookup for the whole fan-out, then a flat
+        // `HashMap<String, NotifyLevel>` probe per member: the hand-written filter.
         let notify = self.notify.read();
+        let Some(settings) = notify.get(room) else {
+            return members.to_vec();
+        };
         members
             .iter()
             .copied()
-            .filter(|m| {
-                notify
-                    .get(*m)
-                    .and_then(|rooms| rooms.get(room))
-                    .is_none_or(|&l| l == NotifyLevel::All)
-            })
+            .filter(|m| settings.get(*m).is_none_or(|&l| l == NotifyLevel::All))
             .collect()
     }
 }
