@@ -1,6 +1,10 @@
-//! Memory per active mute entry at 1M entries, for each kind, measured with a counting
-//! allocator (bytes requested from the allocator and still live, so allocator overhead
-//! per block is not included).
+//! Memory per active mute entry at 1M entries, for each kind, measured two ways:
+//! - requested: bytes requested from the allocator and still live (a counting
+//!   allocator), so the allocator's overhead per block is not included;
+//! - resident: the growth of the process's resident set (`/proc/self/statm`) while the
+//!   entries are added, which is what glibc actually hands out, overhead and
+//!   fragmentation included. Each case runs in a child process of its own, so no case
+//!   reuses pages another one freed.
 //!
 //! `cargo bench --bench memory`
 
@@ -21,8 +25,20 @@ static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
 const ENTRIES: usize = 1_000_000;
 const ROOMS: usize = 100_000;
 
+/// The process's resident set, in bytes (4 KiB pages).
+fn resident() -> usize {
+    let statm = std::fs::read_to_string("/proc/self/statm").expect("/proc/self/statm");
+    let pages: usize = statm
+        .split_whitespace()
+        .nth(1)
+        .and_then(|p| p.parse().ok())
+        .expect("resident pages");
+    pages * 4096
+}
+
 /// Live bytes allocated by `fill`, per entry.
 fn per_entry(label: &str, entries: usize, fill: impl FnOnce(&Engine)) -> f64 {
+    let rss = resident();
     let region = Region::new(GLOBAL);
     let engine = Engine::builder()
         .clock(ManualClock::new(NOW))
@@ -39,16 +55,47 @@ fn per_entry(label: &str, entries: usize, fill: impl FnOnce(&Engine)) -> f64 {
         s.notification_mutes + s.member_mutes + s.module_mutes + s.room_mutes + s.allow_entries
     };
     assert_eq!(active, entries, "{label}: every entry is active");
+    let rss = resident().saturating_sub(rss) as f64 / entries as f64;
     println!(
-        "memory/{label:<28} {entries:>9} entries  {per:>7.1} bytes/entry  (of which fixed filters {:.1})",
+        "memory/{label:<28} {entries:>9} entries  {per:>7.1} bytes/entry requested, {rss:>7.1} resident  (of which fixed filters {:.1})",
         fixed as f64 / entries as f64
     );
     drop(engine);
     per
 }
 
+/// The cases, each run in a child process of its own (`--case NAME`).
+const CASES: [&str; 7] = [
+    "notify_one_per_user",
+    "notify_ten_per_user",
+    "member_mutes",
+    "module_mutes",
+    "room_mutes",
+    "allow_entries",
+    "bench_world_mixed",
+];
+
 fn main() {
     // `cargo bench` passes `--bench`; `cargo test --benches` does not run this harness.
+    let args: Vec<String> = std::env::args().collect();
+    let Some(case) = args
+        .iter()
+        .position(|a| a == "--case")
+        .and_then(|i| args.get(i + 1))
+    else {
+        for case in CASES {
+            let status = std::process::Command::new(std::env::current_exe().expect("this bench"))
+                .args(["--case", case])
+                .status()
+                .expect("run a case");
+            assert!(status.success(), "case {case} failed: {status}");
+        }
+        return;
+    };
+    run(case);
+}
+
+fn run(case: &str) {
     let users = Ids::numbered("user", ENTRIES);
     let rooms = Ids::numbered("room", ROOMS);
     let mut rng = StdRng::seed_from_u64(7);
@@ -57,58 +104,80 @@ fn main() {
         .map(|_| zipf.sample(&mut rng) as usize - 1)
         .collect();
 
-    per_entry("notify_one_per_user", ENTRIES, |e| {
-        for (i, &r) in zroom.iter().enumerate() {
-            e.set_notification_level(
-                users.get(i),
-                rooms.get(r),
-                NotifyLevel::Off,
-                MuteFor::Forever,
-            )
-            .unwrap();
-        }
-    });
-    per_entry("notify_ten_per_user", ENTRIES, |e| {
-        for i in 0..ENTRIES {
-            let room = rooms.get((i * 7919 + i / 10) % ROOMS);
-            e.set_notification_level(users.get(i / 10), room, NotifyLevel::Off, MuteFor::Forever)
+    if case == "notify_one_per_user" {
+        per_entry("notify_one_per_user", ENTRIES, |e| {
+            for (i, &r) in zroom.iter().enumerate() {
+                e.set_notification_level(
+                    users.get(i),
+                    rooms.get(r),
+                    NotifyLevel::Off,
+                    MuteFor::Forever,
+                )
                 .unwrap();
-        }
-    });
-    per_entry("member_mutes", ENTRIES, |e| {
-        for (i, &r) in zroom.iter().enumerate() {
-            e.mute_members(rooms.get(r), [users.get(i)], MuteFor::hours(1))
+            }
+        });
+    }
+    if case == "notify_ten_per_user" {
+        per_entry("notify_ten_per_user", ENTRIES, |e| {
+            for i in 0..ENTRIES {
+                let room = rooms.get((i * 7919 + i / 10) % ROOMS);
+                e.set_notification_level(
+                    users.get(i / 10),
+                    room,
+                    NotifyLevel::Off,
+                    MuteFor::Forever,
+                )
                 .unwrap();
-        }
-    });
-    per_entry("module_mutes", ENTRIES, |e| {
-        for i in 0..ENTRIES {
-            let change = ModuleChange::new().set(Module::ALL[i % 4], true);
-            e.set_module_mutes(users.get(i), change).unwrap();
-        }
-    });
+            }
+        });
+    }
+    if case == "member_mutes" {
+        per_entry("member_mutes", ENTRIES, |e| {
+            for (i, &r) in zroom.iter().enumerate() {
+                e.mute_members(rooms.get(r), [users.get(i)], MuteFor::hours(1))
+                    .unwrap();
+            }
+        });
+    }
+    if case == "module_mutes" {
+        per_entry("module_mutes", ENTRIES, |e| {
+            for i in 0..ENTRIES {
+                let change = ModuleChange::new().set(Module::ALL[i % 4], true);
+                e.set_module_mutes(users.get(i), change).unwrap();
+            }
+        });
+    }
     let many_rooms = Ids::numbered("room", ENTRIES);
-    per_entry("room_mutes", ENTRIES, |e| {
-        for i in 0..ENTRIES {
-            e.mute_room(many_rooms.get(i), MuteFor::Forever).unwrap();
-        }
-    });
-    per_entry("allow_entries", ENTRIES, |e| {
-        for (i, &r) in zroom.iter().enumerate() {
-            e.allow(rooms.get(r), [users.get(i)]).unwrap();
-        }
-    });
+    if case == "room_mutes" {
+        per_entry("room_mutes", ENTRIES, |e| {
+            for i in 0..ENTRIES {
+                e.mute_room(many_rooms.get(i), MuteFor::Forever).unwrap();
+            }
+        });
+    }
+    if case == "allow_entries" {
+        per_entry("allow_entries", ENTRIES, |e| {
+            for (i, &r) in zroom.iter().enumerate() {
+                e.allow(rooms.get(r), [users.get(i)]).unwrap();
+            }
+        });
+    }
+    if case != "bench_world_mixed" {
+        return;
+    }
     let world = World::generate(1_000_000, 100_000, 1, Mix::default(), 1);
     let n = world.entries();
+    let rss = resident();
     let region = Region::new(GLOBAL);
     let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
     world.load(&engine);
     let c = region.change();
     let live = c.bytes_allocated as isize - c.bytes_deallocated as isize + c.bytes_reallocated;
     println!(
-        "memory/{:<28} {n:>9} entries  {:>7.1} bytes/entry  (1M users x 100k rooms, 5% with state)",
+        "memory/{:<28} {n:>9} entries  {:>7.1} bytes/entry requested, {:>7.1} resident  (1M users x 100k rooms, 5% with state)",
         "bench_world_mixed",
-        live as f64 / n as f64
+        live as f64 / n as f64,
+        resident().saturating_sub(rss) as f64 / n as f64
     );
     let _ = rng.random::<u8>();
 }
