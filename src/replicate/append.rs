@@ -1,0 +1,351 @@
+//! Appending: the pipeline's leader sends each batch to the stream in one script call
+//! fenced by the stream's epoch, reads Redis's replies in order, applies its own batch
+//! when nothing came between (see `apply`), and answers the callers whose entries Redis
+//! did not take.
+
+use std::collections::VecDeque;
+use std::time::{Duration, Instant};
+
+use redis::{Connection, Value};
+use smallvec::SmallVec;
+
+use super::entry::{self, StreamId};
+use super::link::{self, connect, unavailable};
+use super::{FIRST_BACKOFF, MAX_BACKOFF, Parked, Replica};
+use crate::engine::Inner;
+use crate::error::Error;
+use crate::write::{Answer, Batch, Finished};
+
+/// The writer's connection and numbering (touched by the pipeline's leader only).
+pub(super) struct Appender {
+    pub(super) conn: Option<Connection>,
+    /// The last op number given out.
+    pub(super) seq: u64,
+    /// While connecting fails: no attempt before this.
+    pub(super) retry_at: Option<Instant>,
+    pub(super) backoff: Duration,
+    /// Batches sent on `conn` whose replies have not been read yet, oldest first.
+    pub(super) in_flight: VecDeque<InFlight>,
+}
+
+impl Appender {
+    /// An appender on `conn`, nothing sent yet.
+    pub(super) fn new(conn: Connection) -> Appender {
+        Appender {
+            conn: Some(conn),
+            seq: 0,
+            retry_at: None,
+            backoff: FIRST_BACKOFF,
+            in_flight: VecDeque::new(),
+        }
+    }
+}
+
+/// A batch sent to Redis, waiting for its reply.
+pub(super) struct InFlight {
+    seqs: SmallVec<[u64; 8]>,
+    /// Its entries, for applying them at once when the reply allows.
+    entries: Vec<entry::Entry>,
+}
+
+/// What Redis answers an append whose epoch is not the stream's.
+pub(super) const EPOCH_REFUSAL: &str = "MUTEGATE_EPOCH";
+
+/// Appends a batch only if the stream still has the history its writer joined (the
+/// epoch key holds the epoch it read): an append can never land on a stream that lost
+/// entries its node applied. `KEYS`: stream, epoch key; `ARGV`: the epoch, then per
+/// entry its field count and its fields. Returns the id of the entry before the batch
+/// (`0-0` if none), then the new ids.
+const APPEND_SCRIPT: &str = r"
+if redis.call('GET', KEYS[2]) ~= ARGV[1] then
+  return redis.error_reply('MUTEGATE_EPOCH the epoch key changed')
+end
+local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
+local ids = {newest[1] and newest[1][1] or '0-0'}
+local i = 2
+while i <= #ARGV do
+  local n = tonumber(ARGV[i])
+  ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
+  i = i + n + 1
+end
+return ids
+";
+
+/// Whether `e` leaves the connection unusable (and the replies in flight on it lost).
+fn lost(e: &redis::RedisError) -> bool {
+    e.is_io_error() || e.is_timeout() || e.is_connection_dropped()
+}
+
+/// What [`APPEND_SCRIPT`] answered: the id before the batch, then the batch's ids.
+fn appended_ids(reply: &Value) -> Option<(StreamId, Vec<StreamId>)> {
+    let Value::Array(items) = reply else {
+        return None;
+    };
+    let mut ids = items.iter().map(|item| StreamId::parse(&link::text(item)?));
+    let before = ids.next()??;
+    Some((before, ids.collect::<Option<_>>()?))
+}
+
+impl Replica {
+    /// A connection for `XADD`s: the open one, or a new one unless the last attempt
+    /// failed too recently.
+    pub(super) fn appending<'a>(
+        &self,
+        appender: &'a mut Appender,
+    ) -> Result<&'a mut Connection, Error> {
+        if appender.conn.is_none() {
+            if let Some(at) = appender.retry_at
+                && Instant::now() < at
+            {
+                return Err(unavailable(
+                    "Redis is unreachable; reconnecting with backoff",
+                ));
+            }
+            let attempt = connect(&self.client, self.config.timeout, self.config.appending())
+                .and_then(|mut conn| self.check_epoch(&mut conn, "(appending)").map(|()| conn));
+            match attempt {
+                Ok(conn) => {
+                    appender.conn = Some(conn);
+                    appender.retry_at = None;
+                    appender.backoff = FIRST_BACKOFF;
+                }
+                Err(e) => {
+                    appender.retry_at = Some(Instant::now() + appender.backoff);
+                    appender.backoff = (appender.backoff * 2).min(MAX_BACKOFF);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(appender.conn.as_mut().expect("connected above"))
+    }
+
+    /// Appends `batch` to the stream and reads Redis's replies (held by the pipeline's
+    /// leader). With a pipeline deeper than one, appends overlap: a batch is sent before
+    /// the reply to the one sent before it is read, and a leader leaves up to
+    /// `pipeline - 1` batches in flight for the next leader when `more_queued` says
+    /// there is one (a caller waiting for its
+    /// answer leads again within a millisecond, and the sequencer thread leads until
+    /// nothing is in flight). A batch whose reply says nothing came between it and what
+    /// this node applied is applied at once; otherwise the reader applies it. Callers
+    /// whose entries Redis did not take are answered here with the error. `None` if
+    /// there was nothing to send or read.
+    pub(crate) fn pump(
+        &self,
+        inner: &Inner,
+        batch: Batch,
+        more_queued: impl Fn() -> bool,
+    ) -> Option<Finished> {
+        let mut answers = SmallVec::new();
+        let mut appender = self.appender.lock();
+        let appender = &mut *appender;
+        if batch.is_empty() && appender.in_flight.is_empty() {
+            return None;
+        }
+        if !batch.is_empty() {
+            self.send(inner, appender, batch, &mut answers);
+        }
+        while let Some(oldest) = appender.in_flight.pop_front() {
+            if appender.in_flight.len() < self.config.pipeline - 1 && more_queued() {
+                appender.in_flight.push_front(oldest);
+                break;
+            }
+            self.receive(inner, appender, oldest, &mut answers);
+        }
+        Some(Finished {
+            answers,
+            events: Vec::new(),
+        })
+    }
+
+    /// Sends `batch` as one script call, its callers parked until their entries are
+    /// applied; or answers them with the error if it cannot be sent.
+    fn send(
+        &self,
+        inner: &Inner,
+        appender: &mut Appender,
+        batch: Batch,
+        answers: &mut SmallVec<[Answer; 4]>,
+    ) {
+        let fail = |batch: Batch, error: &Error, answers: &mut SmallVec<_>| {
+            answers.extend(
+                batch
+                    .into_iter()
+                    .map(|r| (r.slot, r.mutation, Err(error.clone()))),
+            );
+        };
+        if let Some(stopped) = inner.monitor.stopped() {
+            return fail(batch, &stopped, answers);
+        }
+        if let Err(e) = self.appending(appender) {
+            inner.monitor.replication_failed(e.clone());
+            return fail(batch, &e, answers);
+        }
+        let mut append = redis::cmd("EVAL");
+        append
+            .arg(APPEND_SCRIPT)
+            .arg(2)
+            .arg(&self.keys.stream)
+            .arg(&self.keys.epoch)
+            .arg(&self.epoch);
+        let mut seqs: SmallVec<[u64; 8]> = SmallVec::new();
+        let mut entries = Vec::with_capacity(batch.len());
+        {
+            let mut parked = self.parked.lock();
+            let since = Instant::now();
+            for request in batch {
+                appender.seq += 1;
+                let seq = appender.seq;
+                let fields = entry::encode(&self.me, seq, &request.check, request.now, &request.op);
+                append.arg(fields.len() * 2);
+                for (name, value) in fields {
+                    append.arg(name).arg(value);
+                }
+                parked.insert(
+                    seq,
+                    Parked {
+                        slot: request.slot,
+                        mutation: request.mutation,
+                        derive: request.derive,
+                        since,
+                        held: None,
+                        acknowledged: false,
+                    },
+                );
+                seqs.push(seq);
+                entries.push(entry::Entry {
+                    node: self.node,
+                    seq,
+                    check: request.check,
+                    at: request.now,
+                    op: request.op,
+                });
+            }
+        }
+        let conn = appender.conn.as_mut().expect("connected above");
+        appender.in_flight.push_back(InFlight { seqs, entries });
+        let mut packed = append.get_packed_command();
+        if let Some((replicas, wait)) = self.config.replicas {
+            redis::cmd("WAIT")
+                .arg(replicas)
+                .arg(wait.as_millis() as u64)
+                .write_packed_command(&mut packed);
+        }
+        if let Err(e) = conn.send_packed_command(&packed) {
+            let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
+            self.lost_connection(inner, appender, &error, answers);
+        }
+    }
+
+    /// Reads the reply to `sent`: applies its entries if nothing came between them and
+    /// what this node applied, else leaves them to the reader; answers its callers with
+    /// the error if Redis refused the batch or the reply was lost.
+    fn receive(
+        &self,
+        inner: &Inner,
+        appender: &mut Appender,
+        sent: InFlight,
+        answers: &mut SmallVec<[Answer; 4]>,
+    ) {
+        let Some(conn) = appender.conn.as_mut() else {
+            return self.fail_parked(&sent.seqs, &unavailable("the connection was lost"), answers);
+        };
+        let appended = conn.recv_response().and_then(Value::extract_error);
+        // The replicas' count follows the append's reply, whatever that was (unless the
+        // connection is gone): read it so the connection stays in step.
+        let acknowledged = match (self.config.replicas, &appended) {
+            (Some(_), Err(e)) if lost(e) => None,
+            (Some(_), _) => Some(conn.recv_response().and_then(|v| {
+                let v = v.extract_error()?;
+                redis::from_redis_value::<u32>(v).map_err(redis::RedisError::from)
+            })),
+            (None, _) => None,
+        };
+        let e = match (appended, acknowledged) {
+            (Ok(reply), None) => return self.applied_here(inner, &reply, sent),
+            (Ok(reply), Some(Ok(got))) => {
+                let (wanted, wait) = self.config.replicas.expect("asked for replicas");
+                if got < wanted {
+                    let error = unavailable(format_args!(
+                        "{got} of the {wanted} Redis replicas asked for acknowledged the entry \
+                         within {wait:?}; it is in the stream all the same, and every node \
+                         applies it"
+                    ));
+                    inner.monitor.replication_failed(error.clone());
+                    self.fail_parked(&sent.seqs, &error, answers);
+                }
+                let seqs = sent.seqs.clone();
+                self.applied_here(inner, &reply, sent);
+                // Those the reader applied while the acknowledgement was awaited are
+                // answered now; the rest by whoever applies them (acknowledged).
+                let mut parked = self.parked.lock();
+                for seq in seqs {
+                    let Some(p) = parked.get_mut(&seq) else {
+                        continue;
+                    };
+                    p.acknowledged = true;
+                    if let Some(answer) = p.held.take() {
+                        let p = parked.remove(&seq).expect("looked up above");
+                        answers.push((p.slot, p.mutation, answer));
+                    }
+                }
+                return;
+            }
+            (Ok(_), Some(Err(e))) | (Err(e), _) => e,
+        };
+        if e.to_string().contains(EPOCH_REFUSAL) {
+            let error = Error::Replication {
+                id: "(appending)".into(),
+                what: format!(
+                    "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
+                     without its data, or failed over to a copy that lacked it",
+                    self.keys.epoch, self.epoch
+                ),
+            };
+            inner.monitor.stop(error.clone());
+            return self.fail_parked(&sent.seqs, &error, answers);
+        }
+        let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
+        if lost(&e) {
+            appender.in_flight.push_front(sent);
+            self.lost_connection(inner, appender, &error, answers);
+        } else {
+            inner.monitor.replication_failed(error.clone());
+            self.fail_parked(&sent.seqs, &error, answers);
+        }
+    }
+
+    /// Applies `sent` at once if Redis's `reply` says nothing came between it and what
+    /// this node applied; else leaves it to the reader.
+    fn applied_here(&self, inner: &Inner, reply: &Value, sent: InFlight) {
+        if let Some((before, ids)) = appended_ids(reply) {
+            self.apply_own(inner, before, &ids, sent.entries);
+        }
+    }
+
+    /// Drops the appending connection after `error`: the replies to every batch in
+    /// flight on it are lost, and their callers (those the reader has not answered:
+    /// their entries may still be in the stream, see `Error::Unavailable`) get `error`.
+    fn lost_connection(
+        &self,
+        inner: &Inner,
+        appender: &mut Appender,
+        error: &Error,
+        answers: &mut SmallVec<[Answer; 4]>,
+    ) {
+        appender.conn = None;
+        inner.monitor.replication_failed(error.clone());
+        for sent in appender.in_flight.drain(..) {
+            self.fail_parked(&sent.seqs, error, answers);
+        }
+    }
+
+    /// Answers with `error` the callers of `seqs` the reader has not answered.
+    fn fail_parked(&self, seqs: &[u64], error: &Error, answers: &mut SmallVec<[Answer; 4]>) {
+        let mut parked = self.parked.lock();
+        for seq in seqs {
+            if let Some(p) = parked.remove(seq) {
+                answers.push((p.slot, p.mutation, Err(error.clone())));
+            }
+        }
+    }
+}
