@@ -9,7 +9,10 @@ use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use criterion::measurement::Measurement;
+use criterion::{
+    BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main,
+};
 use mutegate::{
     Clock, Engine, ManualClock, Mentions, Module, ModuleChange, MuteFor, NotifyLevel, SystemClock,
     Target,
@@ -33,6 +36,27 @@ impl Cursor {
         self.0 += BATCH;
         s
     }
+}
+
+/// Benches `id`: `check(user, room)` over the next batch of `pairs` each iteration,
+/// counting the `true`s (the ids read the same way for every contender).
+fn over_pairs<M: Measurement>(
+    g: &mut BenchmarkGroup<'_, M>,
+    id: &str,
+    world: &World,
+    pairs: &[(u32, u32)],
+    check: impl Fn(&str, &str) -> bool,
+) {
+    let mut cur = Cursor(0);
+    g.bench_function(id, |b| {
+        b.iter(|| {
+            let mut n = 0usize;
+            for &(u, r) in cur.next(pairs) {
+                n += usize::from(check(world.user(u), world.room(r)));
+            }
+            n
+        })
+    });
 }
 
 fn baseline_map(world: &World) -> HashMap<String, u64, ahash::RandomState> {
@@ -82,80 +106,35 @@ fn checks_on(c: &mut Criterion, name: &str, world: &World) {
             sum
         })
     });
-    let mut cur = Cursor(0);
-    g.bench_function("can_send", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(engine.can_send(world.user(u), Target::room(world.room(r))));
-            }
-            n
-        })
+    over_pairs(&mut g, "can_send", world, reqs, |user, room| {
+        engine.can_send(user, Target::room(room))
     });
-    let mut cur = Cursor(0);
-    g.bench_function("check_send", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(
-                    engine
-                        .check_send(world.user(u), Target::team(world.room(r)))
-                        .is_ok(),
-                );
-            }
-            n
-        })
+    over_pairs(&mut g, "check_send", world, reqs, |user, room| {
+        engine.check_send(user, Target::team(room)).is_ok()
     });
-    let mut cur = Cursor(0);
-    g.bench_function("should_push", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(engine.should_push(world.user(u), world.room(r)));
-            }
-            n
-        })
+    over_pairs(&mut g, "should_push", world, reqs, |user, room| {
+        engine.should_push(user, room)
     });
-    let mut cur = Cursor(0);
-    g.bench_function("naive_can_send", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(naive.can_send(world.user(u), Module::Room, world.room(r), NOW));
-            }
-            n
-        })
+    over_pairs(&mut g, "naive_can_send", world, reqs, |user, room| {
+        naive.can_send(user, Module::Room, room, NOW)
     });
-    let mut cur = Cursor(0);
-    g.bench_function("naive_should_push", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(naive.should_push(world.user(u), world.room(r)));
-            }
-            n
-        })
+    over_pairs(&mut g, "naive_should_push", world, reqs, |user, room| {
+        naive.should_push(user, room)
     });
-    let mut cur = Cursor(0);
-    g.bench_function("honest_naive_can_send", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(honest.can_send(world.user(u), Module::Room, world.room(r), NOW));
-            }
-            n
-        })
-    });
-    let mut cur = Cursor(0);
-    g.bench_function("honest_naive_should_push", |b| {
-        b.iter(|| {
-            let mut n = 0usize;
-            for &(u, r) in cur.next(reqs) {
-                n += usize::from(honest.should_push(world.user(u), world.room(r)));
-            }
-            n
-        })
-    });
+    over_pairs(
+        &mut g,
+        "honest_naive_can_send",
+        world,
+        reqs,
+        |user, room| honest.can_send(user, Module::Room, room, NOW),
+    );
+    over_pairs(
+        &mut g,
+        "honest_naive_should_push",
+        world,
+        reqs,
+        |user, room| honest.should_push(user, room),
+    );
     g.finish();
 
     // Senders by case: muted members, allow-listed users in muted rooms, visited in a
@@ -175,46 +154,27 @@ fn checks_on(c: &mut Criterion, name: &str, world: &World) {
             .take(BATCH.max(pairs.len()))
             .copied()
             .collect();
-        let mut cur = Cursor(0);
-        g.bench_function(BenchmarkId::new("engine", case), |b| {
-            b.iter(|| {
-                let mut n = 0usize;
-                for &(u, r) in cur.next(&pairs) {
-                    n += usize::from(engine.can_send(world.user(u), Target::room(world.room(r))));
-                }
-                n
-            })
-        });
-        let mut cur = Cursor(0);
-        g.bench_function(BenchmarkId::new("naive", case), |b| {
-            b.iter(|| {
-                let mut n = 0usize;
-                for &(u, r) in cur.next(&pairs) {
-                    n += usize::from(naive.can_send(
-                        world.user(u),
-                        Module::Room,
-                        world.room(r),
-                        NOW,
-                    ));
-                }
-                n
-            })
-        });
-        let mut cur = Cursor(0);
-        g.bench_function(BenchmarkId::new("honest_naive", case), |b| {
-            b.iter(|| {
-                let mut n = 0usize;
-                for &(u, r) in cur.next(&pairs) {
-                    n += usize::from(honest.can_send(
-                        world.user(u),
-                        Module::Room,
-                        world.room(r),
-                        NOW,
-                    ));
-                }
-                n
-            })
-        });
+        over_pairs(
+            &mut g,
+            &format!("engine/{case}"),
+            world,
+            &pairs,
+            |user, room| engine.can_send(user, Target::room(room)),
+        );
+        over_pairs(
+            &mut g,
+            &format!("naive/{case}"),
+            world,
+            &pairs,
+            |user, room| naive.can_send(user, Module::Room, room, NOW),
+        );
+        over_pairs(
+            &mut g,
+            &format!("honest_naive/{case}"),
+            world,
+            &pairs,
+            |user, room| honest.can_send(user, Module::Room, room, NOW),
+        );
     }
     g.finish();
 }

@@ -261,7 +261,7 @@ impl Replica {
             (None, _) => None,
         };
         let e = match (appended, acknowledged) {
-            (Ok(reply), None) => return self.applied_here(inner, &reply, sent),
+            (Ok(reply), None) => return self.applied_here(inner, &reply, sent.entries),
             (Ok(reply), Some(Ok(got))) => {
                 let (wanted, wait) = self.config.replicas.expect("asked for replicas");
                 if got < wanted {
@@ -273,8 +273,8 @@ impl Replica {
                     inner.monitor.replication_failed(error.clone());
                     self.fail_parked(&sent.seqs, &error, answers);
                 }
-                let seqs = sent.seqs.clone();
-                self.applied_here(inner, &reply, sent);
+                let InFlight { seqs, entries } = sent;
+                self.applied_here(inner, &reply, entries);
                 // Those the reader applied while the acknowledgement was awaited are
                 // answered now; the rest by whoever applies them (acknowledged).
                 let mut parked = self.parked.lock();
@@ -314,11 +314,11 @@ impl Replica {
         }
     }
 
-    /// Applies `sent` at once if Redis's `reply` says nothing came between it and what
+    /// Applies a batch's `entries` at once if Redis's `reply` says nothing came between it and what
     /// this node applied; else leaves it to the reader.
-    fn applied_here(&self, inner: &Inner, reply: &Value, sent: InFlight) {
+    fn applied_here(&self, inner: &Inner, reply: &Value, entries: Vec<entry::Entry>) {
         if let Some((before, ids)) = appended_ids(reply) {
-            self.apply_own(inner, before, &ids, sent.entries);
+            self.apply_own(inner, before, &ids, entries);
         }
     }
 

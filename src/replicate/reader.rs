@@ -99,10 +99,10 @@ impl State {
             // Its own copy and journal, if the stream still has every entry after them.
             Some(own) if reach >= trimmed => {
                 self.load(inner, own.id, own.seen, &own.state)?;
-                fresh = self.replay(inner, &journal.batches)? > 0;
+                fresh = self.replay(inner, &journal.batches) > 0;
             }
             None if reach > base && reach >= trimmed => {
-                fresh = self.replay(inner, &journal.batches)? > 0;
+                fresh = self.replay(inner, &journal.batches) > 0;
             }
             _ => {
                 if let Some(published) = snapshot::read(&replica, &mut conn)? {
@@ -125,7 +125,7 @@ impl State {
 
     /// Applies the journal's `batches` that continue from this node's position, up to
     /// the first that does not; how many it applied.
-    fn replay(&mut self, inner: &Inner, batches: &[journal::Batch]) -> Result<usize, Error> {
+    fn replay(&mut self, inner: &Inner, batches: &[journal::Batch]) -> usize {
         let mut applied = self.replica.applied.lock();
         let mut held = inner.stripes.lock_all();
         let mut n = 0;
@@ -148,7 +148,7 @@ impl State {
             applied.last_at = applied.last_at.max(batch.last_at);
             n += 1;
         }
-        Ok(n)
+        n
     }
 
     /// The state as a snapshot covers it — every entry, ended ones too (the state as
