@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use crate::event::{Event, Mute};
 use crate::expiry::{Expiry, FOREVER, NONE, Raw, active};
+use crate::ids::{Key, Seeded, Slot};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
-use crate::op::Op;
-use crate::store::{Key, Seeded, Setting};
+use crate::store::Setting;
 
 /// One entry's change: its value before and after (`NONE` / `None` = absent).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,23 +18,27 @@ pub(crate) enum Change {
         room: Key,
         old: Option<Setting>,
         new: Option<Setting>,
+        at: Timed,
     },
     Member {
         room: Key,
         user: Key,
         old: Raw,
         new: Raw,
+        at: Timed,
     },
     Module {
         user: Key,
         module: Module,
         old: Raw,
         new: Raw,
+        at: Timed,
     },
     Room {
         room: Key,
         old: Raw,
         new: Raw,
+        at: Timed,
     },
     Allow {
         room: Key,
@@ -64,87 +68,47 @@ impl Changes for Ignore {
     fn record(&mut self, _: impl FnOnce() -> Change) {}
 }
 
-/// An entry that can end by itself.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// An entry that can end by itself, by the slots of its ids (which the entry keeps
+/// alive while it is stored, so the expiry index needs no copy of them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub(crate) enum Timed {
-    Notify(Key, Key),
-    Member(Key, Key),
-    Module(Key, Module),
-    Room(Key),
+    /// (user, room)
+    Notify(Slot, Slot),
+    /// (room, user)
+    Member(Slot, Slot),
+    Module(Slot, Module),
+    Room(Slot),
 }
 
 impl Timed {
-    fn mute(&self) -> Mute {
+    /// The slot of the id that owns the entry: its stripe holds the entry's end.
+    pub fn owner(self) -> Slot {
         match self {
-            Timed::Notify(user, room) => Mute::Notification {
-                user: user.to_string(),
-                room: room.to_string(),
-            },
-            Timed::Member(room, user) => Mute::Member {
-                room: room.to_string(),
-                user: user.to_string(),
-            },
-            Timed::Module(user, module) => Mute::Module {
-                user: user.to_string(),
-                module: *module,
-            },
-            Timed::Room(room) => Mute::Room {
-                room: room.to_string(),
-            },
-        }
-    }
-
-    /// The operation that clears this entry (used by the sweeper).
-    pub fn clearing_op(&self) -> Op {
-        match self.clone() {
-            Timed::Notify(user, room) => Op::SetNotify {
-                user,
-                room,
-                level: NotifyLevel::All,
-                until: Expiry::Never,
-            },
-            Timed::Member(room, user) => Op::UnmuteMembers {
-                room,
-                users: vec![user],
-            },
-            Timed::Module(user, module) => {
-                let mut change = [None; 4];
-                change[module.index()] = Some(false);
-                Op::SetModules {
-                    user,
-                    change,
-                    until: Expiry::Never,
-                }
-            }
-            Timed::Room(room) => Op::UnmuteRoom { room },
+            Timed::Notify(user, _) | Timed::Module(user, _) => user,
+            Timed::Member(room, _) | Timed::Room(room) => room,
         }
     }
 }
 
 impl Change {
-    /// [`Change::timed`], taking the ids instead of copying them.
-    fn into_timed(self) -> Option<(Timed, Raw, Raw)> {
-        let raw = |s: Option<Setting>| s.map_or(NONE, |s| s.until);
+    /// The entry a change of a timed kind is about, as events name it.
+    fn mute(&self) -> Option<Mute> {
         Some(match self {
-            Change::Notify {
-                user,
-                room,
-                old,
-                new,
-            } => (Timed::Notify(user, room), raw(old), raw(new)),
-            Change::Member {
-                room,
-                user,
-                old,
-                new,
-            } => (Timed::Member(room, user), old, new),
-            Change::Module {
-                user,
-                module,
-                old,
-                new,
-            } => (Timed::Module(user, module), old, new),
-            Change::Room { room, old, new } => (Timed::Room(room), old, new),
+            Change::Notify { user, room, .. } => Mute::Notification {
+                user: user.to_string(),
+                room: room.to_string(),
+            },
+            Change::Member { room, user, .. } => Mute::Member {
+                room: room.to_string(),
+                user: user.to_string(),
+            },
+            Change::Module { user, module, .. } => Mute::Module {
+                user: user.to_string(),
+                module: *module,
+            },
+            Change::Room { room, .. } => Mute::Room {
+                room: room.to_string(),
+            },
             Change::Allow { .. } => return None,
         })
     }
@@ -162,19 +126,19 @@ impl Change {
     }
 
     /// The timed entry this change is about, with its old and new end, if either end is
-    /// finite (what the expiry index follows); keeps the ids.
-    pub(crate) fn timed_ends(self) -> Option<(Timed, Raw, Raw)> {
+    /// finite (what the expiry index follows).
+    pub(crate) fn timed_ends(&self) -> Option<(Timed, Raw, Raw)> {
         let (old, new) = self.ends()?;
         if !finite(old) && !finite(new) {
             return None;
         }
-        self.into_timed()
-    }
-
-    /// The timed entry this change is about, with its old and new end (copies the ids;
-    /// used only to describe events).
-    fn timed(&self) -> Option<(Timed, Raw, Raw)> {
-        self.clone().into_timed()
+        match self {
+            Change::Notify { at, .. }
+            | Change::Member { at, .. }
+            | Change::Module { at, .. }
+            | Change::Room { at, .. } => Some((*at, old, new)),
+            Change::Allow { .. } => None,
+        }
     }
 }
 
@@ -249,14 +213,12 @@ impl Expiries {
 /// The events `changes` amount to at `now`.
 pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
     for c in changes {
-        if let Some((key, old, _)) = c.timed()
+        if let Some((old, _)) = c.ends()
             && finite(old)
             && old <= now
+            && let Some(mute) = c.mute()
         {
-            out.push(Event::Expired {
-                mute: key.mute(),
-                at_ms: old,
-            });
+            out.push(Event::Expired { mute, at_ms: old });
         }
         match c {
             Change::Notify {
@@ -264,6 +226,7 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
                 room,
                 old,
                 new,
+                ..
             } => {
                 let (level, expiry) = match new {
                     Some(s) => (s.level, Expiry::from_raw(s.until)),
@@ -289,14 +252,16 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
                 allowed: *allowed,
             }),
             _ => {
-                let (key, old, new) = c.timed().expect("timed kinds");
+                let (Some((old, new)), Some(mute)) = (c.ends(), c.mute()) else {
+                    continue;
+                };
                 if new != NONE {
                     out.push(Event::Muted {
-                        mute: key.mute(),
+                        mute,
                         expiry: Expiry::from_raw(new),
                     });
                 } else if active(old, now) {
-                    out.push(Event::Unmuted { mute: key.mute() });
+                    out.push(Event::Unmuted { mute });
                 }
             }
         }

@@ -9,14 +9,16 @@ use crate::clock::Now;
 use crate::decide::{self, Denied, SendFacts};
 use crate::engine::Engine;
 use crate::expiry::NONE;
+use crate::ids::Handle;
 use crate::module::Target;
 use crate::notify::Mentions;
 use crate::role::{AllowPolicy, Role};
+use crate::store::RoomState;
 
 impl Engine {
     /// The checks at the clock's time, read lazily (at most once per call).
     #[inline]
-    fn now_view(&self) -> At<'_> {
+    pub(crate) fn at_now(&self) -> At<'_> {
         At {
             engine: self,
             fixed: None,
@@ -38,7 +40,7 @@ impl Engine {
     /// ```
     #[must_use]
     pub fn can_send(&self, user: &str, target: Target<'_>) -> bool {
-        self.now_view().can_send(user, target)
+        self.at_now().can_send(user, target)
     }
 
     /// Whether `user` may send to `target` now, as an ordinary member; if not, why and
@@ -49,7 +51,7 @@ impl Engine {
     /// [`Denied`] with the highest-precedence reason (module mute, then member mute, then
     /// room mute) and the time sending would next be allowed.
     pub fn check_send(&self, user: &str, target: Target<'_>) -> Result<(), Denied> {
-        self.now_view().check_send(user, target)
+        self.at_now().check_send(user, target)
     }
 
     /// [`check_send`](Engine::check_send) for a sender with `role` in the room: exempt
@@ -71,20 +73,20 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
-        self.now_view().check_send_as(user, target, role)
+        self.at_now().check_send_as(user, target, role)
     }
 
     /// Whether a message in `room` that does not mention `user` pushes to them now.
     #[must_use]
     pub fn should_push(&self, user: &str, room: &str) -> bool {
-        self.now_view().should_push(user, room)
+        self.at_now().should_push(user, room)
     }
 
     /// Whether a message in `room` pushes to `user` now, given whether it mentions them:
     /// `Off` beats mentions, `MentionsOnly` lets them through.
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
-        self.now_view().should_push_mentioned(user, room, mentioned)
+        self.at_now().should_push_mentioned(user, room, mentioned)
     }
 
     /// The members of `room` that one message should push to, in the order given.
@@ -112,7 +114,7 @@ impl Engine {
         members: &'m [S],
         mentions: Mentions<'_>,
     ) -> Vec<&'m S> {
-        self.now_view().push_targets(room, members, mentions)
+        self.at_now().push_targets(room, members, mentions)
     }
 
     /// [`push_targets`](Engine::push_targets) appending to a caller's buffer, so a
@@ -124,7 +126,7 @@ impl Engine {
         mentions: Mentions<'_>,
         out: &mut Vec<&'m S>,
     ) {
-        self.now_view()
+        self.at_now()
             .push_targets_into(room, members, mentions, out);
     }
 
@@ -167,6 +169,12 @@ impl At<'_> {
         }
     }
 
+    /// The engine this view reads.
+    #[inline]
+    pub(crate) fn engine(&self) -> &Engine {
+        self.engine
+    }
+
     /// The time this view checks at.
     #[must_use]
     pub fn now_ms(&self) -> u64 {
@@ -195,32 +203,29 @@ impl At<'_> {
     /// [`Denied`], as for `Engine::check_send`.
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
         let engine = self.engine;
-        let filters = &engine.inner.tables.filters;
+        let tables = &engine.inner.tables;
+        let filters = &tables.filters;
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
-        if filters.users.may_contain(user)
-            && let Some(u) = engine.inner.tables.users.get(user)
-        {
-            facts.module = u.module(target.module);
-        }
-        let room_rules = target.is_room()
-            && (filters.room_mutes.may_contain(target.id)
-                || filters.members.may_contain((target.id, user)));
-        let room = if room_rules {
-            engine.inner.tables.rooms.get(target.id)
+        let member_maybe = target.is_room() && filters.members.may_contain((target.id, user));
+        let room_maybe = target.is_room() && filters.room_mutes.may_contain(target.id);
+        // The user's handle (what the room's entries are keyed by) comes with their state.
+        let me = if member_maybe || room_maybe || filters.users.may_contain(user) {
+            tables.users.read(user, |h, u| {
+                if let Some(u) = u {
+                    facts.module = u.module(target.module);
+                }
+                h
+            })
         } else {
             None
         };
-        if let Some(r) = room {
-            if !r.members.is_empty() {
-                facts.member = r.members.get(user).copied().unwrap_or(NONE);
-            }
-            facts.room = r.mute;
-            let allow_matters = facts.room != NONE
-                || (facts.member != NONE && engine.inner.policy == AllowPolicy::AllowListWins);
-            if allow_matters {
-                facts.allowed = r.allows(user);
-            }
+        if room_maybe || (member_maybe && me.is_some()) {
+            tables.rooms.read(target.id, |_, r| {
+                if let Some(r) = r {
+                    self.room_facts(r, me, &mut facts);
+                }
+            });
         }
         if !facts.any() {
             return Ok(());
@@ -238,6 +243,23 @@ impl At<'_> {
         verdict
     }
 
+    /// What a room's state says about a sender with handle `me` (`None`: the sender's
+    /// id is not interned, so nothing in the room points at them).
+    #[inline]
+    pub(crate) fn room_facts(&self, r: &RoomState, me: Option<Handle>, facts: &mut SendFacts) {
+        if let Some(me) = me
+            && !r.members.is_empty()
+        {
+            facts.member = r.members.get(&me).copied().unwrap_or(NONE);
+        }
+        facts.room = r.mute;
+        let allow_matters = facts.room != NONE
+            || (facts.member != NONE && self.engine.inner.policy == AllowPolicy::AllowListWins);
+        if allow_matters {
+            facts.allowed = me.is_some_and(|me| r.allows(me));
+        }
+    }
+
     /// [`Engine::should_push`] at this view's time.
     #[must_use]
     pub fn should_push(&self, user: &str, room: &str) -> bool {
@@ -251,6 +273,10 @@ impl At<'_> {
         if !tables.filters.users.may_contain(user) {
             return true;
         }
+        // A setting points at its room's handle; no handle, no setting.
+        let Some(room) = tables.rooms.find(room) else {
+            return true;
+        };
         let setting = tables.users.get(user).and_then(|u| u.setting(room));
         setting.is_none_or(|s| decide::push(s.level, s.until, mentioned, self.clock().get()))
     }

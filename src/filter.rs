@@ -18,7 +18,7 @@
 use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::store::Hasher;
+use crate::ids::Hasher;
 
 /// One counting filter: one-byte counters, eight to a word.
 pub(crate) struct Filter {

@@ -6,9 +6,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IdKind, check_id};
 use crate::expiry::Expiry;
+use crate::ids::Key;
 use crate::limits::Limits;
 use crate::notify::NotifyLevel;
-use crate::store::Key;
 
 /// One mutation, as the engine applies and logs it.
 ///

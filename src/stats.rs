@@ -34,12 +34,19 @@ pub struct Stats {
     pub users: usize,
     /// Rooms with any stored state (expired state included until swept).
     pub rooms: usize,
+    /// User and room ids the engine holds in memory: those with state, those an entry
+    /// points at (a muted or allow-listed member), and those a handle pins. An id none
+    /// of these hold is given back.
+    pub interned_ids: usize,
 }
 
 impl Stats {
     pub(crate) fn collect(tables: &Tables, now: u64) -> Stats {
-        let mut s = Stats::default();
-        for u in &tables.users {
+        let mut s = Stats {
+            interned_ids: tables.users.interned() + tables.rooms.interned(),
+            ..Stats::default()
+        };
+        tables.users.for_each(|_, _, u| {
             s.users += 1;
             s.notification_mutes += u
                 .notify
@@ -47,13 +54,13 @@ impl Stats {
                 .filter(|(_, x)| active(x.until, now))
                 .count();
             s.module_mutes += u.modules().iter().filter(|&&e| active(e, now)).count();
-        }
-        for r in &tables.rooms {
+        });
+        tables.rooms.for_each(|_, _, r| {
             s.rooms += 1;
             s.member_mutes += r.members.values().filter(|&&e| active(e, now)).count();
             s.room_mutes += usize::from(active(r.mute, now));
             s.allow_entries += r.allow_list().count();
-        }
+        });
         s
     }
 }

@@ -74,3 +74,21 @@ proptest! {
         reference::run(policy, shards, &steps).map_err(TestCaseError::fail)?;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The same model, every check also made through the handle API (handles resolved
+    /// once per engine, kept across mutations, reopens and restores), and every id given
+    /// back once its state, its pointers and its handles are gone.
+    #[test]
+    fn handle_checks_agree_with_the_reference_model(
+        steps in prop::collection::vec(step(), 1..60),
+        allow_wins in any::<bool>(),
+        many_shards in any::<bool>(),
+    ) {
+        let policy = if allow_wins { AllowPolicy::AllowListWins } else { AllowPolicy::MuteWins };
+        let shards = if many_shards { 64 } else { 2 };
+        reference::run_handles(policy, shards, &steps).map_err(TestCaseError::fail)?;
+    }
+}

@@ -25,9 +25,9 @@ use serde::de::DeserializeOwned;
 
 use super::Record;
 use crate::expiry::Expiry;
+use crate::ids::Key;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
-use crate::store::Key;
 
 const SET_NOTIFY: u8 = 1;
 const MUTE_MEMBERS: u8 = 2;

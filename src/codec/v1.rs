@@ -10,9 +10,9 @@ use serde::Deserialize;
 
 use super::Record;
 use crate::expiry::Expiry;
+use crate::ids::Key;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
-use crate::store::Key;
 
 #[derive(Deserialize)]
 struct V1Record {

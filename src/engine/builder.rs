@@ -208,10 +208,12 @@ impl EngineBuilder {
             .saturating_mul(4)
             .clamp(1 << 12, 1 << 24)
             .next_power_of_two();
+        let tables = Tables::new(shards, filter_slots);
+        let stripes = Stripes::new(tables.hasher.clone());
         let inner = Arc::new(Inner {
-            tables: Tables::new(shards, filter_slots),
+            tables,
             writer: Mutex::new(Writer::default()),
-            stripes: Stripes::default(),
+            stripes,
             queue: Queue::default(),
             sequencer_thread: OnceLock::new(),
             clock: self.clock,

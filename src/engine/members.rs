@@ -68,18 +68,26 @@ impl Engine {
     #[must_use]
     pub fn muted_members(&self, room: &str) -> Vec<MutedMember> {
         let now = self.inner.clock.now_ms();
-        let mut out: Vec<MutedMember> = match self.inner.tables.rooms.get(room) {
+        let tables = &self.inner.tables;
+        // Handles under the room's guard, ids after it is released.
+        let muted: Vec<(Handle, Raw)> = match tables.rooms.get(room) {
             None => return Vec::new(),
             Some(r) => r
                 .members
                 .iter()
                 .filter(|&(_, &e)| active(e, now))
-                .map(|(u, &e)| MutedMember {
-                    user: u.to_string(),
-                    expiry: Expiry::from_raw(e),
-                })
+                .map(|(&u, &e)| (u, e))
                 .collect(),
         };
+        let mut out: Vec<MutedMember> = muted
+            .into_iter()
+            .filter_map(|(u, e)| {
+                Some(MutedMember {
+                    user: tables.users.id_of(u)?.into(),
+                    expiry: Expiry::from_raw(e),
+                })
+            })
+            .collect();
         out.sort_unstable_by(|a, b| a.user.cmp(&b.user));
         out
     }
@@ -88,7 +96,9 @@ impl Engine {
     #[must_use]
     pub fn member_mute(&self, room: &str, user: &str) -> Option<Expiry> {
         let now = self.inner.clock.now_ms();
-        let e = *self.inner.tables.rooms.get(room)?.members.get(user)?;
+        let tables = &self.inner.tables;
+        let user = tables.users.find(user)?;
+        let e = *tables.rooms.get(room)?.members.get(&user)?;
         active(e, now).then(|| Expiry::from_raw(e))
     }
 }

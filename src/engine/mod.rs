@@ -30,8 +30,10 @@ use crate::codec;
 use crate::durable::{self, Compaction, Faults, SyncPolicy};
 use crate::error::Error;
 use crate::event::{Event, Subscribers};
+use crate::expiry::Raw;
 use crate::expiry::{Expiry, MuteFor, active};
 use crate::health::{Health, Monitor};
+use crate::ids::Handle;
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
@@ -39,7 +41,7 @@ use crate::observe;
 use crate::op::Op;
 use crate::role::{AllowPolicy, RoleSet};
 use crate::stats::Stats;
-use crate::store::Tables;
+use crate::store::{Setting, Tables};
 use crate::write::{InMemory, Queue, Sequencer, Stripes, Ticket};
 
 /// The mute engine: all four kinds of mute state, and the checks over them.
@@ -251,6 +253,13 @@ impl Inner {
         self.stripes.next_after(self.clock.now_ms())
     }
 
+    /// Clears one ended entry (the sweeper's, holding every stripe).
+    fn clear(&self, key: crate::change::Timed, now: u64, changes: &mut Vec<crate::change::Change>) {
+        if let Some(op) = self.tables.clearing_op(key) {
+            self.tables.apply(op, now, changes);
+        }
+    }
+
     pub(crate) fn sweep(&self) -> usize {
         let started = std::time::Instant::now();
         let writer = self.writer.lock();
@@ -265,14 +274,14 @@ impl Inner {
         } else {
             held.take_due(silent)
         };
-        for key in &quiet {
-            self.tables.apply(key.clearing_op(), now, &mut changes);
+        for &key in &quiet {
+            self.clear(key, now, &mut changes);
         }
         self.entries.track(&changes);
         held.track(std::mem::take(&mut changes));
         let due = loud.map_or_else(Vec::new, |upto| held.take_due(upto));
-        for key in &due {
-            self.tables.apply(key.clearing_op(), now, &mut changes);
+        for &key in &due {
+            self.clear(key, now, &mut changes);
         }
         let events = self.events(&changes, now);
         self.entries.track(&changes);

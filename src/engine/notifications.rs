@@ -98,16 +98,25 @@ impl Engine {
     #[must_use]
     pub fn notification_settings(&self, user: &str) -> Vec<NotifySetting> {
         let now = self.inner.clock.now_ms();
-        let Some(u) = self.inner.tables.users.get(user) else {
-            return Vec::new();
+        let tables = &self.inner.tables;
+        // Handles under the user's guard, ids after it is released.
+        let settings: Vec<(Handle, Setting)> = match tables.users.get(user) {
+            None => return Vec::new(),
+            Some(u) => u
+                .notify
+                .iter()
+                .filter(|(_, s)| active(s.until, now))
+                .copied()
+                .collect(),
         };
-        u.notify
-            .iter()
-            .filter(|(_, s)| active(s.until, now))
-            .map(|(room, s)| NotifySetting {
-                room: room.to_string(),
-                level: s.level,
-                expiry: Expiry::from_raw(s.until),
+        settings
+            .into_iter()
+            .filter_map(|(room, s)| {
+                Some(NotifySetting {
+                    room: tables.rooms.id_of(room)?.into(),
+                    level: s.level,
+                    expiry: Expiry::from_raw(s.until),
+                })
             })
             .collect()
     }

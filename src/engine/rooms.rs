@@ -73,10 +73,16 @@ impl Engine {
     /// `room`'s allow list, by user id.
     #[must_use]
     pub fn allow_list(&self, room: &str) -> Vec<String> {
-        let mut out: Vec<String> = match self.inner.tables.rooms.get(room) {
+        let tables = &self.inner.tables;
+        // Handles under the room's guard, ids after it is released.
+        let list: Vec<Handle> = match tables.rooms.get(room) {
             None => return Vec::new(),
-            Some(r) => r.allow_list().map(|u| u.to_string()).collect(),
+            Some(r) => r.allow_list().collect(),
         };
+        let mut out: Vec<String> = list
+            .into_iter()
+            .filter_map(|u| Some(tables.users.id_of(u)?.into()))
+            .collect();
         out.sort_unstable();
         out
     }
@@ -84,10 +90,10 @@ impl Engine {
     /// Whether `user` is on `room`'s allow list.
     #[must_use]
     pub fn is_allowed(&self, room: &str, user: &str) -> bool {
-        self.inner
-            .tables
-            .rooms
-            .get(room)
-            .is_some_and(|r| r.allows(user))
+        let tables = &self.inner.tables;
+        tables
+            .users
+            .find(user)
+            .is_some_and(|user| tables.rooms.get(room).is_some_and(|r| r.allows(user)))
     }
 }

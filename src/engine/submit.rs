@@ -2,7 +2,7 @@
 //! for the write pipeline. The blocking mutation methods are these, waited.
 
 use super::*;
-use crate::store::Key;
+use crate::ids::Key;
 use crate::write::{Check, Derive, Outcome, Request, Slot, Ticket};
 
 /// The engine's mutations, returning at once with a [`Ticket`] for each: `.await` it on

@@ -130,7 +130,7 @@ pub(crate) fn decode(fields: &[(Vec<u8>, Vec<u8>)]) -> Result<Entry, String> {
 mod tests {
     use super::*;
     use crate::expiry::Expiry;
-    use crate::store::Key;
+    use crate::ids::Key;
 
     fn owned(fields: &[(&'static str, Vec<u8>)]) -> Vec<(Vec<u8>, Vec<u8>)> {
         fields

@@ -264,7 +264,7 @@ pub(crate) fn id((ms, seq): (u64, u64)) -> StreamId {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::Key;
+    use crate::ids::Key;
 
     fn sample() -> Batch {
         let mut batch = Batch {

@@ -30,10 +30,11 @@ use crate::engine::{Inner, Writer};
 use crate::error::Error;
 use crate::event::Event;
 use crate::expiry::{Expiry, active};
+use crate::ids::Key;
 use crate::module::ModuleStatus;
 use crate::observe::Mutation;
 use crate::op::Op;
-use crate::store::{Key, Tables};
+use crate::store::Tables;
 
 /// The most requests one batch takes.
 const MAX_BATCH: usize = 1024;

@@ -18,8 +18,9 @@ use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
 use crate::change::{Change, Expiries, Timed};
+use crate::ids::Hasher;
 use crate::op::Op;
-use crate::store::{Hasher, Tables};
+use crate::store::Tables;
 
 /// How many stripes: enough that writers on 2 to 16 cores rarely meet on one.
 pub(crate) const STRIPES: usize = 64;
@@ -38,18 +39,19 @@ impl std::fmt::Debug for Stripes {
     }
 }
 
-impl Default for Stripes {
-    fn default() -> Stripes {
+impl Stripes {
+    /// The stripes of ids placed by `hasher`: the tables' own, so an id's stripe is also
+    /// the low bits of its slot's lane.
+    pub fn new(hasher: Hasher) -> Stripes {
         Stripes {
             cells: (0..STRIPES).map(|_| Mutex::default()).collect(),
-            hasher: Hasher::new(),
+            hasher,
         }
     }
 }
 
 /// Stripes held: their guards, by ascending index.
 pub(crate) struct Held<'a> {
-    stripes: &'a Stripes,
     guards: SmallVec<[(usize, MutexGuard<'a, Expiries>); 2]>,
 }
 
@@ -61,12 +63,10 @@ impl Stripes {
         (self.hasher.hash_one(id) & (STRIPES as u64 - 1)) as usize
     }
 
-    /// The stripe whose index holds `key`: its owner's.
-    fn owner(&self, key: &Timed) -> usize {
-        match key {
-            Timed::Notify(user, _) | Timed::Module(user, _) => self.of(user),
-            Timed::Member(room, _) | Timed::Room(room) => self.of(room),
-        }
+    /// The stripe whose index holds `key`: its owner's, the low bits of the owner's
+    /// slot (its lane is the low bits of the same hash [`Stripes::of`] takes).
+    fn owner(key: Timed) -> usize {
+        key.owner().0 as usize & (STRIPES - 1)
     }
 
     /// The stripes `op` reads and changes, ascending; `None` for an operation that
@@ -97,7 +97,6 @@ impl Stripes {
     pub fn lock(&self, op: &Op) -> Held<'_> {
         match self.of_op(op) {
             Some(ids) => Held {
-                stripes: self,
                 guards: ids.into_iter().map(|i| (i, self.cells[i].lock())).collect(),
             },
             None => self.lock_all(),
@@ -107,7 +106,6 @@ impl Stripes {
     /// Locks every stripe, waiting for them.
     pub fn lock_all(&self) -> Held<'_> {
         Held {
-            stripes: self,
             guards: self.cells.iter().map(Mutex::lock).enumerate().collect(),
         }
     }
@@ -124,13 +122,13 @@ impl Stripes {
 
 impl Held<'_> {
     /// The index that holds `key`: its owner's stripe, which must be held.
-    fn owner_cell(&mut self, key: &Timed) -> &mut Expiries {
+    fn owner_cell(&mut self, key: Timed) -> &mut Expiries {
         // An operation of one id holds one stripe: the owner of every entry it changes.
         let i = if self.guards.len() == 1 {
-            debug_assert_eq!(self.guards[0].0, self.stripes.owner(key));
+            debug_assert_eq!(self.guards[0].0, Stripes::owner(key));
             self.guards[0].0
         } else {
-            self.stripes.owner(key)
+            Stripes::owner(key)
         };
         self.cell(i)
     }
@@ -148,9 +146,9 @@ impl Held<'_> {
 
     /// Follows `changes` into the expiry indexes of their owners' stripes.
     pub fn track(&mut self, changes: Vec<Change>) {
-        for c in changes {
+        for c in &changes {
             if let Some((key, old, new)) = c.timed_ends() {
-                self.owner_cell(&key).track(key, old, new);
+                self.owner_cell(key).track(key, old, new);
             }
         }
     }
@@ -175,8 +173,7 @@ impl Held<'_> {
         let mut by_stripe: Vec<Vec<_>> = (0..STRIPES).map(|_| Vec::with_capacity(each)).collect();
         tables.timed_entries(|raw, key| {
             if crate::change::finite(raw) {
-                let key = key();
-                by_stripe[self.stripes.owner(&key)].push((raw, key));
+                by_stripe[Stripes::owner(key)].push((raw, key));
             }
         });
         for (i, entries) in by_stripe.into_iter().enumerate() {

@@ -11,7 +11,7 @@ use arbitrary::{Arbitrary, Unstructured};
 use mutegate::Clock as _;
 use mutegate::{
     AllowPolicy, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions, Module,
-    ModuleChange, Mute, MuteFor, NotifyLevel, Role, Target,
+    ModuleChange, Mute, MuteFor, NotifyLevel, Role, RoomHandle, Target, TargetHandle, UserHandle,
 };
 
 pub const T0: u64 = 1_000_000;
@@ -729,23 +729,161 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
 ///
 /// The first disagreement, described.
 pub fn run(policy: AllowPolicy, shards: usize, steps: &[Step]) -> Result<(), String> {
+    run_with(policy, shards, steps, false)
+}
+
+/// [`run`], also comparing every check made by handle ([`compare_handles`]) after every
+/// step, with handles resolved once per engine and kept across steps; at the end every
+/// handle is released, every id's state removed, and the engine must hold no id.
+///
+/// # Errors
+///
+/// The first disagreement, described.
+pub fn run_handles(policy: AllowPolicy, shards: usize, steps: &[Step]) -> Result<(), String> {
+    run_with(policy, shards, steps, true)
+}
+
+/// Handles of every user and room id, resolved on one engine.
+pub struct Handles {
+    pub users: Vec<UserHandle>,
+    pub rooms: Vec<RoomHandle>,
+}
+
+impl Handles {
+    /// Resolves every id of the alphabet (and checks that bad ids are refused).
+    pub fn resolve(e: &Engine) -> Result<Handles, String> {
+        check_eq!(
+            e.user_handle("").map(|_| ()),
+            Err(Error::EmptyId {
+                kind: mutegate::IdKind::User
+            })
+        );
+        check_eq!(e.room_handle(LONG).is_err(), true, "over-long room id");
+        let users = USERS
+            .iter()
+            .map(|u| e.user_handle(u).map_err(|x| x.to_string()))
+            .collect::<Result<_, _>>()?;
+        let rooms = ROOMS
+            .iter()
+            .map(|r| e.room_handle(r).map_err(|x| x.to_string()))
+            .collect::<Result<_, _>>()?;
+        Ok(Handles { users, rooms })
+    }
+
+    /// Releases every handle; each must still have been pinned.
+    pub fn release(self, e: &Engine) -> Result<(), String> {
+        for u in self.users {
+            check_eq!(e.release_user_handle(u), true, "release {:?}", u);
+            check_eq!(e.release_user_handle(u), false, "second release {:?}", u);
+        }
+        for r in self.rooms {
+            check_eq!(e.release_room_handle(r), true, "release {:?}", r);
+        }
+        Ok(())
+    }
+}
+
+/// Every send check and push decision made by handle agrees with the model.
+pub fn compare_handles(e: &Engine, m: &Model, h: &Handles) -> Result<(), String> {
+    let view = e.at(m.now);
+    for (u, &uh) in USERS.iter().zip(&h.users) {
+        check_eq!(e.user_id(uh), Some(u.to_string()));
+        for role in ROLES {
+            let want = m.check(u, Target::p2p(USERS[0]), role);
+            check_eq!(
+                e.check_send_handle(uh, TargetHandle::p2p(), role),
+                want,
+                "{} p2p",
+                u
+            );
+        }
+        for (r, &rh) in ROOMS.iter().zip(&h.rooms) {
+            check_eq!(e.room_id(rh), Some(r.to_string()));
+            for module in Module::ALL {
+                let t = TargetHandle::new(module, rh);
+                for role in ROLES {
+                    let want = m.check(u, Target::new(module, r), role);
+                    check_eq!(
+                        e.check_send_handle(uh, t, role),
+                        want,
+                        "{} -> {} {:?}",
+                        u,
+                        r,
+                        module
+                    );
+                    check_eq!(view.check_send_handle(uh, t, role), want);
+                }
+                check_eq!(
+                    e.can_send_handle(uh, t),
+                    m.check(u, Target::new(module, r), Role::Member).is_ok()
+                );
+            }
+            let level = m.level(u, r);
+            for mentioned in [false, true] {
+                check_eq!(
+                    e.should_push_handle(uh, rh, mentioned),
+                    level.allows_push(mentioned)
+                );
+                check_eq!(
+                    view.should_push_handle(uh, rh, mentioned),
+                    level.allows_push(mentioned)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+fn run_with(
+    policy: AllowPolicy,
+    shards: usize,
+    steps: &[Step],
+    by_handle: bool,
+) -> Result<(), String> {
     let mut h = Harness::new(policy, shards);
     let mut model = Model {
         now: T0,
         policy,
         ..Model::default()
     };
+    let mut handles: Option<Handles> = None;
     let tail = [Step::Advance(10_000), Step::Sweep];
     for step in steps.iter().chain(tail.iter()) {
         let want = model.apply(step);
         let got = run_on_engine(&mut h, step);
         check_eq!(got, want, "step {:?}", step);
         compare(&h.engine, &model).map_err(|e| format!("after {step:?}: {e}"))?;
+        if by_handle {
+            // A reopened or restored engine is another engine: its handles are new.
+            if matches!(step, Step::Reopen | Step::SnapshotRestore) {
+                handles = None;
+            }
+            if handles.is_none() {
+                handles = Some(Handles::resolve(&h.engine)?);
+            }
+            let pinned = handles.as_ref().expect("resolved above");
+            compare_handles(&h.engine, &model, pinned)
+                .map_err(|e| format!("after {step:?}, by handle: {e}"))?;
+        }
         let mut got = h.expired.lock().unwrap().clone();
         let mut want = model.expired.clone();
         got.sort();
         want.sort();
         check_eq!(got, want, "Expired events after {:?}", step);
+    }
+    if let Some(pinned) = handles {
+        pinned.release(&h.engine)?;
+        for u in USERS {
+            h.engine.remove_user(u).map_err(|e| e.to_string())?;
+        }
+        for r in ROOMS {
+            h.engine.remove_room(r).map_err(|e| e.to_string())?;
+        }
+        check_eq!(
+            h.engine.stats().interned_ids,
+            0,
+            "ids held once nothing holds them"
+        );
     }
     Ok(())
 }

@@ -1,0 +1,481 @@
+//! [`Table`]: a sharded map from id to state that interns its ids.
+//!
+//! Each shard keeps its ids' bytes in one buffer, a place per id (where its bytes are,
+//! its generation, how many entries elsewhere point at it, its state), and a hash index
+//! of places. An id has a place while it has state or something points at it (a member
+//! mute or an allow entry in a room points at its user; a public handle pins its id);
+//! when neither holds, the place is given back, with a new generation, and its bytes
+//! are reclaimed once enough of the buffer is dead.
+//!
+//! The low bits of a [`Slot`] are the id's lane: the low bits of its hash, which name
+//! its shard and (the low six) its stripe, so the owner of an entry is known from its
+//! slot without hashing the id again.
+
+use hashbrown::HashTable;
+use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
+
+use std::collections::HashMap;
+
+use super::{Handle, Hasher, Key, Seeded, Slot};
+
+/// A state that is dropped from its table once it holds nothing.
+pub(crate) trait Entry: Default {
+    /// Whether the state holds nothing.
+    fn is_empty(&self) -> bool;
+}
+
+/// The `len` of a place that is free.
+const FREE: u32 = u32::MAX;
+/// Dead bytes a shard tolerates before it compacts its buffer (and then only when
+/// they are half of it).
+const COMPACT_AFTER: usize = 1 << 12;
+
+/// One interned id.
+#[derive(Debug)]
+struct Place<S> {
+    start: u32,
+    len: u32,
+    generation: u32,
+    /// Entries elsewhere that point at this id, and public handles that pin it.
+    refs: u32,
+    /// Boxed: most ids some entry points at have no state of their own.
+    state: Option<Box<S>>,
+}
+
+#[derive(Debug)]
+struct Shard<S> {
+    /// Places, found by the id's hash.
+    index: HashTable<u32>,
+    places: Vec<Place<S>>,
+    free: Vec<u32>,
+    bytes: Vec<u8>,
+    /// Bytes of `bytes` no place uses any more.
+    dead: usize,
+    /// Pins by public handles, by place (few places have any). A pinned place holds one
+    /// reference of its own, whatever its pin count.
+    pins: HashMap<u32, u32, Seeded>,
+    /// Places with state.
+    states: usize,
+}
+
+impl<S> Default for Shard<S> {
+    fn default() -> Self {
+        Shard {
+            index: HashTable::new(),
+            places: Vec::new(),
+            free: Vec::new(),
+            bytes: Vec::new(),
+            dead: 0,
+            pins: HashMap::default(),
+            states: 0,
+        }
+    }
+}
+
+/// The bytes of place `p` as an id (`places` and `bytes` of one shard).
+#[inline]
+fn id_of<'a, S>(places: &[Place<S>], bytes: &'a [u8], p: u32) -> &'a str {
+    let place = &places[p as usize];
+    let range = place.start as usize..(place.start + place.len) as usize;
+    // Only whole `&str`s are copied into the buffer, and compaction moves whole ids.
+    std::str::from_utf8(&bytes[range]).expect("a shard's buffer holds whole ids")
+}
+
+impl<S> Shard<S> {
+    #[inline]
+    fn find(&self, hash: u64, id: &str) -> Option<u32> {
+        self.index
+            .find(hash, |&p| id_of(&self.places, &self.bytes, p) == id)
+            .copied()
+    }
+
+    fn id(&self, p: u32) -> &str {
+        id_of(&self.places, &self.bytes, p)
+    }
+
+    /// Gives place `p` back if nothing holds it any more.
+    fn reclaim(&mut self, p: u32, hasher: &Hasher) {
+        let place = &self.places[p as usize];
+        if place.refs != 0 || place.state.is_some() {
+            return;
+        }
+        let hash = hasher.hash_one(self.id(p));
+        if let Ok(found) = self.index.find_entry(hash, |&q| q == p) {
+            found.remove();
+        }
+        let place = &mut self.places[p as usize];
+        self.dead += place.len as usize;
+        place.len = FREE;
+        place.generation = place.generation.wrapping_add(1);
+        self.free.push(p);
+        if self.dead > COMPACT_AFTER && self.dead * 2 > self.bytes.len() {
+            self.compact();
+        }
+    }
+
+    /// Copies the live ids into a fresh buffer.
+    fn compact(&mut self) {
+        let mut bytes = Vec::with_capacity(self.bytes.len() - self.dead);
+        for place in self.places.iter_mut().filter(|p| p.len != FREE) {
+            let start = bytes.len();
+            bytes.extend_from_slice(&self.bytes[place.start as usize..][..place.len as usize]);
+            place.start = start as u32;
+        }
+        self.bytes = bytes;
+        self.dead = 0;
+    }
+}
+
+/// A sharded map from id to state `S` that gives each id a [`Handle`].
+pub(crate) struct Table<S> {
+    shards: Box<[RwLock<Shard<S>>]>,
+    hasher: Hasher,
+    /// log2 of the lanes: at least 64 (the stripes) and at least the shards.
+    lane_bits: u32,
+}
+
+impl<S> std::fmt::Debug for Table<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Table")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S: Entry> Table<S> {
+    /// A table of `shards` shards (a power of two), hashing ids with `hasher`.
+    pub fn new(shards: usize, hasher: Hasher) -> Table<S> {
+        debug_assert!(shards.is_power_of_two());
+        Table {
+            shards: (0..shards).map(|_| RwLock::default()).collect(),
+            hasher,
+            lane_bits: shards.max(64).trailing_zeros(),
+        }
+    }
+
+    /// The hash of an id, as the shards, the lanes and the stripes use it.
+    #[inline]
+    pub fn hash(&self, id: &str) -> u64 {
+        self.hasher.hash_one(id)
+    }
+
+    /// The lane of a hash.
+    #[inline]
+    fn lane(&self, hash: u64) -> u32 {
+        (hash & ((1 << self.lane_bits) - 1)) as u32
+    }
+
+    #[inline]
+    fn shard(&self, lane: u32) -> &RwLock<Shard<S>> {
+        &self.shards[lane as usize & (self.shards.len() - 1)]
+    }
+
+    #[inline]
+    fn slot(&self, lane: u32, place: u32) -> Slot {
+        Slot(place << self.lane_bits | lane)
+    }
+
+    /// The lane and the place of a slot.
+    #[inline]
+    fn split(&self, slot: Slot) -> (u32, u32) {
+        (
+            slot.0 & ((1 << self.lane_bits) - 1),
+            slot.0 >> self.lane_bits,
+        )
+    }
+
+    /// The handle of place `p` of a shard (lane from its hash).
+    fn handle_of(&self, shard: &Shard<S>, p: u32) -> Handle {
+        let lane = self.lane(self.hash(shard.id(p)));
+        Handle::new(self.slot(lane, p), shard.places[p as usize].generation)
+    }
+
+    /// `id`'s state, read-locked (its shard's readers may share it).
+    #[inline]
+    pub fn get(&self, id: &str) -> Option<MappedRwLockReadGuard<'_, S>> {
+        let hash = self.hash(id);
+        let shard = self.shard(self.lane(hash)).read();
+        RwLockReadGuard::try_map(shard, |s| {
+            let p = s.find(hash, id)?;
+            s.places[p as usize].state.as_deref()
+        })
+        .ok()
+    }
+
+    /// Runs `f` on `id`'s handle and state (if it has state) under its shard's read lock;
+    /// `None` if the id holds no place.
+    #[inline]
+    pub fn read<R>(&self, id: &str, f: impl FnOnce(Handle, Option<&S>) -> R) -> Option<R> {
+        let hash = self.hash(id);
+        let lane = self.lane(hash);
+        let shard = self.shard(lane).read();
+        let p = shard.find(hash, id)?;
+        let place = &shard.places[p as usize];
+        Some(f(
+            Handle::new(self.slot(lane, p), place.generation),
+            place.state.as_deref(),
+        ))
+    }
+
+    /// Runs `f` on the state of the id `handle` stands for; `None` if the handle is stale
+    /// (its id gave its place back).
+    #[inline]
+    pub fn read_handle<R>(&self, handle: Handle, f: impl FnOnce(Option<&S>) -> R) -> Option<R> {
+        let (lane, p) = self.split(handle.slot());
+        let shard = self.shard(lane).read();
+        let place = shard.places.get(p as usize)?;
+        (place.len != FREE && place.generation == handle.generation())
+            .then(|| f(place.state.as_deref()))
+    }
+
+    /// `id`'s handle, if it holds a place.
+    pub fn find(&self, id: &str) -> Option<Handle> {
+        self.read(id, |h, _| h)
+    }
+
+    /// The id in `slot` and its handle, if the slot holds one.
+    pub fn id(&self, slot: Slot) -> Option<(Key, Handle)> {
+        let (lane, p) = self.split(slot);
+        let shard = self.shard(lane).read();
+        let place = shard.places.get(p as usize)?;
+        (place.len != FREE).then(|| (Key::from(shard.id(p)), Handle::new(slot, place.generation)))
+    }
+
+    /// The id a handle stands for, unless the handle is stale.
+    pub fn id_of(&self, handle: Handle) -> Option<Key> {
+        self.id(handle.slot())
+            .and_then(|(id, current)| (current == handle).then_some(id))
+    }
+
+    /// The place of `id` in a write-locked shard, made if `create`.
+    fn place(&self, shard: &mut Shard<S>, hash: u64, id: &str, create: bool) -> Option<u32> {
+        if let Some(p) = shard.find(hash, id) {
+            return Some(p);
+        }
+        if !create {
+            return None;
+        }
+        let start = u32::try_from(shard.bytes.len())
+            .ok()
+            .filter(|s| s.checked_add(id.len() as u32).is_some_and(|e| e < FREE))
+            .expect("a table shard holds under 4 GiB of ids");
+        shard.bytes.extend_from_slice(id.as_bytes());
+        let fresh = Place {
+            start,
+            len: id.len() as u32,
+            generation: 0,
+            refs: 0,
+            state: None,
+        };
+        let p = match shard.free.pop() {
+            Some(p) => {
+                let generation = shard.places[p as usize].generation;
+                shard.places[p as usize] = Place {
+                    generation,
+                    ..fresh
+                };
+                p
+            }
+            None => {
+                let p = u32::try_from(shard.places.len())
+                    .ok()
+                    .filter(|p| p >> (32 - self.lane_bits) == 0)
+                    .expect("a table shard holds under 2^26 ids");
+                shard.places.push(fresh);
+                p
+            }
+        };
+        let Shard {
+            index,
+            places,
+            bytes,
+            ..
+        } = shard;
+        index.insert_unique(hash, p, |&q| self.hasher.hash_one(id_of(places, bytes, q)));
+        Some(p)
+    }
+
+    /// Edits `id`'s state: makes it first if `create` (and the id's place, if needed),
+    /// drops it if it ends up empty (and the place, if nothing else holds it). `created`
+    /// runs before a new state is stored, `dropped` after one is removed, both under the
+    /// shard's write lock. `None` if there was no state and `create` was false.
+    pub fn edit<R>(
+        &self,
+        id: &str,
+        create: bool,
+        hooks: (impl FnOnce(), impl FnOnce()),
+        f: impl FnOnce(Handle, &mut S) -> R,
+    ) -> Option<R> {
+        let (created, dropped) = hooks;
+        let hash = self.hash(id);
+        let lane = self.lane(hash);
+        let mut shard = self.shard(lane).write();
+        let p = self.place(&mut shard, hash, id, create)?;
+        let place = &mut shard.places[p as usize];
+        let handle = Handle::new(self.slot(lane, p), place.generation);
+        match &mut place.state {
+            Some(state) => {
+                let out = f(handle, state);
+                if state.is_empty() {
+                    place.state = None;
+                    shard.states -= 1;
+                    dropped();
+                    shard.reclaim(p, &self.hasher);
+                }
+                Some(out)
+            }
+            None if create => {
+                let mut state = S::default();
+                let out = f(handle, &mut state);
+                if state.is_empty() {
+                    shard.reclaim(p, &self.hasher);
+                } else {
+                    created();
+                    place.state = Some(Box::new(state));
+                    shard.states += 1;
+                }
+                Some(out)
+            }
+            None => None,
+        }
+    }
+
+    /// Removes `id`'s state, returning it with the id's handle (valid until the caller
+    /// releases whatever else held the place).
+    pub fn take(&self, id: &str) -> Option<(Handle, Box<S>)> {
+        let hash = self.hash(id);
+        let lane = self.lane(hash);
+        let mut shard = self.shard(lane).write();
+        let p = shard.find(hash, id)?;
+        let place = &mut shard.places[p as usize];
+        let handle = Handle::new(self.slot(lane, p), place.generation);
+        let state = place.state.take()?;
+        shard.states -= 1;
+        shard.reclaim(p, &self.hasher);
+        Some((handle, state))
+    }
+
+    /// `id`'s handle, with one more reference held on its place (made if needed).
+    pub fn acquire(&self, id: &str) -> Handle {
+        self.hold(id, false)
+    }
+
+    /// `id`'s handle, pinned once more (made if needed): what a public handle holds.
+    pub fn pin(&self, id: &str) -> Handle {
+        self.hold(id, true)
+    }
+
+    fn hold(&self, id: &str, pin: bool) -> Handle {
+        let hash = self.hash(id);
+        let lane = self.lane(hash);
+        let mut shard = self.shard(lane).write();
+        let p = self
+            .place(&mut shard, hash, id, true)
+            .expect("create makes a place");
+        let s = &mut *shard;
+        let first_pin = pin && {
+            let pins = s.pins.entry(p).or_insert(0);
+            *pins = pins.checked_add(1).expect("under 2^32 pins of one id");
+            *pins == 1
+        };
+        let place = &mut s.places[p as usize];
+        if !pin || first_pin {
+            place.refs = place
+                .refs
+                .checked_add(1)
+                .expect("under 2^32 references to one id");
+        }
+        Handle::new(self.slot(lane, p), place.generation)
+    }
+
+    /// Gives back one reference taken by [`acquire`](Table::acquire). A stale handle
+    /// changes nothing.
+    pub fn release(&self, handle: Handle) {
+        self.let_go(handle, false);
+    }
+
+    /// Gives back one pin taken by [`pin`](Table::pin); `false` (and nothing changed)
+    /// for a stale handle or one whose id is not pinned.
+    pub fn unpin(&self, handle: Handle) -> bool {
+        self.let_go(handle, true)
+    }
+
+    fn let_go(&self, handle: Handle, pin: bool) -> bool {
+        let (lane, p) = self.split(handle.slot());
+        let mut shard = self.shard(lane).write();
+        let s = &mut *shard;
+        let Some(place) = s.places.get_mut(p as usize) else {
+            return false;
+        };
+        if place.len == FREE || place.generation != handle.generation() || place.refs == 0 {
+            return false;
+        }
+        if pin {
+            let Some(pins) = s.pins.get_mut(&p) else {
+                return false;
+            };
+            *pins -= 1;
+            if *pins > 0 {
+                return true;
+            }
+            s.pins.remove(&p);
+        }
+        place.refs -= 1;
+        s.reclaim(p, &self.hasher);
+        true
+    }
+
+    /// Calls `f` with every id that has state, one shard read-locked at a time.
+    pub fn for_each(&self, mut f: impl FnMut(Handle, &str, &S)) {
+        for shard in &*self.shards {
+            let shard = shard.read();
+            for (p, place) in shard.places.iter().enumerate() {
+                if let Some(state) = &place.state {
+                    f(self.handle_of(&shard, p as u32), shard.id(p as u32), state);
+                }
+            }
+        }
+    }
+
+    /// Calls `f` with every id that has state, write-locked one shard at a time; drops
+    /// the states `f` leaves empty.
+    pub fn for_each_mut(&self, mut f: impl FnMut(Handle, &str, &mut S)) {
+        for shard in &*self.shards {
+            let mut shard = shard.write();
+            for p in 0..shard.places.len() as u32 {
+                let handle = match shard.places[p as usize].state {
+                    Some(_) => self.handle_of(&shard, p),
+                    None => continue,
+                };
+                let s = &mut *shard;
+                let place = &mut s.places[p as usize];
+                let range = place.start as usize..(place.start + place.len) as usize;
+                let id =
+                    std::str::from_utf8(&s.bytes[range]).expect("a shard's buffer holds whole ids");
+                let state = place.state.as_deref_mut().expect("checked above");
+                f(handle, id, state);
+                if state.is_empty() {
+                    place.state = None;
+                    s.states -= 1;
+                    s.reclaim(p, &self.hasher);
+                }
+            }
+        }
+    }
+
+    /// How many ids have state.
+    pub fn len(&self) -> usize {
+        self.shards.iter().map(|s| s.read().states).sum()
+    }
+
+    /// Bytes the shards keep for ids, dead ones included (tests of compaction).
+    #[cfg(test)]
+    pub fn buffered_bytes(&self) -> usize {
+        self.shards.iter().map(|s| s.read().bytes.len()).sum()
+    }
+
+    /// How many ids hold a place (state, references or pins).
+    pub fn interned(&self) -> usize {
+        self.shards.iter().map(|s| s.read().index.len()).sum()
+    }
+}

@@ -1,0 +1,235 @@
+//! Reading the tables whole: their timed entries (for the expiry index), the live state
+//! as operations (for snapshots), and a consistency check.
+//!
+//! Entries point at other ids by handle; their ids are looked up after the entry's
+//! shard is released, so no reader holds two shard guards at once.
+
+use crate::change::Timed;
+use crate::expiry::{Expiry, Raw, active};
+use crate::ids::{Entry, Handle, Key};
+use crate::module::Module;
+use crate::notify::NotifyLevel;
+use crate::op::Op;
+
+use super::Tables;
+
+impl Tables {
+    /// Calls `f` with the end and the key of every stored entry that can end.
+    pub fn timed_entries(&self, mut f: impl FnMut(Raw, Timed)) {
+        self.users.for_each(|uh, _, u| {
+            for (room, s) in &u.notify {
+                f(s.until, Timed::Notify(uh.slot(), room.slot()));
+            }
+            for (module, raw) in Module::ALL.into_iter().zip(u.modules()) {
+                f(raw, Timed::Module(uh.slot(), module));
+            }
+        });
+        self.rooms.for_each(|rh, _, r| {
+            for (user, &raw) in &r.members {
+                f(raw, Timed::Member(rh.slot(), user.slot()));
+            }
+            f(r.mute, Timed::Room(rh.slot()));
+        });
+    }
+
+    /// The operation that clears a stored timed entry (the sweeper's); `None` if the
+    /// entry's ids are no longer interned.
+    pub fn clearing_op(&self, key: Timed) -> Option<Op> {
+        Some(match key {
+            Timed::Notify(user, room) => Op::SetNotify {
+                user: self.users.id(user)?.0,
+                room: self.rooms.id(room)?.0,
+                level: NotifyLevel::All,
+                until: Expiry::Never,
+            },
+            Timed::Member(room, user) => Op::UnmuteMembers {
+                room: self.rooms.id(room)?.0,
+                users: vec![self.users.id(user)?.0],
+            },
+            Timed::Module(user, module) => {
+                let mut change = [None; 4];
+                change[module.index()] = Some(false);
+                Op::SetModules {
+                    user: self.users.id(user)?.0,
+                    change,
+                    until: Expiry::Never,
+                }
+            }
+            Timed::Room(room) => Op::UnmuteRoom {
+                room: self.rooms.id(room)?.0,
+            },
+        })
+    }
+
+    /// The id of a room a user's setting points at.
+    fn room_id(&self, room: Handle) -> Key {
+        self.rooms.id_of(room).unwrap_or_else(|| "<no room>".into())
+    }
+
+    /// The id of a user a room's entry points at.
+    fn user_id(&self, user: Handle) -> Key {
+        self.users.id_of(user).unwrap_or_else(|| "<no user>".into())
+    }
+
+    /// The live state as operations that rebuild it (ended entries left out), in an
+    /// order that keeps each user's notification list oldest first.
+    pub fn to_ops(&self, now: u64) -> Vec<Op> {
+        let mut ops = Vec::new();
+        // Handles first, ids after each table's pass (never two shards held).
+        let mut settings: Vec<(Key, Handle, NotifyLevel, Raw)> = Vec::new();
+        self.users.for_each(|_, user, u| {
+            for (room, s) in &u.notify {
+                if active(s.until, now) {
+                    settings.push((user.into(), *room, s.level, s.until));
+                }
+            }
+            for (i, raw) in u.modules().into_iter().enumerate() {
+                if active(raw, now) {
+                    let mut change = [None; 4];
+                    change[i] = Some(true);
+                    ops.push(Op::SetModules {
+                        user: user.into(),
+                        change,
+                        until: Expiry::from_raw(raw),
+                    });
+                }
+            }
+        });
+        ops.extend(
+            settings
+                .into_iter()
+                .map(|(user, room, level, until)| Op::SetNotify {
+                    user,
+                    room: self.room_id(room),
+                    level,
+                    until: Expiry::from_raw(until),
+                }),
+        );
+        let mut members: Vec<(Key, Handle, Raw)> = Vec::new();
+        let mut allowed: Vec<(Key, Vec<Handle>)> = Vec::new();
+        self.rooms.for_each(|_, room, r| {
+            for (&user, &raw) in r.members.iter().filter(|&(_, &raw)| active(raw, now)) {
+                members.push((room.into(), user, raw));
+            }
+            if active(r.mute, now) {
+                ops.push(Op::MuteRoom {
+                    room: room.into(),
+                    until: Expiry::from_raw(r.mute),
+                });
+            }
+            let list: Vec<Handle> = r.allow_list().collect();
+            if !list.is_empty() {
+                allowed.push((room.into(), list));
+            }
+        });
+        ops.extend(
+            members
+                .into_iter()
+                .map(|(room, user, raw)| Op::MuteMembers {
+                    room,
+                    users: vec![self.user_id(user)],
+                    until: Expiry::from_raw(raw),
+                }),
+        );
+        ops.extend(allowed.into_iter().map(|(room, list)| Op::Allow {
+            room,
+            users: list.into_iter().map(|u| self.user_id(u)).collect(),
+        }));
+        ops
+    }
+
+    /// Checks that the two indexes agree, that every handle an entry holds names an
+    /// interned id, and that no empty entry is kept.
+    pub fn verify(&self) -> Result<(), String> {
+        let mut problems = Vec::new();
+        let mut pairs: Vec<(Key, Handle, super::Setting)> = Vec::new();
+        self.users.for_each(|_, user, u| {
+            if u.is_empty() {
+                problems.push(format!("user {user:?} has an empty entry"));
+            }
+            if !self.filters.users.may_contain(user) {
+                problems.push(format!(
+                    "user {user:?} is stored but its filter says absent"
+                ));
+            }
+            for &(room, s) in &u.notify {
+                pairs.push((user.into(), room, s));
+            }
+        });
+        let user_pairs = pairs.len();
+        for (user, room, s) in pairs {
+            let Some(id) = self.rooms.id_of(room) else {
+                problems.push(format!(
+                    "user {user:?} has a setting for a room no longer interned"
+                ));
+                continue;
+            };
+            let found = self.rooms.get(&id).and_then(|r| r.setting(&user));
+            if found != Some(s) {
+                problems.push(format!(
+                    "user {user:?} room {id:?}: user-major {s:?}, room-major {found:?}"
+                ));
+            }
+        }
+        let mut room_pairs = 0usize;
+        let mut pointed: Vec<(Key, Handle, bool)> = Vec::new();
+        self.rooms.for_each(|_, room, r| {
+            if r.is_empty() {
+                problems.push(format!("room {room:?} has an empty entry"));
+            }
+            room_pairs += r.notify.as_ref().map_or(0, |m| m.len());
+            if r.notify.as_ref().is_some_and(|m| m.is_empty()) {
+                problems.push(format!("room {room:?} keeps an empty settings map"));
+            }
+            if r.mute != crate::expiry::NONE && !self.filters.room_mutes.may_contain(room) {
+                problems.push(format!("room {room:?} is muted but its filter says absent"));
+            }
+            pointed.extend(r.members.keys().map(|&u| (Key::from(room), u, true)));
+            pointed.extend(r.allow_list().map(|u| (Key::from(room), u, false)));
+        });
+        for (room, user, member) in pointed {
+            match self.users.id_of(user) {
+                None => problems.push(format!("room {room:?} points at a user no longer interned")),
+                Some(u) if member && !self.filters.members.may_contain((&*room, &*u)) => problems
+                    .push(format!(
+                        "member {u:?} of room {room:?} is muted but its filter says absent"
+                    )),
+                Some(_) => {}
+            }
+        }
+        if user_pairs != room_pairs {
+            problems.push(format!(
+                "{user_pairs} settings user-major but {room_pairs} room-major"
+            ));
+        }
+        problems.into_iter().next().map_or(Ok(()), Err)
+    }
+}
+
+/// Puts `ops` (from [`Tables::to_ops`]) in a canonical order: a user's operations by
+/// user id (keeping their notification list's order), then a room's by room id, each
+/// room's member mutes by user id, allow lists sorted. The same state gives the same
+/// sequence whatever order the tables iterate in.
+pub(crate) fn canonical(ops: &mut [Op]) {
+    fn key(op: &Op) -> (u8, &str, u8, &str) {
+        match op {
+            Op::SetNotify { user, .. } => (0, user, 0, ""),
+            Op::SetModules { user, .. } => (0, user, 1, ""),
+            Op::MuteMembers { room, users, .. } => (1, room, 0, users.first().map_or("", |u| &**u)),
+            Op::MuteRoom { room, .. } => (1, room, 1, ""),
+            Op::Allow { room, .. } => (1, room, 2, ""),
+            Op::UnmuteMembers { room, .. }
+            | Op::UnmuteRoom { room }
+            | Op::Disallow { room, .. }
+            | Op::RemoveRoom { room } => (1, room, 3, ""),
+            Op::RemoveUser { user } => (0, user, 2, ""),
+        }
+    }
+    for op in ops.iter_mut() {
+        if let Op::Allow { users, .. } = op {
+            users.sort_unstable();
+        }
+    }
+    // Stable: a user's notification settings keep their order.
+    ops.sort_by(|a, b| key(a).cmp(&key(b)));
+}

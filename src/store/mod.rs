@@ -1,0 +1,451 @@
+//! The tables behind the engine, and the single function that changes them.
+//!
+//! Two interning tables: user-major (`users`: a user's notification settings, oldest
+//! first, and module mutes) and room-major (`rooms`: the room's notification settings
+//! for fan-out, member mutes, room-wide mute and allow list). Notification settings live
+//! in both and are kept equal. Entries point at other ids by [`Handle`]: a member mute
+//! or an allow entry holds a reference on its user, so the user's id stays interned
+//! while anything points at it; a user's notification setting points at its room, which
+//! the room's own copy of the setting keeps alive.
+//!
+//! Writers of one user or room are serialized by the engine (its key stripes, or the
+//! writer lock), so [`Tables::apply`] never races another writer of the same entry;
+//! writers of disjoint ids may run at once, each entry edited under its shard's guard.
+//! Readers and writers take one shard guard at a time and never two at once.
+
+mod dump;
+mod state;
+#[cfg(test)]
+mod tests;
+
+use std::collections::hash_map::Entry as Slot;
+
+use smallvec::SmallVec;
+
+pub(crate) use dump::canonical;
+pub(crate) use state::{RoomState, Setting, UserState};
+
+use crate::change::{Change, Changes, Timed};
+use crate::expiry::{NONE, Raw, active};
+use crate::filter::Filters;
+use crate::ids::{Handle, Hasher, Key, Table};
+use crate::module::Module;
+use crate::notify::NotifyLevel;
+use crate::op::Op;
+
+/// No hooks: for tables no filter counts by entry.
+const NO_HOOKS: (fn(), fn()) = (|| {}, || {});
+
+/// The two indexes and the filters in front of them.
+#[derive(Debug)]
+pub(crate) struct Tables {
+    pub users: Table<UserState>,
+    pub rooms: Table<RoomState>,
+    pub filters: Filters,
+    /// The hash both tables (and the stripes) place ids by.
+    pub hasher: Hasher,
+}
+
+impl Tables {
+    pub fn new(shards: usize, filter_slots: usize) -> Tables {
+        let hasher = Hasher::new();
+        Tables {
+            users: Table::new(shards, hasher.clone()),
+            rooms: Table::new(shards, hasher.clone()),
+            filters: Filters::new(filter_slots),
+            hasher,
+        }
+    }
+
+    fn edit_user<R>(
+        &self,
+        user: &str,
+        create: bool,
+        f: impl FnOnce(Handle, &mut UserState) -> R,
+    ) -> Option<R> {
+        let users = &self.filters.users;
+        self.users
+            .edit(user, create, (|| users.add(user), || users.remove(user)), f)
+    }
+
+    fn edit_room<R>(
+        &self,
+        room: &str,
+        create: bool,
+        f: impl FnOnce(Handle, &mut RoomState) -> R,
+    ) -> Option<R> {
+        self.rooms.edit(room, create, NO_HOOKS, f)
+    }
+
+    /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
+    fn set_room_mute(&self, room: Key, raw: Raw, changes: &mut impl Changes) {
+        let filter = &self.filters.room_mutes;
+        self.edit_room(&room, raw != NONE, |h, r| {
+            match (r.mute != NONE, raw != NONE) {
+                (false, true) => filter.add(&*room),
+                (true, false) => filter.remove(&*room),
+                _ => {}
+            }
+            if r.mute != NONE || raw != NONE {
+                changes.record(|| Change::Room {
+                    room: room.clone(),
+                    old: r.mute,
+                    new: raw,
+                    at: Timed::Room(h.slot()),
+                });
+            }
+            r.mute = raw;
+        });
+    }
+
+    /// The active notification setting of (user, room), if any.
+    pub fn active_setting(&self, user: &str, room: &str, now: u64) -> Option<Setting> {
+        let room = self.rooms.find(room)?;
+        let s = self.users.get(user)?.setting(room)?;
+        active(s.until, now).then_some(s)
+    }
+
+    /// Applies one operation, reporting every entry it changed to `changes`. `now` only
+    /// decides whether an existing notification setting had already ended (a new setting
+    /// then goes to the end of the user's list).
+    pub fn apply(&self, op: Op, now: u64, changes: &mut impl Changes) {
+        match op {
+            Op::SetNotify {
+                user,
+                room,
+                level,
+                until,
+            } => self.set_notify(user, room, level, until.raw(), now, changes),
+            Op::MuteMembers { room, users, until } => {
+                self.mute_members(room, users, until.raw(), changes);
+            }
+            Op::UnmuteMembers { room, users } => self.unmute_members(room, users, changes),
+            Op::SetModules {
+                user,
+                change,
+                until,
+            } => {
+                let create = change.contains(&Some(true));
+                self.edit_user(&user, create, |h, u| {
+                    let mut modules = u.modules();
+                    for ((slot, c), module) in modules.iter_mut().zip(change).zip(Module::ALL) {
+                        let new = match c {
+                            Some(true) => until.raw(),
+                            Some(false) => NONE,
+                            None => continue,
+                        };
+                        if *slot != NONE || new != NONE {
+                            changes.record(|| Change::Module {
+                                user: user.clone(),
+                                module,
+                                old: *slot,
+                                new,
+                                at: Timed::Module(h.slot(), module),
+                            });
+                        }
+                        *slot = new;
+                    }
+                    u.modules = (modules != [NONE; 4]).then(|| Box::new(modules));
+                });
+            }
+            Op::MuteRoom { room, until } => self.set_room_mute(room, until.raw(), changes),
+            Op::UnmuteRoom { room } => self.set_room_mute(room, NONE, changes),
+            Op::Allow { room, users } => self.allow(room, users, changes),
+            Op::Disallow { room, users } => self.disallow(room, users, changes),
+            Op::RemoveUser { user } => self.remove_user(&user, changes),
+            Op::RemoveRoom { room } => self.remove_room(&room, changes),
+        }
+    }
+
+    /// Edits `room` once per user of `users`, with the user's handle. Adding (`add`):
+    /// a reference on each user is taken first (never two shards locked at once) and
+    /// `f` says whether its entry kept it (`false`: the user was there already, so it
+    /// is given back). Removing: users are looked up (one not interned has no entry)
+    /// and `f` says whether it dropped an entry, whose reference is then given back.
+    fn each_user(
+        &self,
+        room: &str,
+        users: Vec<Key>,
+        add: bool,
+        mut f: impl FnMut(Handle, &mut RoomState, Key, Handle) -> bool,
+    ) {
+        let handles: SmallVec<[Option<Handle>; 4]> = users
+            .iter()
+            .map(|u| {
+                if add {
+                    Some(self.users.acquire(u))
+                } else {
+                    self.users.find(u)
+                }
+            })
+            .collect();
+        let mut release: SmallVec<[Handle; 4]> = SmallVec::new();
+        self.edit_room(room, add, |rh, r| {
+            for (user, h) in users.into_iter().zip(handles) {
+                if let Some(h) = h
+                    && f(rh, r, user, h) != add
+                {
+                    release.push(h);
+                }
+            }
+        });
+        for h in release {
+            self.users.release(h);
+        }
+    }
+
+    fn mute_members(&self, room: Key, users: Vec<Key>, raw: Raw, changes: &mut impl Changes) {
+        let filter = &self.filters.members;
+        self.each_user(&room, users, true, |rh, r, user, h| {
+            let (old, kept) = match r.members.entry(h) {
+                Slot::Occupied(mut e) => (e.insert(raw), false),
+                Slot::Vacant(e) => {
+                    filter.add((&*room, &*user));
+                    e.insert(raw);
+                    (NONE, true)
+                }
+            };
+            changes.record(|| Change::Member {
+                room: room.clone(),
+                user,
+                old,
+                new: raw,
+                at: Timed::Member(rh.slot(), h.slot()),
+            });
+            kept
+        });
+    }
+
+    fn unmute_members(&self, room: Key, users: Vec<Key>, changes: &mut impl Changes) {
+        let filter = &self.filters.members;
+        self.each_user(&room, users, false, |rh, r, user, h| {
+            let Some(old) = r.members.remove(&h) else {
+                return false;
+            };
+            filter.remove((&*room, &*user));
+            changes.record(|| Change::Member {
+                room: room.clone(),
+                user,
+                old,
+                new: NONE,
+                at: Timed::Member(rh.slot(), h.slot()),
+            });
+            true
+        });
+    }
+
+    fn allow(&self, room: Key, users: Vec<Key>, changes: &mut impl Changes) {
+        self.each_user(&room, users, true, |_, r, user, h| {
+            let kept = r.allow.get_or_insert_with(Box::default).insert(h);
+            if kept {
+                changes.record(|| Change::Allow {
+                    room: room.clone(),
+                    user,
+                    allowed: true,
+                });
+            }
+            kept
+        });
+    }
+
+    fn disallow(&self, room: Key, users: Vec<Key>, changes: &mut impl Changes) {
+        self.each_user(&room, users, false, |_, r, user, h| {
+            let dropped = r.disallow(h);
+            if dropped {
+                changes.record(|| Change::Allow {
+                    room: room.clone(),
+                    user,
+                    allowed: false,
+                });
+            }
+            dropped
+        });
+    }
+
+    fn remove_user(&self, user: &Key, changes: &mut impl Changes) {
+        if let Some((uh, state)) = self.users.take(user) {
+            self.filters.users.remove(&**user);
+            let modules = state.modules();
+            for (room, setting) in state.notify {
+                // The room's copy of the setting keeps the room interned.
+                let Some(id) = self.rooms.id_of(room) else {
+                    continue;
+                };
+                changes.record(|| Change::Notify {
+                    user: user.clone(),
+                    room: id,
+                    old: Some(setting),
+                    new: None,
+                    at: Timed::Notify(uh.slot(), room.slot()),
+                });
+            }
+            for (module, old) in Module::ALL.into_iter().zip(modules) {
+                if old != NONE {
+                    changes.record(|| Change::Module {
+                        user: user.clone(),
+                        module,
+                        old,
+                        new: NONE,
+                        at: Timed::Module(uh.slot(), module),
+                    });
+                }
+            }
+        }
+        // Member mutes and allow entries are only indexed by room: visit every room.
+        // Whatever still holds the user's id is one of them.
+        let handle = self.users.find(user);
+        let members = &self.filters.members;
+        let mut freed = 0;
+        self.rooms.for_each_mut(|rh, room, r| {
+            r.clear_setting(user);
+            let Some(h) = handle else { return };
+            if let Some(old) = r.members.remove(&h) {
+                freed += 1;
+                members.remove((room, &**user));
+                changes.record(|| Change::Member {
+                    room: room.into(),
+                    user: user.clone(),
+                    old,
+                    new: NONE,
+                    at: Timed::Member(rh.slot(), h.slot()),
+                });
+            }
+            if r.disallow(h) {
+                freed += 1;
+                changes.record(|| Change::Allow {
+                    room: room.into(),
+                    user: user.clone(),
+                    allowed: false,
+                });
+            }
+        });
+        if let Some(h) = handle {
+            for _ in 0..freed {
+                self.users.release(h);
+            }
+        }
+    }
+
+    fn remove_room(&self, room: &Key, changes: &mut impl Changes) {
+        let Some((rh, state)) = self.rooms.take(room) else {
+            return;
+        };
+        for (h, old) in state.members {
+            if let Some(user) = self.users.id_of(h) {
+                self.filters.members.remove((&**room, &*user));
+                changes.record(|| Change::Member {
+                    room: room.clone(),
+                    user,
+                    old,
+                    new: NONE,
+                    at: Timed::Member(rh.slot(), h.slot()),
+                });
+            }
+            self.users.release(h);
+        }
+        if state.mute != NONE {
+            self.filters.room_mutes.remove(&**room);
+            changes.record(|| Change::Room {
+                room: room.clone(),
+                old: state.mute,
+                new: NONE,
+                at: Timed::Room(rh.slot()),
+            });
+        }
+        for h in state.allow.into_iter().flat_map(|a| a.into_iter()) {
+            if let Some(user) = self.users.id_of(h) {
+                changes.record(|| Change::Allow {
+                    room: room.clone(),
+                    user,
+                    allowed: false,
+                });
+            }
+            self.users.release(h);
+        }
+        for (user, setting) in state.notify.iter().flat_map(|m| m.iter()) {
+            let uh = self.edit_user(user, false, |uh, u| {
+                u.notify.retain(|(r, _)| *r != rh);
+                uh
+            });
+            if let Some(uh) = uh {
+                changes.record(|| Change::Notify {
+                    user: user.clone(),
+                    room: room.clone(),
+                    old: Some(*setting),
+                    new: None,
+                    at: Timed::Notify(uh.slot(), rh.slot()),
+                });
+            }
+        }
+    }
+
+    fn set_notify(
+        &self,
+        user: Key,
+        room: Key,
+        level: NotifyLevel,
+        until: Raw,
+        now: u64,
+        changes: &mut impl Changes,
+    ) {
+        let mut old = None;
+        if level == NotifyLevel::All {
+            // A user's setting points at a room that holds the same setting: no room
+            // handle, no setting.
+            let Some(rh) = self.rooms.find(&room) else {
+                return;
+            };
+            let uh = self.edit_user(&user, false, |uh, u| {
+                if let Some(i) = u.notify.iter().position(|(r, _)| *r == rh) {
+                    old = Some(u.notify.remove(i).1);
+                }
+                uh
+            });
+            self.edit_room(&room, false, |_, r| r.clear_setting(&user));
+            if let (Some(uh), Some(_)) = (uh, old) {
+                changes.record(|| Change::Notify {
+                    user,
+                    room,
+                    old,
+                    new: None,
+                    at: Timed::Notify(uh.slot(), rh.slot()),
+                });
+            }
+            return;
+        }
+        let setting = Setting { level, until };
+        // The room first: the user's list points at the room's handle, which the room's
+        // copy of the setting keeps alive.
+        let rh = self
+            .edit_room(&room, true, |rh, r| {
+                r.set_setting(user.clone(), setting);
+                rh
+            })
+            .expect("a room with a setting is stored");
+        let uh = self
+            .edit_user(&user, true, |uh, u| {
+                match u.notify.iter().position(|(r, _)| *r == rh) {
+                    // Still in force: update in place, keeping its place in the list.
+                    Some(i) if active(u.notify[i].1.until, now) => {
+                        old = Some(u.notify[i].1);
+                        u.notify[i].1 = setting;
+                    }
+                    // Ended: it is a new mute, so it moves to the end.
+                    Some(i) => {
+                        old = Some(u.notify.remove(i).1);
+                        u.notify.push((rh, setting));
+                    }
+                    None => u.notify.push((rh, setting)),
+                }
+                uh
+            })
+            .expect("a user with a setting is stored");
+        changes.record(|| Change::Notify {
+            user,
+            room,
+            old,
+            new: Some(setting),
+            at: Timed::Notify(uh.slot(), rh.slot()),
+        });
+    }
+}

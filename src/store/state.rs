@@ -1,0 +1,132 @@
+//! What the tables keep per user and per room.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+
+use smallvec::SmallVec;
+
+use crate::expiry::{NONE, Raw};
+use crate::ids::{Entry, Handle, Key, Map, Seeded};
+use crate::module::Module;
+use crate::notify::NotifyLevel;
+
+/// One stored notification setting (never `All`, which is the absence of a setting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Setting {
+    pub level: NotifyLevel,
+    pub until: Raw,
+}
+
+/// What the engine knows about one user.
+#[derive(Debug, Default)]
+pub(crate) struct UserState {
+    /// Notification settings by room handle, in the order they were made (oldest first).
+    pub notify: SmallVec<[(Handle, Setting); 1]>,
+    /// Module mutes, indexed by `Module::index`; boxed because few users have any.
+    pub modules: Option<Box<[Raw; 4]>>,
+}
+
+impl UserState {
+    /// The user's mute in one module (`NONE` if none), without copying the others.
+    #[inline]
+    pub fn module(&self, module: Module) -> Raw {
+        self.modules.as_deref().map_or(NONE, |m| m[module.index()])
+    }
+
+    /// The user's module mutes (`NONE` where there is none).
+    #[inline]
+    pub fn modules(&self) -> [Raw; 4] {
+        self.modules.as_deref().copied().unwrap_or([NONE; 4])
+    }
+
+    /// The setting for the room `room` stands for, if stored.
+    #[inline]
+    pub fn setting(&self, room: Handle) -> Option<Setting> {
+        self.notify
+            .iter()
+            .find(|(r, _)| *r == room)
+            .map(|&(_, s)| s)
+    }
+}
+
+impl Entry for UserState {
+    fn is_empty(&self) -> bool {
+        self.notify.is_empty() && self.modules.is_none()
+    }
+}
+
+/// What the engine knows about one room.
+#[derive(Debug, Default)]
+pub(crate) struct RoomState {
+    /// Notification settings of the room's users by user id (the fan-out index, which
+    /// is given ids, not handles); `None` when there are none. Shared so a fan-out
+    /// iterates a snapshot without holding the shard: writers copy it only while such a
+    /// snapshot is in use.
+    pub notify: Option<Arc<Map<Setting>>>,
+    /// Individual speech mutes, by user handle (each holds a reference on its user).
+    pub members: HashMap<Handle, Raw, Seeded>,
+    /// Room-wide mute (`NONE` when unset).
+    pub mute: Raw,
+    /// Users who may speak through a room-wide mute, by handle (each holds a reference
+    /// on its user); boxed because few rooms have one.
+    #[expect(
+        clippy::box_collection,
+        reason = "one pointer instead of a 32-byte empty set in every room without a list"
+    )]
+    pub allow: Option<Box<HashSet<Handle, Seeded>>>,
+}
+
+impl RoomState {
+    /// Whether `user` is on the allow list.
+    #[inline]
+    pub fn allows(&self, user: Handle) -> bool {
+        self.allow.as_ref().is_some_and(|a| a.contains(&user))
+    }
+
+    /// The allow list (empty if none).
+    pub fn allow_list(&self) -> impl Iterator<Item = Handle> + '_ {
+        self.allow.iter().flat_map(|a| a.iter().copied())
+    }
+
+    /// Takes `user` off the allow list; returns whether they were on it.
+    pub(super) fn disallow(&mut self, user: Handle) -> bool {
+        let Some(a) = &mut self.allow else {
+            return false;
+        };
+        let removed = a.remove(&user);
+        if a.is_empty() {
+            self.allow = None;
+        }
+        removed
+    }
+
+    /// `user`'s notification setting in this room, if stored.
+    #[inline]
+    pub fn setting(&self, user: &str) -> Option<Setting> {
+        self.notify.as_ref()?.get(user).copied()
+    }
+
+    pub(super) fn set_setting(&mut self, user: Key, setting: Setting) {
+        Arc::make_mut(self.notify.get_or_insert_with(Arc::default)).insert(user, setting);
+    }
+
+    pub(super) fn clear_setting(&mut self, user: &str) {
+        let Some(map) = &mut self.notify else { return };
+        if map.contains_key(user) {
+            let map = Arc::make_mut(map);
+            map.remove(user);
+            if map.is_empty() {
+                self.notify = None;
+            }
+        }
+    }
+}
+
+impl Entry for RoomState {
+    fn is_empty(&self) -> bool {
+        self.notify.is_none()
+            && self.members.is_empty()
+            && self.mute == NONE
+            && self.allow.is_none()
+    }
+}
