@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::collections::HashMap;
 use std::hint::black_box;
 use std::time::Duration;
 
@@ -59,20 +58,12 @@ fn over_pairs<M: Measurement>(
     });
 }
 
-fn baseline_map(world: &World) -> HashMap<String, u64, ahash::RandomState> {
-    let mut map = HashMap::with_capacity_and_hasher(world.users.len(), ahash::RandomState::new());
-    for i in 0..world.users.len() {
-        map.insert(world.users.get(i).to_string(), i as u64);
-    }
-    map
-}
-
 /// Checks over random (user, room) requests: the baseline, the engine and the naive engine.
 fn checks_on(c: &mut Criterion, name: &str, world: &World) {
     let engine = world.engine();
     let naive = world.naive();
     let honest = world.honest();
-    let b_map = baseline_map(world);
+    let b_map = support::baseline_map(&world.users);
     let reqs = &world.requests;
     // The baselines must answer what the engine answers, or they measure something else.
     let muted = world.member_mutes.iter().chain(&world.allowed);
@@ -229,14 +220,7 @@ fn mutations(c: &mut Criterion) {
     let mut cur = Cursor(0);
     g.bench_function("mute_unmute_member", |b| {
         b.iter(|| {
-            for &(u, r) in cur.next(reqs) {
-                engine
-                    .mute_members(world.room(r), [world.user(u)], MuteFor::hours(1))
-                    .unwrap();
-                engine
-                    .unmute_members(world.room(r), [world.user(u)])
-                    .unwrap();
-            }
+            support::mute_unmute(&engine, &world, cur.next(reqs));
         })
     });
     let mut cur = Cursor(0);

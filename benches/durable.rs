@@ -102,14 +102,7 @@ fn reopen(c: &mut Criterion) {
     let from_snapshot = tempfile::tempdir().expect("temp dir");
     {
         let e = engine(Some(SyncPolicy::Never), from_log.path());
-        for i in 0..ENTRIES {
-            e.mute_members(
-                rooms.get(i % rooms.len()),
-                [users.get(i)],
-                MuteFor::hours(1),
-            )
-            .unwrap();
-        }
+        support::fill_member_mutes(&e, &users, &rooms);
         e.sync().unwrap();
     }
     {

@@ -208,7 +208,10 @@ impl At<'_> {
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
         let member_maybe = target.is_room() && filters.members.may_contain((target.id, user));
-        let room_maybe = target.is_room() && filters.room_mutes.may_contain(target.id);
+        // A possible member mute reads the room anyway, and with it its room-wide mute:
+        // the room-mute filter is probed only when that read is not coming.
+        let room_muted = || filters.room_mutes.may_contain(target.id);
+        let room_maybe = target.is_room() && !member_maybe && room_muted();
         // The user's handle (what the room's entries are keyed by) comes with their state.
         let me = if member_maybe || room_maybe || filters.users.may_contain(user) {
             tables.users.read(user, |h, u| {
@@ -220,7 +223,8 @@ impl At<'_> {
         } else {
             None
         };
-        if room_maybe || (member_maybe && me.is_some()) {
+        // An id that is not interned has no member mute (the filter was wrong).
+        if room_maybe || (member_maybe && (me.is_some() || room_muted())) {
             tables.rooms.read(target.id, |_, r| {
                 if let Some(r) = r {
                     self.room_facts(r, me, &mut facts);
@@ -318,14 +322,18 @@ impl At<'_> {
         };
         let mut now = self.clock();
         out.reserve(members.len());
-        for member in members {
-            let id = member.as_ref();
-            let pushes = map
-                .get(id)
-                .is_none_or(|s| decide::push(s.level, s.until, mentions.contains(id), now.get()));
+        map.for_each_member(members, |member, setting| {
+            let pushes = setting.is_none_or(|s| {
+                decide::push(
+                    s.level,
+                    s.until,
+                    mentions.contains(member.as_ref()),
+                    now.get(),
+                )
+            });
             if pushes {
                 out.push(member);
             }
-        }
+        });
     }
 }

@@ -320,6 +320,43 @@ impl Baseline for Naive {
     }
 }
 
+/// B: one ahash `HashMap<String, u64>` over `users`, for one hit per request read from
+/// the same packed buffer the engine reads.
+pub fn baseline_map(users: &Ids) -> std::collections::HashMap<String, u64, ahash::RandomState> {
+    let mut map =
+        std::collections::HashMap::with_capacity_and_hasher(users.len(), ahash::RandomState::new());
+    for i in 0..users.len() {
+        map.insert(users.get(i).to_string(), i as u64);
+    }
+    map
+}
+
+/// Mutes then unmutes each (user, room) of `pairs`: two mutations each.
+pub fn mute_unmute(engine: &Engine, world: &World, pairs: &[(u32, u32)]) {
+    for &(u, r) in pairs {
+        engine
+            .mute_members(world.room(r), [world.user(u)], MuteFor::hours(1))
+            .unwrap();
+        engine
+            .unmute_members(world.room(r), [world.user(u)])
+            .unwrap();
+    }
+}
+
+/// Mutes `users[i]` in room `i % rooms` for an hour, one mutation each: a store of
+/// `users.len()` timed member mutes.
+pub fn fill_member_mutes(engine: &Engine, users: &Ids, rooms: &Ids) {
+    for i in 0..users.len() {
+        engine
+            .mute_members(
+                rooms.get(i % rooms.len()),
+                [users.get(i)],
+                MuteFor::hours(1),
+            )
+            .unwrap();
+    }
+}
+
 /// A room of `size` members where `share` of them carry a notification setting in it.
 pub fn fan_out_room(
     engine: &Engine,

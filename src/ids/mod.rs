@@ -11,7 +11,6 @@ mod table;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashMap;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
@@ -36,9 +35,6 @@ impl BuildHasher for Seeded {
         STATE.get_or_init(ahash::RandomState::new).build_hasher()
     }
 }
-
-/// A per-room map keyed by user id.
-pub(crate) type Map<V> = HashMap<Key, V, Seeded>;
 
 /// An interned id: its slot's generation in the high 32 bits, its [`Slot`] in the low
 /// 32. A handle whose slot was given back and reused by another id carries the old

@@ -24,6 +24,12 @@ pub(crate) trait Entry: Default {
     fn is_empty(&self) -> bool;
 }
 
+impl<T: Entry> Entry for Box<T> {
+    fn is_empty(&self) -> bool {
+        T::is_empty(self)
+    }
+}
+
 /// The `len` of a place that is free.
 const FREE: u32 = u32::MAX;
 /// Dead bytes a shard tolerates before it compacts its buffer (and then only when
@@ -38,8 +44,8 @@ struct Place<S> {
     generation: u32,
     /// Entries elsewhere that point at this id, and public handles that pin it.
     refs: u32,
-    /// Boxed: most ids some entry points at have no state of their own.
-    state: Option<Box<S>>,
+    /// Inline: a table whose ids mostly have no state of their own stores a box.
+    state: Option<S>,
 }
 
 #[derive(Debug)]
@@ -197,7 +203,7 @@ impl<S: Entry> Table<S> {
         let shard = self.shard(self.lane(hash)).read();
         RwLockReadGuard::try_map(shard, |s| {
             let p = s.find(hash, id)?;
-            s.places[p as usize].state.as_deref()
+            s.places[p as usize].state.as_ref()
         })
         .ok()
     }
@@ -213,7 +219,7 @@ impl<S: Entry> Table<S> {
         let place = &shard.places[p as usize];
         Some(f(
             Handle::new(self.slot(lane, p), place.generation),
-            place.state.as_deref(),
+            place.state.as_ref(),
         ))
     }
 
@@ -225,7 +231,7 @@ impl<S: Entry> Table<S> {
         let shard = self.shard(lane).read();
         let place = shard.places.get(p as usize)?;
         (place.len != FREE && place.generation == handle.generation())
-            .then(|| f(place.state.as_deref()))
+            .then(|| f(place.state.as_ref()))
     }
 
     /// `id`'s handle, if it holds a place.
@@ -331,7 +337,7 @@ impl<S: Entry> Table<S> {
                     shard.reclaim(p, &self.hasher);
                 } else {
                     created();
-                    place.state = Some(Box::new(state));
+                    place.state = Some(state);
                     shard.states += 1;
                 }
                 Some(out)
@@ -342,7 +348,7 @@ impl<S: Entry> Table<S> {
 
     /// Removes `id`'s state, returning it with the id's handle (valid until the caller
     /// releases whatever else held the place).
-    pub fn take(&self, id: &str) -> Option<(Handle, Box<S>)> {
+    pub fn take(&self, id: &str) -> Option<(Handle, S)> {
         let hash = self.hash(id);
         let lane = self.lane(hash);
         let mut shard = self.shard(lane).write();
@@ -452,7 +458,7 @@ impl<S: Entry> Table<S> {
                 let range = place.start as usize..(place.start + place.len) as usize;
                 let id =
                     std::str::from_utf8(&s.bytes[range]).expect("a shard's buffer holds whole ids");
-                let state = place.state.as_deref_mut().expect("checked above");
+                let state = place.state.as_mut().expect("checked above");
                 f(handle, id, state);
                 if state.is_empty() {
                     place.state = None;

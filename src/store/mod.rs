@@ -14,6 +14,7 @@
 //! Readers and writers take one shard guard at a time and never two at once.
 
 mod dump;
+mod fanout;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -39,7 +40,8 @@ const NO_HOOKS: (fn(), fn()) = (|| {}, || {});
 /// The two indexes and the filters in front of them.
 #[derive(Debug)]
 pub(crate) struct Tables {
-    pub users: Table<UserState>,
+    /// Boxed states: most interned users only have entries pointing at them.
+    pub users: Table<Box<UserState>>,
     pub rooms: Table<RoomState>,
     pub filters: Filters,
     /// The hash both tables (and the stripes) place ids by.
@@ -61,7 +63,7 @@ impl Tables {
         &self,
         user: &str,
         create: bool,
-        f: impl FnOnce(Handle, &mut UserState) -> R,
+        f: impl FnOnce(Handle, &mut Box<UserState>) -> R,
     ) -> Option<R> {
         let users = &self.filters.users;
         self.users

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use smallvec::SmallVec;
 
+use super::fanout::Fanout;
 use crate::expiry::{NONE, Raw};
-use crate::ids::{Entry, Handle, Key, Map, Seeded};
+use crate::ids::{Entry, Handle, Key, Seeded};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 
@@ -62,7 +63,7 @@ pub(crate) struct RoomState {
     /// is given ids, not handles); `None` when there are none. Shared so a fan-out
     /// iterates a snapshot without holding the shard: writers copy it only while such a
     /// snapshot is in use.
-    pub notify: Option<Arc<Map<Setting>>>,
+    pub notify: Option<Arc<Fanout>>,
     /// Individual speech mutes, by user handle (each holds a reference on its user).
     pub members: HashMap<Handle, Raw, Seeded>,
     /// Room-wide mute (`NONE` when unset).
@@ -103,7 +104,7 @@ impl RoomState {
     /// `user`'s notification setting in this room, if stored.
     #[inline]
     pub fn setting(&self, user: &str) -> Option<Setting> {
-        self.notify.as_ref()?.get(user).copied()
+        self.notify.as_ref()?.get(user)
     }
 
     pub(super) fn set_setting(&mut self, user: Key, setting: Setting) {
@@ -112,7 +113,7 @@ impl RoomState {
 
     pub(super) fn clear_setting(&mut self, user: &str) {
         let Some(map) = &mut self.notify else { return };
-        if map.contains_key(user) {
+        if map.get(user).is_some() {
             let map = Arc::make_mut(map);
             map.remove(user);
             if map.is_empty() {
