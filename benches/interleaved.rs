@@ -369,12 +369,14 @@ fn scaling() {
         let b = baseline_map(&world.users);
         let engine = engine_for(&world, None);
         let hinted = engine_for(&world, Some(users));
+        // The guidance: hint the ids that will have state, not every user.
+        let stateful = engine_for(&world, Some(world.entries()));
         let reqs = &world.requests;
         let key = |i: usize| {
             let (u, r) = reqs[i];
             (world.user(u), world.room(r))
         };
-        let (at, ht) = (engine.at(NOW), hinted.at(NOW));
+        let (at, ht, st) = (engine.at(NOW), hinted.at(NOW), stateful.at(NOW));
         let mut c = vec![
             Contender::new("B", |s, n| {
                 (s..s + n).map(|i| *b.get(key(i).0).unwrap() as usize).sum()
@@ -387,6 +389,10 @@ fn scaling() {
                 let (u, r) = key(i);
                 ht.can_send(u, Target::room(r))
             }),
+            counting("can_send, capacity_hint(entries)", |i| {
+                let (u, r) = key(i);
+                st.can_send(u, Target::room(r))
+            }),
             counting("should_push", |i| {
                 let (u, r) = key(i);
                 at.should_push(u, r)
@@ -394,6 +400,10 @@ fn scaling() {
             counting("should_push, capacity_hint(users)", |i| {
                 let (u, r) = key(i);
                 ht.should_push(u, r)
+            }),
+            counting("should_push, capacity_hint(entries)", |i| {
+                let (u, r) = key(i);
+                st.should_push(u, r)
             }),
         ];
         let m = interleave(&mut c, reqs.len(), 4096, 22);
