@@ -259,6 +259,22 @@ fn check_measures(world: &World) {
     report("should_push, 1M users, random requests", &m);
 }
 
+/// The muted-sender check alone for a few seconds, for a profiler.
+fn profile_muted() {
+    let world = World::generate(1_000_000, 100_000, 1 << 16, Mix::default(), 1);
+    let engine = world.engine();
+    let muted = shuffled(&world.member_mutes, 1 << 16, 7);
+    let at = engine.at(NOW);
+    let started = Instant::now();
+    let mut denied = 0usize;
+    while started.elapsed() < Duration::from_secs(8) {
+        for &(u, r) in &muted {
+            denied += usize::from(!at.can_send(world.user(u), Target::room(world.room(r))));
+        }
+    }
+    println!("{denied}");
+}
+
 /// One message's fan-out over a 10k-member room, per member.
 fn fan_out() {
     const MEMBERS: usize = 10_000;
@@ -518,6 +534,7 @@ fn main() {
         Some("scaling") => scaling(),
         Some("reopen") => reopen(),
         Some("fan-out") => fan_out(),
+        Some("profile-muted") => profile_muted(),
         _ => checks(),
     }
     eprintln!("({:.0?})", Duration::from_secs(started.elapsed().as_secs()));

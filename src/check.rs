@@ -212,10 +212,12 @@ impl At<'_> {
         // the room-mute filter is probed only when that read is not coming.
         let room_muted = || filters.room_mutes.may_contain(target.id);
         let room_maybe = target.is_room() && !member_maybe && room_muted();
-        // The user's handle (what the room's entries are keyed by) comes with their state.
-        let me = if member_maybe || room_maybe || filters.users.may_contain(user) {
+        // The user's handle (what the room's entries are keyed by) comes with their
+        // state, which is read only if they may have a module mute.
+        let module_maybe = filters.module_users.may_contain(user);
+        let me = if member_maybe || room_maybe || module_maybe {
             tables.users.read(user, |h, u| {
-                if let Some(u) = u {
+                if module_maybe && let Some(u) = u {
                     facts.module = u.module(target.module);
                 }
                 h
@@ -274,7 +276,7 @@ impl At<'_> {
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
         let tables = &self.engine.inner.tables;
-        if !tables.filters.users.may_contain(user) {
+        if !tables.filters.notify_users.may_contain(user) {
             return true;
         }
         // A setting points at its room's handle; no handle, no setting.

@@ -90,8 +90,10 @@ impl Filter {
 /// The filters the engine keeps.
 #[derive(Debug)]
 pub(crate) struct Filters {
-    /// Users with an entry in the user-major table.
-    pub users: Filter,
+    /// Users with a notification setting (what `should_push` asks).
+    pub notify_users: Filter,
+    /// Users with a module mute (what `can_send` asks of the sender).
+    pub module_users: Filter,
     /// Rooms with a room-wide mute stored.
     pub room_mutes: Filter,
     /// (room, user) pairs with a member mute stored.
@@ -101,7 +103,8 @@ pub(crate) struct Filters {
 impl Filters {
     pub fn new(slots: usize) -> Filters {
         Filters {
-            users: Filter::new(slots),
+            notify_users: Filter::new(slots),
+            module_users: Filter::new(slots),
             room_mutes: Filter::new(slots),
             members: Filter::new(slots),
         }

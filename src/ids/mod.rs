@@ -14,7 +14,7 @@ mod tests;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
-pub(crate) use table::{Entry, Table};
+pub(crate) use table::{Entry, Table, hash_id};
 
 /// The hasher of the tables, the filters and the stripes.
 pub(crate) type Hasher = ahash::RandomState;

@@ -36,11 +36,63 @@ const FREE: u32 = u32::MAX;
 /// they are half of it).
 const COMPACT_AFTER: usize = 1 << 12;
 
-/// One interned id.
+/// Ids of up to this many bytes are kept in their place, the rest in the shard's buffer.
+const INLINE: usize = 12;
+// A long id's offset in the buffer takes the first four inline bytes.
+const _: () = assert!(INLINE >= 4);
+
+/// Where an id's bytes are: in the place itself if it is short (so finding it costs no
+/// second memory access), else in the shard's buffer, whose offset then fills the first
+/// four inline bytes.
+#[derive(Clone, Copy, Debug)]
+struct Spelling {
+    inline: [u8; INLINE],
+    /// `FREE` for a free place.
+    len: u32,
+}
+
+impl Spelling {
+    /// Spells `id`, copying it into `buffer` if it is long.
+    fn new(id: &str, buffer: &mut Vec<u8>) -> Spelling {
+        let mut inline = [0; INLINE];
+        if id.len() <= INLINE {
+            inline[..id.len()].copy_from_slice(id.as_bytes());
+        } else {
+            let start = u32::try_from(buffer.len())
+                .ok()
+                .filter(|s| s.checked_add(id.len() as u32).is_some_and(|e| e < FREE))
+                .expect("a table shard holds under 4 GiB of ids");
+            inline[..4].copy_from_slice(&start.to_le_bytes());
+            buffer.extend_from_slice(id.as_bytes());
+        }
+        Spelling {
+            inline,
+            len: id.len() as u32,
+        }
+    }
+
+    /// The offset of a long id in the shard's buffer.
+    #[inline]
+    fn buffered(&self) -> Option<usize> {
+        (self.len != FREE && self.len as usize > INLINE).then(|| {
+            let start: [u8; 4] = self.inline[..4].try_into().expect("four bytes");
+            u32::from_le_bytes(start) as usize
+        })
+    }
+
+    #[inline]
+    fn bytes<'a>(&'a self, buffer: &'a [u8]) -> &'a [u8] {
+        match self.buffered() {
+            Some(start) => &buffer[start..start + self.len as usize],
+            None => &self.inline[..self.len as usize],
+        }
+    }
+}
+
+/// One interned id: 32 bytes for the users' table (whose state is a box).
 #[derive(Debug)]
 struct Place<S> {
-    start: u32,
-    len: u32,
+    spelling: Spelling,
     generation: u32,
     /// Entries elsewhere that point at this id, and public handles that pin it.
     refs: u32,
@@ -78,20 +130,31 @@ impl<S> Default for Shard<S> {
     }
 }
 
-/// The bytes of place `p` as an id (`places` and `bytes` of one shard).
+/// The bytes of place `p`'s id (`places` and `bytes` of one shard).
 #[inline]
-fn id_of<'a, S>(places: &[Place<S>], bytes: &'a [u8], p: u32) -> &'a str {
-    let place = &places[p as usize];
-    let range = place.start as usize..(place.start + place.len) as usize;
-    // Only whole `&str`s are copied into the buffer, and compaction moves whole ids.
-    std::str::from_utf8(&bytes[range]).expect("a shard's buffer holds whole ids")
+fn bytes_of<'a, S>(places: &'a [Place<S>], bytes: &'a [u8], p: u32) -> &'a [u8] {
+    places[p as usize].spelling.bytes(bytes)
+}
+
+/// Place `p`'s id as a `&str`.
+fn id_of<'a, S>(places: &'a [Place<S>], bytes: &'a [u8], p: u32) -> &'a str {
+    // Only whole `&str`s are spelled, and compaction moves whole ids.
+    std::str::from_utf8(bytes_of(places, bytes, p)).expect("places hold whole ids")
+}
+
+/// The hash of an id's bytes: what the shards, the lanes and the stripes place it by.
+#[inline]
+pub(crate) fn hash_id(hasher: &Hasher, id: &[u8]) -> u64 {
+    hasher.hash_one(id)
 }
 
 impl<S> Shard<S> {
     #[inline]
     fn find(&self, hash: u64, id: &str) -> Option<u32> {
         self.index
-            .find(hash, |&p| id_of(&self.places, &self.bytes, p) == id)
+            .find(hash, |&p| {
+                bytes_of(&self.places, &self.bytes, p) == id.as_bytes()
+            })
             .copied()
     }
 
@@ -105,13 +168,15 @@ impl<S> Shard<S> {
         if place.refs != 0 || place.state.is_some() {
             return;
         }
-        let hash = hasher.hash_one(self.id(p));
+        let hash = hash_id(hasher, bytes_of(&self.places, &self.bytes, p));
         if let Ok(found) = self.index.find_entry(hash, |&q| q == p) {
             found.remove();
         }
         let place = &mut self.places[p as usize];
-        self.dead += place.len as usize;
-        place.len = FREE;
+        if place.spelling.buffered().is_some() {
+            self.dead += place.spelling.len as usize;
+        }
+        place.spelling.len = FREE;
         place.generation = place.generation.wrapping_add(1);
         self.free.push(p);
         if self.dead > COMPACT_AFTER && self.dead * 2 > self.bytes.len() {
@@ -122,10 +187,13 @@ impl<S> Shard<S> {
     /// Copies the live ids into a fresh buffer.
     fn compact(&mut self) {
         let mut bytes = Vec::with_capacity(self.bytes.len() - self.dead);
-        for place in self.places.iter_mut().filter(|p| p.len != FREE) {
-            let start = bytes.len();
-            bytes.extend_from_slice(&self.bytes[place.start as usize..][..place.len as usize]);
-            place.start = start as u32;
+        for place in &mut self.places {
+            if let Some(start) = place.spelling.buffered() {
+                let id = &self.bytes[start..start + place.spelling.len as usize];
+                let moved = bytes.len() as u32;
+                bytes.extend_from_slice(id);
+                place.spelling.inline[..4].copy_from_slice(&moved.to_le_bytes());
+            }
         }
         self.bytes = bytes;
         self.dead = 0;
@@ -162,7 +230,7 @@ impl<S: Entry> Table<S> {
     /// The hash of an id, as the shards, the lanes and the stripes use it.
     #[inline]
     pub fn hash(&self, id: &str) -> u64 {
-        self.hasher.hash_one(id)
+        hash_id(&self.hasher, id.as_bytes())
     }
 
     /// The lane of a hash.
@@ -230,7 +298,7 @@ impl<S: Entry> Table<S> {
         let (lane, p) = self.split(handle.slot());
         let shard = self.shard(lane).read();
         let place = shard.places.get(p as usize)?;
-        (place.len != FREE && place.generation == handle.generation())
+        (place.spelling.len != FREE && place.generation == handle.generation())
             .then(|| f(place.state.as_ref()))
     }
 
@@ -244,7 +312,8 @@ impl<S: Entry> Table<S> {
         let (lane, p) = self.split(slot);
         let shard = self.shard(lane).read();
         let place = shard.places.get(p as usize)?;
-        (place.len != FREE).then(|| (Key::from(shard.id(p)), Handle::new(slot, place.generation)))
+        (place.spelling.len != FREE)
+            .then(|| (Key::from(shard.id(p)), Handle::new(slot, place.generation)))
     }
 
     /// The id a handle stands for, unless the handle is stale.
@@ -261,14 +330,8 @@ impl<S: Entry> Table<S> {
         if !create {
             return None;
         }
-        let start = u32::try_from(shard.bytes.len())
-            .ok()
-            .filter(|s| s.checked_add(id.len() as u32).is_some_and(|e| e < FREE))
-            .expect("a table shard holds under 4 GiB of ids");
-        shard.bytes.extend_from_slice(id.as_bytes());
         let fresh = Place {
-            start,
-            len: id.len() as u32,
+            spelling: Spelling::new(id, &mut shard.bytes),
             generation: 0,
             refs: 0,
             state: None,
@@ -297,22 +360,21 @@ impl<S: Entry> Table<S> {
             bytes,
             ..
         } = shard;
-        index.insert_unique(hash, p, |&q| self.hasher.hash_one(id_of(places, bytes, q)));
+        index.insert_unique(hash, p, |&q| {
+            hash_id(&self.hasher, bytes_of(places, bytes, q))
+        });
         Some(p)
     }
 
-    /// Edits `id`'s state: makes it first if `create` (and the id's place, if needed),
-    /// drops it if it ends up empty (and the place, if nothing else holds it). `created`
-    /// runs before a new state is stored, `dropped` after one is removed, both under the
-    /// shard's write lock. `None` if there was no state and `create` was false.
+    /// Edits `id`'s state under its shard's write lock: makes it first if `create` (and
+    /// the id's place, if needed), drops it if it ends up empty (and the place, if
+    /// nothing else holds it). `None` if there was no state and `create` was false.
     pub fn edit<R>(
         &self,
         id: &str,
         create: bool,
-        hooks: (impl FnOnce(), impl FnOnce()),
         f: impl FnOnce(Handle, &mut S) -> R,
     ) -> Option<R> {
-        let (created, dropped) = hooks;
         let hash = self.hash(id);
         let lane = self.lane(hash);
         let mut shard = self.shard(lane).write();
@@ -325,7 +387,6 @@ impl<S: Entry> Table<S> {
                 if state.is_empty() {
                     place.state = None;
                     shard.states -= 1;
-                    dropped();
                     shard.reclaim(p, &self.hasher);
                 }
                 Some(out)
@@ -336,7 +397,6 @@ impl<S: Entry> Table<S> {
                 if state.is_empty() {
                     shard.reclaim(p, &self.hasher);
                 } else {
-                    created();
                     place.state = Some(state);
                     shard.states += 1;
                 }
@@ -413,7 +473,8 @@ impl<S: Entry> Table<S> {
         let Some(place) = s.places.get_mut(p as usize) else {
             return false;
         };
-        if place.len == FREE || place.generation != handle.generation() || place.refs == 0 {
+        if place.spelling.len == FREE || place.generation != handle.generation() || place.refs == 0
+        {
             return false;
         }
         if pin {
@@ -455,9 +516,8 @@ impl<S: Entry> Table<S> {
                 };
                 let s = &mut *shard;
                 let place = &mut s.places[p as usize];
-                let range = place.start as usize..(place.start + place.len) as usize;
-                let id =
-                    std::str::from_utf8(&s.bytes[range]).expect("a shard's buffer holds whole ids");
+                let id = std::str::from_utf8(place.spelling.bytes(&s.bytes))
+                    .expect("places hold whole ids");
                 let state = place.state.as_mut().expect("checked above");
                 f(handle, id, state);
                 if state.is_empty() {
@@ -483,5 +543,17 @@ impl<S: Entry> Table<S> {
     /// How many ids hold a place (state, references or pins).
     pub fn interned(&self) -> usize {
         self.shards.iter().map(|s| s.read().index.len()).sum()
+    }
+}
+
+#[cfg(test)]
+mod size {
+    #[test]
+    fn a_users_place_is_32_bytes() {
+        // What every interned user costs before its index slot (and a long id's bytes).
+        assert_eq!(
+            std::mem::size_of::<super::Place<Box<crate::store::UserState>>>(),
+            32
+        );
     }
 }

@@ -13,8 +13,6 @@ impl Entry for Count {
     }
 }
 
-const NO_HOOKS: (fn(), fn()) = (|| {}, || {});
-
 fn table(shards: usize) -> Table<Count> {
     Table::new(shards, Hasher::new())
 }
@@ -25,16 +23,16 @@ fn an_id_is_held_while_it_has_state_or_references_and_given_back_after() {
     let h = t.acquire("bob");
     assert_eq!(t.find("bob"), Some(h));
     assert_eq!(t.id_of(h).as_deref(), Some("bob"));
-    t.edit("bob", true, NO_HOOKS, |_, c| c.0 = 3);
+    t.edit("bob", true, |_, c| c.0 = 3);
     t.release(h);
     assert_eq!(t.interned(), 1, "state still holds it");
     assert_eq!(t.get("bob").map(|c| c.0), Some(3));
-    t.edit("bob", false, NO_HOOKS, |_, c| c.0 = 0);
+    t.edit("bob", false, |_, c| c.0 = 0);
     assert_eq!((t.interned(), t.len()), (0, 0));
     assert_eq!(t.find("bob"), None);
     assert_eq!(t.id_of(h), None, "the handle is stale");
     // An edit that leaves a new state empty keeps nothing.
-    assert_eq!(t.edit("ann", true, NO_HOOKS, |_, _| 7), Some(7));
+    assert_eq!(t.edit("ann", true, |_, _| 7), Some(7));
     assert_eq!(t.interned(), 0);
 }
 
@@ -83,7 +81,10 @@ fn pins_are_counted_apart_from_references() {
 #[test]
 fn the_id_buffer_is_compacted_and_every_live_id_still_resolves() {
     let t = table(2);
-    let ids: Vec<String> = (0..20_000).map(|i| format!("user-{i:08}")).collect();
+    // Long enough to live in the shard's buffer (short ids live in their place).
+    let ids: Vec<String> = (0..20_000)
+        .map(|i| format!("a-user-with-a-long-id-{i:08}"))
+        .collect();
     let handles: Vec<_> = ids.iter().map(|id| t.acquire(id)).collect();
     // Give back all but every tenth: well past the compaction threshold.
     for (i, &h) in handles.iter().enumerate() {
@@ -94,8 +95,8 @@ fn the_id_buffer_is_compacted_and_every_live_id_still_resolves() {
     assert_eq!(t.interned(), 2_000);
     let bytes = t.buffered_bytes();
     assert!(
-        bytes < 20_000 * 13 / 2,
-        "{bytes} bytes buffered for 2000 ids of 13 bytes: not compacted"
+        bytes < 20_000 * 30 / 2,
+        "{bytes} bytes buffered for 2000 ids of 30 bytes: not compacted"
     );
     for (i, id) in ids.iter().enumerate() {
         let found = t.find(id);
@@ -114,10 +115,23 @@ fn the_id_buffer_is_compacted_and_every_live_id_still_resolves() {
 }
 
 #[test]
+fn short_ids_live_in_their_place_and_long_ones_in_the_buffer() {
+    let t = table(2);
+    let short = t.acquire("twelve-bytes");
+    assert_eq!(t.buffered_bytes(), 0);
+    let long = t.acquire("thirteen-byte");
+    assert_eq!(t.buffered_bytes(), 13);
+    assert_eq!(t.id_of(short).as_deref(), Some("twelve-bytes"));
+    assert_eq!(t.id_of(long).as_deref(), Some("thirteen-byte"));
+    assert_eq!(t.find("twelve-byte"), None, "a prefix is another id");
+    assert_eq!(t.find("thirteen-byte"), Some(long));
+}
+
+#[test]
 fn for_each_mut_drops_states_it_empties_and_gives_their_ids_back() {
     let t = table(4);
     for i in 0..100 {
-        t.edit(&format!("u{i}"), true, NO_HOOKS, |_, c| c.0 = i % 2 + 1);
+        t.edit(&format!("u{i}"), true, |_, c| c.0 = i % 2 + 1);
     }
     t.for_each_mut(|_, _, c| c.0 -= 1);
     assert_eq!((t.len(), t.interned()), (50, 50));

@@ -147,9 +147,14 @@ impl Tables {
             if u.is_empty() {
                 problems.push(format!("user {user:?} has an empty entry"));
             }
-            if !self.filters.users.may_contain(user) {
+            if !u.notify.is_empty() && !self.filters.notify_users.may_contain(user) {
                 problems.push(format!(
-                    "user {user:?} is stored but its filter says absent"
+                    "user {user:?} has settings but its filter says absent"
+                ));
+            }
+            if u.modules.is_some() && !self.filters.module_users.may_contain(user) {
+                problems.push(format!(
+                    "user {user:?} has module mutes but its filter says absent"
                 ));
             }
             for &(room, s) in &u.notify {

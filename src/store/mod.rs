@@ -34,8 +34,14 @@ use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 
-/// No hooks: for tables no filter counts by entry.
-const NO_HOOKS: (fn(), fn()) = (|| {}, || {});
+/// Counts `key` into `filter` or out of it as it gains or loses what the filter counts.
+fn count(filter: &crate::filter::Filter, key: &str, had: bool, has: bool) {
+    match (had, has) {
+        (false, true) => filter.add(key),
+        (true, false) => filter.remove(key),
+        _ => {}
+    }
+}
 
 /// The two indexes and the filters in front of them.
 #[derive(Debug)]
@@ -59,15 +65,25 @@ impl Tables {
         }
     }
 
+    /// Edits `user`'s state, keeping the two user filters' counts: a user is counted
+    /// in while they have a notification setting, and while they have a module mute.
+    /// Counts move under the user's shard lock, up before and down after a reader could
+    /// see the change.
     fn edit_user<R>(
         &self,
         user: &str,
         create: bool,
         f: impl FnOnce(Handle, &mut Box<UserState>) -> R,
     ) -> Option<R> {
-        let users = &self.filters.users;
-        self.users
-            .edit(user, create, (|| users.add(user), || users.remove(user)), f)
+        let filters = &self.filters;
+        self.users.edit(user, create, |h, u| {
+            let had = (!u.notify.is_empty(), u.modules.is_some());
+            let out = f(h, u);
+            let has = (!u.notify.is_empty(), u.modules.is_some());
+            count(&filters.notify_users, user, had.0, has.0);
+            count(&filters.module_users, user, had.1, has.1);
+            out
+        })
     }
 
     fn edit_room<R>(
@@ -76,7 +92,7 @@ impl Tables {
         create: bool,
         f: impl FnOnce(Handle, &mut RoomState) -> R,
     ) -> Option<R> {
-        self.rooms.edit(room, create, NO_HOOKS, f)
+        self.rooms.edit(room, create, f)
     }
 
     /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
@@ -266,7 +282,18 @@ impl Tables {
 
     fn remove_user(&self, user: &Key, changes: &mut impl Changes) {
         if let Some((uh, state)) = self.users.take(user) {
-            self.filters.users.remove(&**user);
+            count(
+                &self.filters.notify_users,
+                user,
+                !state.notify.is_empty(),
+                false,
+            );
+            count(
+                &self.filters.module_users,
+                user,
+                state.modules.is_some(),
+                false,
+            );
             let modules = state.modules();
             for (room, setting) in state.notify {
                 // The room's copy of the setting keeps the room interned.

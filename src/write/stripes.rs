@@ -60,7 +60,7 @@ impl Stripes {
     #[inline]
     fn of(&self, id: &str) -> usize {
         // The mask keeps the value below `STRIPES`, so it fits any usize.
-        (self.hasher.hash_one(id) & (STRIPES as u64 - 1)) as usize
+        (crate::ids::hash_id(&self.hasher, id.as_bytes()) & (STRIPES as u64 - 1)) as usize
     }
 
     /// The stripe whose index holds `key`: its owner's, the low bits of the owner's
