@@ -7,6 +7,7 @@
 //! not copies of the id. Handles are per process: nothing written to disk or to a
 //! stream depends on them, and an id whose last entry goes away gives its slot back.
 
+mod spelling;
 mod table;
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ mod tests;
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
 
+pub(crate) use spelling::{Buffer, Spelling};
 pub(crate) use table::{Entry, Table, hash_id};
 
 /// The hasher of the tables, the filters and the stripes.

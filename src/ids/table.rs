@@ -16,6 +16,7 @@ use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 
 use std::collections::HashMap;
 
+use super::spelling::{Buffer, Spelling};
 use super::{Handle, Hasher, Key, Seeded, Slot};
 
 /// A state that is dropped from its table once it holds nothing.
@@ -27,65 +28,6 @@ pub(crate) trait Entry: Default {
 impl<T: Entry> Entry for Box<T> {
     fn is_empty(&self) -> bool {
         T::is_empty(self)
-    }
-}
-
-/// The `len` of a place that is free.
-const FREE: u32 = u32::MAX;
-/// Dead bytes a shard tolerates before it compacts its buffer (and then only when
-/// they are half of it).
-const COMPACT_AFTER: usize = 1 << 12;
-
-/// Ids of up to this many bytes are kept in their place, the rest in the shard's buffer.
-const INLINE: usize = 12;
-// A long id's offset in the buffer takes the first four inline bytes.
-const _: () = assert!(INLINE >= 4);
-
-/// Where an id's bytes are: in the place itself if it is short (so finding it costs no
-/// second memory access), else in the shard's buffer, whose offset then fills the first
-/// four inline bytes.
-#[derive(Clone, Copy, Debug)]
-struct Spelling {
-    inline: [u8; INLINE],
-    /// `FREE` for a free place.
-    len: u32,
-}
-
-impl Spelling {
-    /// Spells `id`, copying it into `buffer` if it is long.
-    fn new(id: &str, buffer: &mut Vec<u8>) -> Spelling {
-        let mut inline = [0; INLINE];
-        if id.len() <= INLINE {
-            inline[..id.len()].copy_from_slice(id.as_bytes());
-        } else {
-            let start = u32::try_from(buffer.len())
-                .ok()
-                .filter(|s| s.checked_add(id.len() as u32).is_some_and(|e| e < FREE))
-                .expect("a table shard holds under 4 GiB of ids");
-            inline[..4].copy_from_slice(&start.to_le_bytes());
-            buffer.extend_from_slice(id.as_bytes());
-        }
-        Spelling {
-            inline,
-            len: id.len() as u32,
-        }
-    }
-
-    /// The offset of a long id in the shard's buffer.
-    #[inline]
-    fn buffered(&self) -> Option<usize> {
-        (self.len != FREE && self.len as usize > INLINE).then(|| {
-            let start: [u8; 4] = self.inline[..4].try_into().expect("four bytes");
-            u32::from_le_bytes(start) as usize
-        })
-    }
-
-    #[inline]
-    fn bytes<'a>(&'a self, buffer: &'a [u8]) -> &'a [u8] {
-        match self.buffered() {
-            Some(start) => &buffer[start..start + self.len as usize],
-            None => &self.inline[..self.len as usize],
-        }
     }
 }
 
@@ -106,9 +48,8 @@ struct Shard<S> {
     index: HashTable<u32>,
     places: Vec<Place<S>>,
     free: Vec<u32>,
-    bytes: Vec<u8>,
-    /// Bytes of `bytes` no place uses any more.
-    dead: usize,
+    /// The bytes of long ids.
+    buffer: Buffer,
     /// Pins by public handles, by place (few places have any). A pinned place holds one
     /// reference of its own, whatever its pin count.
     pins: HashMap<u32, u32, Seeded>,
@@ -122,24 +63,17 @@ impl<S> Default for Shard<S> {
             index: HashTable::new(),
             places: Vec::new(),
             free: Vec::new(),
-            bytes: Vec::new(),
-            dead: 0,
+            buffer: Buffer::default(),
             pins: HashMap::default(),
             states: 0,
         }
     }
 }
 
-/// The bytes of place `p`'s id (`places` and `bytes` of one shard).
+/// The bytes of place `p`'s id (`places` and `buffer` of one shard).
 #[inline]
-fn bytes_of<'a, S>(places: &'a [Place<S>], bytes: &'a [u8], p: u32) -> &'a [u8] {
-    places[p as usize].spelling.bytes(bytes)
-}
-
-/// Place `p`'s id as a `&str`.
-fn id_of<'a, S>(places: &'a [Place<S>], bytes: &'a [u8], p: u32) -> &'a str {
-    // Only whole `&str`s are spelled, and compaction moves whole ids.
-    std::str::from_utf8(bytes_of(places, bytes, p)).expect("places hold whole ids")
+fn bytes_of<'a, S>(places: &'a [Place<S>], buffer: &'a Buffer, p: u32) -> &'a [u8] {
+    places[p as usize].spelling.bytes(buffer)
 }
 
 /// The hash of an id's bytes: what the shards, the lanes and the stripes place it by.
@@ -153,13 +87,13 @@ impl<S> Shard<S> {
     fn find(&self, hash: u64, id: &str) -> Option<u32> {
         self.index
             .find(hash, |&p| {
-                bytes_of(&self.places, &self.bytes, p) == id.as_bytes()
+                bytes_of(&self.places, &self.buffer, p) == id.as_bytes()
             })
             .copied()
     }
 
     fn id(&self, p: u32) -> &str {
-        id_of(&self.places, &self.bytes, p)
+        self.places[p as usize].spelling.id(&self.buffer)
     }
 
     /// Gives place `p` back if nothing holds it any more.
@@ -168,35 +102,18 @@ impl<S> Shard<S> {
         if place.refs != 0 || place.state.is_some() {
             return;
         }
-        let hash = hash_id(hasher, bytes_of(&self.places, &self.bytes, p));
+        let hash = hash_id(hasher, bytes_of(&self.places, &self.buffer, p));
         if let Ok(found) = self.index.find_entry(hash, |&q| q == p) {
             found.remove();
         }
         let place = &mut self.places[p as usize];
-        if place.spelling.buffered().is_some() {
-            self.dead += place.spelling.len as usize;
-        }
-        place.spelling.len = FREE;
+        place.spelling.free(&mut self.buffer);
         place.generation = place.generation.wrapping_add(1);
         self.free.push(p);
-        if self.dead > COMPACT_AFTER && self.dead * 2 > self.bytes.len() {
-            self.compact();
+        if self.buffer.wants_compaction() {
+            self.buffer
+                .compact(self.places.iter_mut().map(|p| &mut p.spelling));
         }
-    }
-
-    /// Copies the live ids into a fresh buffer.
-    fn compact(&mut self) {
-        let mut bytes = Vec::with_capacity(self.bytes.len() - self.dead);
-        for place in &mut self.places {
-            if let Some(start) = place.spelling.buffered() {
-                let id = &self.bytes[start..start + place.spelling.len as usize];
-                let moved = bytes.len() as u32;
-                bytes.extend_from_slice(id);
-                place.spelling.inline[..4].copy_from_slice(&moved.to_le_bytes());
-            }
-        }
-        self.bytes = bytes;
-        self.dead = 0;
     }
 }
 
@@ -298,7 +215,7 @@ impl<S: Entry> Table<S> {
         let (lane, p) = self.split(handle.slot());
         let shard = self.shard(lane).read();
         let place = shard.places.get(p as usize)?;
-        (place.spelling.len != FREE && place.generation == handle.generation())
+        (!place.spelling.is_free() && place.generation == handle.generation())
             .then(|| f(place.state.as_ref()))
     }
 
@@ -312,7 +229,7 @@ impl<S: Entry> Table<S> {
         let (lane, p) = self.split(slot);
         let shard = self.shard(lane).read();
         let place = shard.places.get(p as usize)?;
-        (place.spelling.len != FREE)
+        (!place.spelling.is_free())
             .then(|| (Key::from(shard.id(p)), Handle::new(slot, place.generation)))
     }
 
@@ -331,7 +248,7 @@ impl<S: Entry> Table<S> {
             return None;
         }
         let fresh = Place {
-            spelling: Spelling::new(id, &mut shard.bytes),
+            spelling: Spelling::new(id, &mut shard.buffer),
             generation: 0,
             refs: 0,
             state: None,
@@ -357,11 +274,11 @@ impl<S: Entry> Table<S> {
         let Shard {
             index,
             places,
-            bytes,
+            buffer,
             ..
         } = shard;
         index.insert_unique(hash, p, |&q| {
-            hash_id(&self.hasher, bytes_of(places, bytes, q))
+            hash_id(&self.hasher, bytes_of(places, buffer, q))
         });
         Some(p)
     }
@@ -473,8 +390,7 @@ impl<S: Entry> Table<S> {
         let Some(place) = s.places.get_mut(p as usize) else {
             return false;
         };
-        if place.spelling.len == FREE || place.generation != handle.generation() || place.refs == 0
-        {
+        if place.spelling.is_free() || place.generation != handle.generation() || place.refs == 0 {
             return false;
         }
         if pin {
@@ -516,8 +432,7 @@ impl<S: Entry> Table<S> {
                 };
                 let s = &mut *shard;
                 let place = &mut s.places[p as usize];
-                let id = std::str::from_utf8(place.spelling.bytes(&s.bytes))
-                    .expect("places hold whole ids");
+                let id = place.spelling.id(&s.buffer);
                 let state = place.state.as_mut().expect("checked above");
                 f(handle, id, state);
                 if state.is_empty() {
@@ -537,7 +452,7 @@ impl<S: Entry> Table<S> {
     /// Bytes the shards keep for ids, dead ones included (tests of compaction).
     #[cfg(test)]
     pub fn buffered_bytes(&self) -> usize {
-        self.shards.iter().map(|s| s.read().bytes.len()).sum()
+        self.shards.iter().map(|s| s.read().buffer.len()).sum()
     }
 
     /// How many ids hold a place (state, references or pins).

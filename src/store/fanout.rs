@@ -6,7 +6,8 @@
 //! bit is set is the settings table probed, with the same hash. A clear bit is a sure
 //! "no setting", so a member on default settings costs one short hash and one bit test.
 //! Stale bits (settings since removed) only cost a probe; they are cleared when the
-//! filter is rebuilt.
+//! filter is rebuilt. Member ids are spelled inline when short, else in the room's own
+//! buffer: an entry is 32 bytes and no allocation of its own.
 
 use std::hash::BuildHasher;
 use std::sync::OnceLock;
@@ -14,7 +15,9 @@ use std::sync::OnceLock;
 use hashbrown::HashTable;
 
 use super::Setting;
-use crate::ids::Key;
+use crate::expiry::Raw;
+use crate::ids::{Buffer, Spelling};
+use crate::notify::NotifyLevel;
 
 /// Filter bits per setting: about 6% false "maybe"s when full.
 const BITS_PER_ENTRY: usize = 16;
@@ -30,22 +33,46 @@ fn hasher() -> &'static foldhash::fast::RandomState {
 /// The hash of a member id for fan-out: its bytes in one write (no terminator: this
 /// hash only ever sees whole ids).
 #[inline]
-fn hash_with(state: &foldhash::fast::RandomState, id: &str) -> u64 {
+fn hash_with(state: &foldhash::fast::RandomState, id: &[u8]) -> u64 {
     use std::hash::Hasher as _;
     let mut h = state.build_hasher();
-    h.write(id.as_bytes());
+    h.write(id);
     h.finish()
 }
 
 #[inline]
-fn hash(id: &str) -> u64 {
+fn hash_bytes(id: &[u8]) -> u64 {
     hash_with(hasher(), id)
+}
+
+#[inline]
+fn hash(id: &str) -> u64 {
+    hash_bytes(id.as_bytes())
+}
+
+/// One member's setting: 32 bytes.
+#[derive(Clone, Copy, Debug)]
+struct Member {
+    id: Spelling,
+    level: NotifyLevel,
+    until: Raw,
+}
+
+impl Member {
+    fn setting(&self) -> Setting {
+        Setting {
+            level: self.level,
+            until: self.until,
+        }
+    }
 }
 
 /// The settings of one room's members, by member id.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct Fanout {
-    entries: HashTable<(Key, Setting)>,
+    entries: HashTable<Member>,
+    /// The bytes of long member ids.
+    ids: Buffer,
     /// A one-hash Bloom filter of the ids in `entries` (and of some removed since).
     bits: Box<[u64]>,
     /// Ids removed since the filter was built (their bits may still be set).
@@ -71,7 +98,15 @@ impl Fanout {
         if self.bits[word] & mask == 0 {
             return None;
         }
-        self.entries.find(h, |(k, _)| &**k == id).map(|&(_, s)| s)
+        self.find(h, id)
+    }
+
+    /// `id`'s setting, its hash given.
+    #[inline]
+    fn find(&self, h: u64, id: &str) -> Option<Setting> {
+        self.entries
+            .find(h, |m| m.id.bytes(&self.ids) == id.as_bytes())
+            .map(Member::setting)
     }
 
     /// Calls `f` with each of `members` and its setting, if any, in order: one hash
@@ -90,24 +125,31 @@ impl Fanout {
         let mask = bits.len() * 64 - 1;
         for m in members {
             let id = m.as_ref();
-            let h = hash_with(state, id);
+            let h = hash_with(state, id.as_bytes());
             let b = (h >> 20) as usize & mask;
             let setting = if bits[b / 64] >> (b % 64) & 1 == 0 {
                 None
             } else {
-                self.entries.find(h, |(k, _)| &**k == id).map(|&(_, s)| s)
+                self.find(h, id)
             };
             f(m, setting);
         }
     }
 
     /// Stores `id`'s setting (replacing any).
-    pub fn insert(&mut self, id: Key, setting: Setting) {
-        let h = hash(&id);
-        match self.entries.entry(h, |(k, _)| *k == id, |(k, _)| hash(k)) {
-            hashbrown::hash_table::Entry::Occupied(mut e) => e.get_mut().1 = setting,
-            hashbrown::hash_table::Entry::Vacant(e) => {
-                e.insert((id, setting));
+    pub fn insert(&mut self, id: &str, setting: Setting) {
+        let h = hash(id);
+        let Fanout { entries, ids, .. } = self;
+        let found = entries.find_mut(h, |m| m.id.bytes(ids) == id.as_bytes());
+        match found {
+            Some(m) => (m.level, m.until) = (setting.level, setting.until),
+            None => {
+                let member = Member {
+                    id: Spelling::new(id, ids),
+                    level: setting.level,
+                    until: setting.until,
+                };
+                entries.insert_unique(h, member, |m| hash_bytes(m.id.bytes(ids)));
             }
         }
         if self.entries.len() * BITS_PER_ENTRY > self.bits.len() * 64 {
@@ -120,10 +162,15 @@ impl Fanout {
 
     /// Removes `id`'s setting; returns whether there was one.
     pub fn remove(&mut self, id: &str) -> bool {
-        let Ok(found) = self.entries.find_entry(hash(id), |(k, _)| &**k == id) else {
+        let Fanout { entries, ids, .. } = self;
+        let Ok(found) = entries.find_entry(hash(id), |m| m.id.bytes(ids) == id.as_bytes()) else {
             return false;
         };
-        found.remove();
+        let (mut member, _) = found.remove();
+        member.id.free(ids);
+        if ids.wants_compaction() {
+            ids.compact(entries.iter_mut().map(|m| &mut m.id));
+        }
         self.stale += 1;
         if self.stale > self.entries.len() {
             self.rebuild();
@@ -138,7 +185,11 @@ impl Fanout {
             .max(MIN_BITS);
         self.bits = vec![0; bits / 64].into_boxed_slice();
         self.stale = 0;
-        let hashes: Vec<u64> = self.entries.iter().map(|(k, _)| hash(k)).collect();
+        let hashes: Vec<u64> = self
+            .entries
+            .iter()
+            .map(|m| hash_bytes(m.id.bytes(&self.ids)))
+            .collect();
         for h in hashes {
             let (word, mask) = self.bit(h);
             self.bits[word] |= mask;
@@ -154,8 +205,10 @@ impl Fanout {
     }
 
     /// Every (member id, setting), in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&Key, &Setting)> {
-        self.entries.iter().map(|(k, s)| (k, s))
+    pub fn iter(&self) -> impl Iterator<Item = (&str, Setting)> {
+        self.entries
+            .iter()
+            .map(|m| (m.id.id(&self.ids), m.setting()))
     }
 }
 
@@ -171,38 +224,63 @@ mod tests {
         }
     }
 
+    /// Short ids (spelled inline) and long ones (in the room's buffer, compacted as
+    /// they are removed).
     #[test]
     fn finds_what_is_stored_and_nothing_else_through_growth_and_removals() {
-        let mut f = Fanout::default();
-        assert_eq!(f.get("a"), None);
-        let ids: Vec<String> = (0..5_000).map(|i| format!("member{i}")).collect();
-        for id in ids.iter().step_by(2) {
-            f.insert(id.as_str().into(), off());
+        for long in [false, true] {
+            let mut f = Fanout::default();
+            assert_eq!(f.get("a"), None);
+            let ids: Vec<String> = (0..5_000)
+                .map(|i| {
+                    if long {
+                        format!("a-member-with-a-long-id-{i}")
+                    } else {
+                        format!("member{i}")
+                    }
+                })
+                .collect();
+            for id in ids.iter().step_by(2) {
+                f.insert(id, off());
+            }
+            assert_eq!(f.len(), 2_500);
+            for (i, id) in ids.iter().enumerate() {
+                assert_eq!(f.get(id).is_some(), i % 2 == 0, "{id}");
+            }
+            // Remove most: the filter is rebuilt, no stored id is lost, no removed one
+            // found.
+            for id in ids.iter().step_by(2).skip(100) {
+                assert!(f.remove(id));
+                assert!(!f.remove(id));
+            }
+            assert_eq!(f.len(), 100);
+            for (i, id) in ids.iter().enumerate() {
+                assert_eq!(f.get(id).is_some(), i % 2 == 0 && i < 200, "{id}");
+            }
+            let mut listed: Vec<&str> = f.iter().map(|(id, _)| id).collect();
+            listed.sort_unstable();
+            let mut kept: Vec<&str> = ids
+                .iter()
+                .step_by(2)
+                .take(100)
+                .map(String::as_str)
+                .collect();
+            kept.sort_unstable();
+            assert_eq!(listed, kept);
+            assert!(
+                f.bits.len() * 64 <= 4 * 100 * BITS_PER_ENTRY,
+                "the filter shrank"
+            );
+            assert!(f.ids.len() < 2_500 * 28 / 2, "the id buffer was compacted");
+            assert_eq!(f.ids.len() == 0, !long, "short ids are spelled inline");
         }
-        assert_eq!(f.len(), 2_500);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(f.get(id).is_some(), i % 2 == 0, "{id}");
-        }
-        // Remove most: the filter is rebuilt, no stored id is lost, no removed one found.
-        for id in ids.iter().step_by(2).skip(100) {
-            assert!(f.remove(id));
-            assert!(!f.remove(id));
-        }
-        assert_eq!(f.len(), 100);
-        for (i, id) in ids.iter().enumerate() {
-            assert_eq!(f.get(id).is_some(), i % 2 == 0 && i < 200, "{id}");
-        }
-        assert!(
-            f.bits.len() * 64 <= 4 * 100 * BITS_PER_ENTRY,
-            "the filter shrank"
-        );
     }
 
     #[test]
     fn the_filter_turns_most_absent_ids_away_before_the_table() {
         let mut f = Fanout::default();
         for i in 0..500 {
-            f.insert(format!("in{i}").into(), off());
+            f.insert(&format!("in{i}"), off());
         }
         let maybe = (0..10_000)
             .filter(|i| {

@@ -398,9 +398,9 @@ impl Tables {
             });
             if let Some(uh) = uh {
                 changes.record(|| Change::Notify {
-                    user: user.clone(),
+                    user: user.into(),
                     room: room.clone(),
-                    old: Some(*setting),
+                    old: Some(setting),
                     new: None,
                     at: Timed::Notify(uh.slot(), rh.slot()),
                 });
@@ -447,7 +447,7 @@ impl Tables {
         // copy of the setting keeps alive.
         let rh = self
             .edit_room(&room, true, |rh, r| {
-                r.set_setting(user.clone(), setting);
+                r.set_setting(&user, setting);
                 rh
             })
             .expect("a room with a setting is stored");

@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 
 use super::fanout::Fanout;
 use crate::expiry::{NONE, Raw};
-use crate::ids::{Entry, Handle, Key, Seeded};
+use crate::ids::{Entry, Handle, Seeded};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 
@@ -107,7 +107,7 @@ impl RoomState {
         self.notify.as_ref()?.get(user)
     }
 
-    pub(super) fn set_setting(&mut self, user: Key, setting: Setting) {
+    pub(super) fn set_setting(&mut self, user: &str, setting: Setting) {
         Arc::make_mut(self.notify.get_or_insert_with(Arc::default)).insert(user, setting);
     }
 
