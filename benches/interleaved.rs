@@ -474,6 +474,12 @@ fn reopen() {
         }
         e.sync().unwrap();
     }
+    if std::env::var_os("MUTEGATE_KEEP_STORE").is_some() {
+        // For a profiler: keep the store and say where it is.
+        let kept = dir.keep();
+        println!("store kept at {}", kept.display());
+        return;
+    }
     let mut times = Vec::new();
     for _ in 0..5 {
         let out = std::process::Command::new(std::env::current_exe().expect("this bench"))
