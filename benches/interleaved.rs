@@ -29,10 +29,23 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use support::{Baseline, Honest, Ids, Mix, NOW, World, baseline_map, fan_out_room};
 
+/// Set by `--test` (what CI passes): every part runs once on small data, its
+/// assertions checked, nothing worth quoting timed.
+static QUICK: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+fn quick() -> bool {
+    QUICK.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// Runs of every measure.
-const RUNS: usize = 3;
+fn runs() -> usize {
+    if quick() { 1 } else { 3 }
+}
+
 /// Rounds per run.
-const ROUNDS: usize = 25;
+fn rounds() -> usize {
+    if quick() { 2 } else { 25 }
+}
 
 /// One contender: runs requests `[start, start + len)` of its measure, returns a count
 /// (so nothing is optimized away).
@@ -85,10 +98,10 @@ fn interleave(
         ratio: Vec::new(),
     };
     let mut offset = || rng.random_range(0..total.saturating_sub(stretch).max(1));
-    for _ in 0..RUNS {
+    for _ in 0..runs() {
         let mut ns = vec![Vec::new(); k];
         let mut ratio = vec![Vec::new(); k];
-        for round in 0..ROUNDS {
+        for round in 0..rounds() {
             let mut this = vec![0.0; k];
             for turn in 0..k {
                 let i = (turn + round) % k;
@@ -171,7 +184,8 @@ fn handles(engine: &Engine, world: &World, pairs: &[(u32, u32)]) -> Vec<(UserHan
 }
 
 fn checks() {
-    let world = World::generate(1_000_000, 100_000, 1 << 20, Mix::default(), 1);
+    let users = if quick() { 20_000 } else { 1_000_000 };
+    let world = World::generate(users, users / 10, 1 << 20, Mix::default(), 1);
     check_measures(&world);
     fan_out();
     mutations(&world);
@@ -232,7 +246,10 @@ fn check_measures(world: &World) {
             }),
         ];
         let m = interleave(&mut c, pairs.len(), 4096, 11);
-        report(&format!("can_send, 1M users, {case}"), &m);
+        report(
+            &format!("can_send, {} users, {case}", world.users.len()),
+            &m,
+        );
     }
     let key = |i: usize| {
         let (u, r) = reqs[i];
@@ -256,7 +273,10 @@ fn check_measures(world: &World) {
         }),
     ];
     let m = interleave(&mut c, reqs.len(), 4096, 12);
-    report("should_push, 1M users, random requests", &m);
+    report(
+        &format!("should_push, {} users, random requests", world.users.len()),
+        &m,
+    );
 }
 
 /// The muted-sender check alone for a few seconds, for a profiler.
@@ -357,15 +377,15 @@ fn mutations(world: &World) {
     let engine = engine_for(world, None);
     let reqs = &world.requests;
     let mut per_run = Vec::new();
-    for _ in 0..RUNS {
-        let mut rounds = Vec::new();
-        for round in 0..ROUNDS {
+    for _ in 0..runs() {
+        let mut per_round = Vec::new();
+        for round in 0..rounds() {
             let s = round * 4096 % (reqs.len() - 4096);
             let t = Instant::now();
             support::mute_unmute(&engine, world, &reqs[s..s + 4096]);
-            rounds.push(8192.0 / t.elapsed().as_secs_f64() / 1e6);
+            per_round.push(8192.0 / t.elapsed().as_secs_f64() / 1e6);
         }
-        per_run.push(median(&mut rounds));
+        per_run.push(median(&mut per_round));
     }
     let (lo, hi) = (
         per_run.iter().copied().fold(f64::INFINITY, f64::min),
@@ -535,6 +555,9 @@ fn main() {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(String::as_str);
+    if args.iter().any(|a| a == "--test") {
+        QUICK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     let started = Instant::now();
     match pick {
         Some("scaling") => scaling(),

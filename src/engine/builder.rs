@@ -79,7 +79,7 @@ impl EngineBuilder {
     /// About how many users and rooms with state the engine will hold (default 65,536).
     ///
     /// Sizes the lock-free filters that let checks on ids with no state skip the tables:
-    /// four one-byte counters per expected entry in each of three filters (between 4 KiB
+    /// four one-byte counters per expected entry in each of four filters (between 4 KiB
     /// and 16 MiB each; default 65,536 entries). A low hint costs speed, never
     /// correctness.
     ///
