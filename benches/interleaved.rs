@@ -197,6 +197,8 @@ fn check_measures(world: &World) {
     // The handle pipeline's own engine: every user and room it sees is pinned.
     let by_handle = world.engine();
     let honest = world.honest();
+    // The old naive store (owned `String` keys built per lookup, SipHash), beside it.
+    let naive = world.naive();
     let b = baseline_map(&world.users);
     let reqs = &world.requests;
     let muted = shuffled(&world.member_mutes, 1 << 16, 7);
@@ -222,6 +224,7 @@ fn check_measures(world: &World) {
             let (u, r) = key(i);
             let want = at.can_send(u, Target::room(r));
             assert_eq!(honest.can_send(u, Module::Room, r, NOW), want, "{u} {r}");
+            assert_eq!(naive.can_send(u, Module::Room, r, NOW), want, "{u} {r}");
             assert_eq!(
                 hat.can_send_handle(uh, TargetHandle::room(rh)),
                 want,
@@ -243,6 +246,10 @@ fn check_measures(world: &World) {
             counting("honest naive can_send", |i| {
                 let (u, r) = key(i);
                 honest.can_send(u, Module::Room, r, NOW)
+            }),
+            counting("old naive can_send", |i| {
+                let (u, r) = key(i);
+                naive.can_send(u, Module::Room, r, NOW)
             }),
         ];
         let m = interleave(&mut c, pairs.len(), 4096, 11);
@@ -270,6 +277,10 @@ fn check_measures(world: &World) {
         counting("honest naive should_push", |i| {
             let (u, r) = key(i);
             honest.should_push(u, r)
+        }),
+        counting("old naive should_push", |i| {
+            let (u, r) = key(i);
+            naive.should_push(u, r)
         }),
     ];
     let m = interleave(&mut c, reqs.len(), 4096, 12);
@@ -301,7 +312,8 @@ fn fan_out() {
     for (label, share) in [("5%", 0.05), ("50%", 0.5)] {
         let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
         let honest = Honest::default();
-        let ids = fan_out_room(&engine, &[&honest], "big", MEMBERS, share, 3);
+        let naive = support::Naive::default();
+        let ids = fan_out_room(&engine, &[&honest, &naive], "big", MEMBERS, share, 3);
         // The hand-written filter: the room's non-default members in one ahash map.
         let mut filter: HashMap<String, NotifyLevel, ahash::RandomState> = HashMap::default();
         for i in 0..MEMBERS {
@@ -314,6 +326,7 @@ fn fan_out() {
         members.shuffle(&mut StdRng::seed_from_u64(5));
         let want = engine.push_targets("big", &members, Mentions::None).len();
         assert_eq!(honest.push_targets("big", &members).len(), want);
+        assert_eq!(naive.push_targets("big", &members).len(), want);
         let mut out_a: Vec<&&str> = Vec::with_capacity(MEMBERS);
         let mut out_b: Vec<&&str> = Vec::with_capacity(MEMBERS);
         let at = engine.at(NOW);
@@ -344,6 +357,11 @@ fn fan_out() {
             Contender::new("honest naive push_targets", |_, n| {
                 (0..n)
                     .map(|_| honest.push_targets("big", &members).len())
+                    .sum()
+            }),
+            Contender::new("old naive push_targets", |_, n| {
+                (0..n)
+                    .map(|_| naive.push_targets("big", &members).len())
                     .sum()
             }),
             // The floor: what reading every member's id (its length and last byte)
