@@ -96,6 +96,15 @@ pub enum Error {
     /// A combination of arguments that has no meaning.
     #[error("invalid combination: {0}")]
     InvalidCombination(&'static str),
+    /// A page of a listing was asked for with a limit of 0 or over
+    /// [`MAX_PAGE_LEN`](crate::MAX_PAGE_LEN).
+    #[error("page limit {limit} is not between 1 and {max}")]
+    PageLimit {
+        /// The limit asked for.
+        limit: usize,
+        /// The largest limit allowed.
+        max: usize,
+    },
     /// Reading or writing a store file failed; the mutation was not applied (see the
     /// README's durability section for what each failure leaves behind).
     #[error("i/o error: {op} {path}: {message}")]

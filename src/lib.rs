@@ -79,7 +79,7 @@ pub use check::At;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};
 pub use durable::SyncPolicy;
-pub use engine::{Engine, EngineBuilder, MutedMember, Submit};
+pub use engine::{Engine, EngineBuilder, MAX_PAGE_LEN, MutedMember, Page, Submit};
 pub use error::{Error, IdKind};
 pub use event::{Event, Mute};
 pub use expiry::{Expiry, MuteFor};

@@ -9,10 +9,12 @@ mod members;
 mod modules;
 mod notifications;
 mod operations;
+mod pages;
 mod rooms;
 mod submit;
 
 pub use builder::EngineBuilder;
+pub use pages::{MAX_PAGE_LEN, Page};
 pub use submit::Submit;
 
 use std::num::NonZeroUsize;

@@ -23,3 +23,13 @@ pub fn engine_with_policy(policy: AllowPolicy) -> (Engine, ManualClock) {
         .build();
     (engine, clock)
 }
+
+/// Tells writer threads to stop when dropped (also when the reader panics, so a failing
+/// test fails instead of hanging).
+pub struct StopOnDrop<'a>(pub &'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}

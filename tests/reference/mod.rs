@@ -11,7 +11,8 @@ use arbitrary::{Arbitrary, Unstructured};
 use mutegate::Clock as _;
 use mutegate::{
     AllowPolicy, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions, Module,
-    ModuleChange, Mute, MuteFor, NotifyLevel, Role, RoomHandle, Target, TargetHandle, UserHandle,
+    ModuleChange, Mute, MuteFor, NotifyLevel, Page, Role, RoomHandle, Target, TargetHandle,
+    UserHandle,
 };
 
 pub const T0: u64 = 1_000_000;
@@ -622,6 +623,53 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
     out.map_err(kind)
 }
 
+/// Walks a paged listing `limit` entries at a time and returns every entry, checking
+/// that each page holds at most `limit`, in strictly increasing id order, and that
+/// `next` is the page's last id exactly when a page follows.
+pub fn walk<T: std::fmt::Debug>(
+    fetch: impl Fn(Option<&str>, usize) -> Result<Page<T>, Error>,
+    id: impl Fn(&T) -> String,
+    limit: usize,
+) -> Result<Vec<T>, String> {
+    check_eq!(
+        fetch(None, 0).map(|_| ()),
+        Err(Error::PageLimit {
+            limit: 0,
+            max: mutegate::MAX_PAGE_LEN
+        })
+    );
+    let mut all: Vec<T> = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = fetch(after.as_deref(), limit).map_err(|e| e.to_string())?;
+        if page.items.len() > limit {
+            return Err(format!(
+                "a page of {} for a limit of {limit}",
+                page.items.len()
+            ));
+        }
+        for item in page.items {
+            if let Some(last) = all.last()
+                && id(last) >= id(&item)
+            {
+                return Err(format!("{item:?} after {last:?}: not in id order"));
+            }
+            all.push(item);
+        }
+        match page.next {
+            None => return Ok(all),
+            Some(next) => {
+                check_eq!(
+                    Some(next.clone()),
+                    all.last().map(&id),
+                    "next is the last id"
+                );
+                after = Some(next);
+            }
+        }
+    }
+}
+
 pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
     let now = m.now;
     let view = e.at(now);
@@ -662,6 +710,23 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
         check_eq!(got, m.settings(u), "settings of {}", u);
         let rooms: Vec<String> = m.settings(u).into_iter().map(|(r, ..)| r).collect();
         check_eq!(e.muted_rooms(u), rooms);
+        let mut by_room = m.settings(u);
+        by_room.sort_by(|a, b| a.0.cmp(&b.0));
+        let paged: Vec<_> = walk(
+            |a, n| e.notification_settings_page(u, a, n),
+            |s| s.room.clone(),
+            2,
+        )?
+        .into_iter()
+        .map(|s| (s.room, s.level, s.expiry))
+        .collect();
+        check_eq!(paged, by_room, "settings of {} by page", u);
+        let mut sorted_rooms = rooms.clone();
+        sorted_rooms.sort();
+        check_eq!(
+            walk(|a, n| e.muted_rooms_page(u, a, n), Clone::clone, 1)?,
+            sorted_rooms
+        );
         let status: Vec<Option<Expiry>> = Module::ALL
             .iter()
             .map(|&x| e.module_status(u).expiry(x))
@@ -695,6 +760,12 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             .map(|x| (x.user, x.expiry))
             .collect();
         check_eq!(got, muted);
+        let paged: Vec<(String, Expiry)> =
+            walk(|a, n| e.muted_members_page(r, a, n), |x| x.user.clone(), 2)?
+                .into_iter()
+                .map(|x| (x.user, x.expiry))
+                .collect();
+        check_eq!(paged, muted, "muted members of {} by page", r);
         check_eq!(
             e.room_mute(r),
             m.room_mute.get(r).copied().filter(|&x| on(x, now))
@@ -706,6 +777,10 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             .map(|(_, u)| u.clone())
             .collect();
         check_eq!(e.allow_list(r), allow);
+        check_eq!(
+            walk(|a, n| e.allow_list_page(r, a, n), Clone::clone, 2)?,
+            allow
+        );
     }
     let s = e.stats();
     let got = [
