@@ -61,18 +61,10 @@ impl Tables {
         })
     }
 
-    /// The id of a room a user's setting points at.
-    fn room_id(&self, room: Handle) -> Key {
-        self.rooms.id_of(room).unwrap_or_else(|| "<no room>".into())
-    }
-
-    /// The id of a user a room's entry points at.
-    fn user_id(&self, user: Handle) -> Key {
-        self.users.id_of(user).unwrap_or_else(|| "<no user>".into())
-    }
-
     /// The live state as operations that rebuild it (ended entries left out), in an
-    /// order that keeps each user's notification list oldest first.
+    /// order that keeps each user's notification list oldest first. Every handle an
+    /// entry holds names an interned id (`verify` checks it); one that did not would
+    /// leave its entry out rather than write an id nobody gave.
     pub fn to_ops(&self, now: u64) -> Vec<Op> {
         let mut ops = Vec::new();
         // Handles first, ids after each table's pass (never two shards held).
@@ -98,11 +90,13 @@ impl Tables {
         ops.extend(
             settings
                 .into_iter()
-                .map(|(user, room, level, until)| Op::SetNotify {
-                    user,
-                    room: self.room_id(room),
-                    level,
-                    until: Expiry::from_raw(until),
+                .filter_map(|(user, room, level, until)| {
+                    Some(Op::SetNotify {
+                        user,
+                        room: self.rooms.id_of(room)?,
+                        level,
+                        until: Expiry::from_raw(until),
+                    })
                 }),
         );
         let mut members: Vec<(Key, Handle, Raw)> = Vec::new();
@@ -122,18 +116,19 @@ impl Tables {
                 allowed.push((room.into(), list));
             }
         });
-        ops.extend(
-            members
+        ops.extend(members.into_iter().filter_map(|(room, user, raw)| {
+            Some(Op::MuteMembers {
+                room,
+                users: vec![self.users.id_of(user)?],
+                until: Expiry::from_raw(raw),
+            })
+        }));
+        ops.extend(allowed.into_iter().filter_map(|(room, list)| {
+            let users: Vec<Key> = list
                 .into_iter()
-                .map(|(room, user, raw)| Op::MuteMembers {
-                    room,
-                    users: vec![self.user_id(user)],
-                    until: Expiry::from_raw(raw),
-                }),
-        );
-        ops.extend(allowed.into_iter().map(|(room, list)| Op::Allow {
-            room,
-            users: list.into_iter().map(|u| self.user_id(u)).collect(),
+                .filter_map(|u| self.users.id_of(u))
+                .collect();
+            (!users.is_empty()).then_some(Op::Allow { room, users })
         }));
         ops
     }
