@@ -8,6 +8,7 @@ use crate::expiry::{Expiry, FOREVER, NONE, Raw, active};
 use crate::ids::{Key, Seeded, Slot};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
+use crate::quiet::{Bypass, Schedule};
 use crate::store::Setting;
 
 /// One entry's change: its value before and after (`NONE` / `None` = absent).
@@ -45,6 +46,31 @@ pub(crate) enum Change {
         user: Key,
         allowed: bool,
     },
+    Sender {
+        user: Key,
+        sender: Key,
+        old: Raw,
+        new: Raw,
+        at: Timed,
+    },
+    Snooze {
+        user: Key,
+        old: Raw,
+        new: Raw,
+        at: Timed,
+    },
+    Quiet {
+        user: Key,
+        schedule: Option<Schedule>,
+    },
+    Bypass {
+        user: Key,
+        bypass: Bypass,
+    },
+    RoomMentions {
+        room: Key,
+        notify: bool,
+    },
 }
 
 /// Where [`Tables::apply`](crate::store::Tables::apply) reports changes. A change is
@@ -78,13 +104,19 @@ pub(crate) enum Timed {
     Member(Slot, Slot),
     Module(Slot, Module),
     Room(Slot),
+    /// (user, sender)
+    Sender(Slot, Slot),
+    Snooze(Slot),
 }
 
 impl Timed {
     /// The slot of the id that owns the entry: its stripe holds the entry's end.
     pub fn owner(self) -> Slot {
         match self {
-            Timed::Notify(user, _) | Timed::Module(user, _) => user,
+            Timed::Notify(user, _)
+            | Timed::Module(user, _)
+            | Timed::Sender(user, _)
+            | Timed::Snooze(user) => user,
             Timed::Member(room, _) | Timed::Room(room) => room,
         }
     }
@@ -109,7 +141,17 @@ impl Change {
             Change::Room { room, .. } => Mute::Room {
                 room: room.to_string(),
             },
-            Change::Allow { .. } => return None,
+            Change::Sender { user, sender, .. } => Mute::Sender {
+                user: user.to_string(),
+                sender: sender.to_string(),
+            },
+            Change::Snooze { user, .. } => Mute::Snooze {
+                user: user.to_string(),
+            },
+            Change::Allow { .. }
+            | Change::Quiet { .. }
+            | Change::Bypass { .. }
+            | Change::RoomMentions { .. } => return None,
         })
     }
 
@@ -120,9 +162,20 @@ impl Change {
             Change::Notify { old, new, .. } => Some((raw(old), raw(new))),
             Change::Member { old, new, .. }
             | Change::Module { old, new, .. }
-            | Change::Room { old, new, .. } => Some((*old, *new)),
-            Change::Allow { .. } => None,
+            | Change::Room { old, new, .. }
+            | Change::Sender { old, new, .. }
+            | Change::Snooze { old, new, .. } => Some((*old, *new)),
+            Change::Allow { .. }
+            | Change::Quiet { .. }
+            | Change::Bypass { .. }
+            | Change::RoomMentions { .. } => None,
         }
+    }
+
+    /// Whether the change ended an entry that was in force at `now`.
+    pub(crate) fn lifted(&self, now: u64) -> bool {
+        self.ends()
+            .is_some_and(|(old, new)| new == NONE && active(old, now))
     }
 
     /// The timed entry this change is about, with its old and new end, if either end is
@@ -136,8 +189,10 @@ impl Change {
             Change::Notify { at, .. }
             | Change::Member { at, .. }
             | Change::Module { at, .. }
-            | Change::Room { at, .. } => Some((*at, old, new)),
-            Change::Allow { .. } => None,
+            | Change::Room { at, .. }
+            | Change::Sender { at, .. }
+            | Change::Snooze { at, .. } => Some((*at, old, new)),
+            _ => None,
         }
     }
 }
@@ -250,6 +305,18 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
                 room: room.to_string(),
                 user: user.to_string(),
                 allowed: *allowed,
+            }),
+            Change::Quiet { user, schedule } => out.push(Event::QuietHoursChanged {
+                user: user.to_string(),
+                schedule: schedule.clone(),
+            }),
+            Change::Bypass { user, bypass } => out.push(Event::BypassChanged {
+                user: user.to_string(),
+                bypass: *bypass,
+            }),
+            Change::RoomMentions { room, notify } => out.push(Event::RoomMentionsChanged {
+                room: room.to_string(),
+                notify: *notify,
             }),
             _ => {
                 let (Some((old, new)), Some(mute)) = (c.ends(), c.mute()) else {

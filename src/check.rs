@@ -6,14 +6,14 @@
 //! `push_targets` returns) or calls user code while a guard is held, besides `AsRef<str>`.
 
 use crate::clock::Now;
-use crate::decide::{self, Denied, SendFacts};
+use crate::decide::{self, Denied, PersonalFacts, SendFacts};
 use crate::engine::Engine;
-use crate::expiry::NONE;
+use crate::expiry::{NONE, active};
 use crate::ids::Handle;
 use crate::module::Target;
-use crate::notify::Mentions;
+use crate::notify::{Mentions, Message, NotifyLevel};
 use crate::role::{AllowPolicy, Role};
-use crate::store::RoomState;
+use crate::store::{Personal, RoomState, Setting};
 
 impl Engine {
     /// The checks at the clock's time, read lazily (at most once per call).
@@ -82,8 +82,9 @@ impl Engine {
         self.at_now().should_push(user, room)
     }
 
-    /// Whether a message in `room` pushes to `user` now, given whether it mentions them:
-    /// `Off` beats mentions, `MentionsOnly` lets them through.
+    /// Whether a message in `room` pushes to `user` now, given whether it mentions them
+    /// by name: `Off` beats mentions, `MentionsOnly` and `DirectMentions` let them
+    /// through. Quiet hours apply; no sender is named, so sender mutes do not.
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
         self.at_now().should_push_mentioned(user, room, mentioned)
@@ -91,8 +92,10 @@ impl Engine {
 
     /// The members of `room` that one message should push to, in the order given.
     ///
-    /// Members on default settings cost O(1) each; when nobody in the room has a setting,
-    /// no member is looked up at all.
+    /// Members on default settings cost O(1) each; when nobody in the room has a setting
+    /// and nobody has personal rules (quiet hours, snooze, sender mutes), no member is
+    /// looked up at all. `Mentions::Everyone` is a room-wide mention; quiet hours apply,
+    /// sender mutes need a sender ([`push_targets_for`](Engine::push_targets_for)).
     ///
     /// # Examples
     ///
@@ -128,6 +131,56 @@ impl Engine {
     ) {
         self.at_now()
             .push_targets_into(room, members, mentions, out);
+    }
+
+    /// Whether one message in `room` pushes to `user` now, with everything that bears
+    /// on it: the user's level for the room, how the message mentions them (and the
+    /// room's policy for room-wide mentions), their mute of its sender, their quiet
+    /// hours or snooze and its bypass rules. The README's precedence table says how
+    /// these combine.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Bypass, Engine, Expiry, Message};
+    ///
+    /// let engine = Engine::new();
+    /// engine.snooze_until("ann", Expiry::Never)?;
+    /// engine.set_bypass("ann", Bypass { mentions: false, urgent: true })?;
+    /// assert!(!engine.should_push_message("ann", "r1", &Message::new()));
+    /// assert!(engine.should_push_message("ann", "r1", &Message::new().urgent()));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn should_push_message(&self, user: &str, room: &str, msg: &Message<'_>) -> bool {
+        self.at_now().should_push_message(user, room, msg)
+    }
+
+    /// The members of `room` that one message should push to, in the order given: the
+    /// bulk form of [`should_push_message`](Engine::should_push_message).
+    ///
+    /// As [`push_targets`](Engine::push_targets), members without settings or personal
+    /// rules cost one hash or two each; a member with quiet hours costs a lookup of
+    /// their state, and converts no time zone until their quiet or loud time ends.
+    #[must_use]
+    pub fn push_targets_for<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        msg: &Message<'_>,
+    ) -> Vec<&'m S> {
+        self.at_now().push_targets_for(room, members, msg)
+    }
+
+    /// [`push_targets_for`](Engine::push_targets_for) appending to a caller's buffer.
+    pub fn push_targets_for_into<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        msg: &Message<'_>,
+        out: &mut Vec<&'m S>,
+    ) {
+        self.at_now().push_targets_for_into(room, members, msg, out);
     }
 
     /// A view of the engine at a fixed time, so a pipeline reads the clock once per batch.
@@ -275,16 +328,61 @@ impl At<'_> {
     /// [`Engine::should_push_mentioned`] at this view's time.
     #[must_use]
     pub fn should_push_mentioned(&self, user: &str, room: &str, mentioned: bool) -> bool {
+        let users = [user];
+        let msg = if mentioned {
+            Message::new().mentioning(&users)
+        } else {
+            Message::new()
+        };
+        self.should_push_message(user, room, &msg)
+    }
+
+    /// [`Engine::should_push_message`] at this view's time.
+    #[must_use]
+    pub fn should_push_message(&self, user: &str, room: &str, msg: &Message<'_>) -> bool {
         let tables = &self.engine.inner.tables;
-        if !tables.filters.notify_users.may_contain(user) {
+        let filters = &tables.filters;
+        let notify_maybe = filters.notify_users.may_contain(user);
+        let personal_maybe = filters.personal_users.may_contain(user);
+        if !notify_maybe && !personal_maybe {
             return true;
         }
-        // A setting points at its room's handle; no handle, no setting.
-        let Some(room) = tables.rooms.find(room) else {
-            return true;
+        // Handles before the user's guard (one shard guard at a time).
+        let rh = if notify_maybe {
+            tables.rooms.find(room)
+        } else {
+            None
         };
-        let setting = tables.users.get(user).and_then(|u| u.setting(room));
-        setting.is_none_or(|s| decide::push(s.level, s.until, mentioned, self.clock().get()))
+        let sh = if personal_maybe {
+            msg.sender().and_then(|s| tables.users.find(s))
+        } else {
+            None
+        };
+        let mut now = self.clock();
+        let (level, personal) = {
+            let Some(u) = tables.users.get(user) else {
+                return true;
+            };
+            let level = rh
+                .and_then(|rh| u.setting(rh))
+                .filter(|s| active(s.until, now.get()))
+                .map_or(NotifyLevel::All, |s| s.level);
+            let personal = u
+                .personal
+                .as_deref()
+                .map(|p| personal_facts(p, sh, &mut now));
+            (level, personal)
+        };
+        // The room's policy only matters where a room-wide mention could decide.
+        let counts = msg.is_room_wide()
+            && level == NotifyLevel::MentionsOnly
+            && tables
+                .rooms
+                .get(room)
+                .is_none_or(|r| !r.plain_room_mentions);
+        let mention = msg.mention(user, counts);
+        decide::level_admits(level, mention)
+            && personal.is_none_or(|f| decide::personal_admits(&f, mention, msg.is_urgent()))
     }
 
     /// [`Engine::push_targets`] at this view's time.
@@ -295,9 +393,7 @@ impl At<'_> {
         members: &'m [S],
         mentions: Mentions<'_>,
     ) -> Vec<&'m S> {
-        let mut out = Vec::new();
-        self.push_targets_into(room, members, mentions, &mut out);
-        out
+        self.push_targets_for(room, members, &Message::from(mentions))
     }
 
     /// [`Engine::push_targets_into`] at this view's time.
@@ -308,34 +404,89 @@ impl At<'_> {
         mentions: Mentions<'_>,
         out: &mut Vec<&'m S>,
     ) {
+        self.push_targets_for_into(room, members, &Message::from(mentions), out);
+    }
+
+    /// [`Engine::push_targets_for`] at this view's time.
+    #[must_use]
+    pub fn push_targets_for<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        msg: &Message<'_>,
+    ) -> Vec<&'m S> {
+        let mut out = Vec::new();
+        self.push_targets_for_into(room, members, msg, &mut out);
+        out
+    }
+
+    /// [`Engine::push_targets_for_into`] at this view's time.
+    pub fn push_targets_for_into<'m, S: AsRef<str>>(
+        &self,
+        room: &str,
+        members: &'m [S],
+        msg: &Message<'_>,
+        out: &mut Vec<&'m S>,
+    ) {
+        let tables = &self.engine.inner.tables;
         // A snapshot of the room's settings: the shard is held only to clone an `Arc`,
         // so writers are never held up by a fan-out, however large the room.
-        let settings = self
-            .engine
-            .inner
-            .tables
+        let (settings, plain) = tables
             .rooms
             .get(room)
-            .and_then(|r| r.notify.clone());
-        let Some(map) = settings else {
-            // Nobody in the room has a setting: no per-member work at all.
+            .map_or((None, false), |r| (r.notify.clone(), r.plain_room_mentions));
+        let personal = &tables.filters.personal_users;
+        let any_personal = !personal.is_empty();
+        if settings.is_none() && !any_personal {
+            // Nobody in the room has a setting and nobody anywhere has personal rules:
+            // no per-member work at all.
             out.extend(members);
             return;
+        }
+        let sh = if any_personal {
+            msg.sender().and_then(|s| tables.users.find(s))
+        } else {
+            None
         };
         let mut now = self.clock();
         out.reserve(members.len());
-        map.for_each_member(members, |member, setting| {
-            let pushes = setting.is_none_or(|s| {
-                decide::push(
-                    s.level,
-                    s.until,
-                    mentions.contains(member.as_ref()),
-                    now.get(),
-                )
-            });
-            if pushes {
-                out.push(member);
+        let mut judge = |member: &'m S, setting: Option<Setting>| {
+            let id = member.as_ref();
+            let mention = msg.mention(id, !plain);
+            let level = setting
+                .filter(|s| active(s.until, now.get()))
+                .map_or(NotifyLevel::All, |s| s.level);
+            if !decide::level_admits(level, mention) {
+                return;
             }
-        });
+            if any_personal && personal.may_contain(id) {
+                let facts = tables.users.get(id).and_then(|u| {
+                    u.personal
+                        .as_deref()
+                        .map(|p| personal_facts(p, sh, &mut now))
+                });
+                if facts.is_some_and(|f| !decide::personal_admits(&f, mention, msg.is_urgent())) {
+                    return;
+                }
+            }
+            out.push(member);
+        };
+        match settings {
+            Some(map) => map.for_each_member(members, judge),
+            None => members.iter().for_each(|m| judge(m, None)),
+        }
+    }
+}
+
+/// What a user's personal rules say about a message from the sender with handle `sender`.
+#[inline]
+fn personal_facts(p: &Personal, sender: Option<Handle>, now: &mut Now<'_>) -> PersonalFacts {
+    PersonalFacts {
+        sender_muted: sender.is_some_and(|s| {
+            let raw = p.sender(s);
+            raw != NONE && active(raw, now.get())
+        }),
+        quiet: (p.snooze != NONE || p.quiet.is_some()) && p.quiet_at(now.get()),
+        bypass: p.bypass,
     }
 }

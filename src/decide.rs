@@ -5,7 +5,8 @@ use std::fmt;
 
 use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::module::Module;
-use crate::notify::NotifyLevel;
+use crate::notify::{Mention, NotifyLevel};
+use crate::quiet::Bypass;
 use crate::role::AllowPolicy;
 
 /// Why a send was refused. Listed in precedence order: the reason reported is the first
@@ -115,10 +116,36 @@ pub(crate) fn send(
     }
 }
 
-/// Decides one push: a setting that has expired counts as the default.
+/// Whether a room's notification level lets one message through, given how it
+/// mentions the user (the room's policy for room-wide mentions already applied).
 #[inline]
-pub(crate) fn push(level: NotifyLevel, until: Raw, mentioned: bool, now: u64) -> bool {
-    !active(until, now) || level.allows_push(mentioned)
+pub(crate) fn level_admits(level: NotifyLevel, mention: Mention) -> bool {
+    match level {
+        NotifyLevel::All => true,
+        NotifyLevel::MentionsOnly => mention != Mention::None,
+        NotifyLevel::DirectMentions => mention == Mention::Direct,
+        NotifyLevel::Off => false,
+    }
+}
+
+/// What a user's own rules say about one message.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct PersonalFacts {
+    /// The user muted the message's sender (and the mute is in force).
+    pub sender_muted: bool,
+    /// A snooze or a quiet window is in force.
+    pub quiet: bool,
+    pub bypass: Bypass,
+}
+
+/// Whether a user's own rules let one message through: a muted sender never pushes;
+/// in quiet time only what the bypass rules name does.
+#[inline]
+pub(crate) fn personal_admits(f: &PersonalFacts, mention: Mention, urgent: bool) -> bool {
+    !f.sender_muted
+        && (!f.quiet
+            || (f.bypass.mentions && mention == Mention::Direct)
+            || (f.bypass.urgent && urgent))
 }
 
 #[cfg(test)]
@@ -187,10 +214,58 @@ mod tests {
     }
 
     #[test]
-    fn push_levels() {
-        assert!(push(NotifyLevel::Off, 10, true, 10)); // expired: default
-        assert!(!push(NotifyLevel::Off, 10, true, 9));
-        assert!(push(NotifyLevel::MentionsOnly, FOREVER, true, 9));
-        assert!(!push(NotifyLevel::MentionsOnly, FOREVER, false, 9));
+    fn levels_by_mention_kind() {
+        use Mention::*;
+        use NotifyLevel::*;
+        let table = [
+            (All, [true, true, true]),
+            (MentionsOnly, [false, true, true]),
+            (DirectMentions, [false, true, false]),
+            (Off, [false, false, false]),
+        ];
+        for (level, row) in table {
+            for (mention, want) in [None, Direct, RoomWide].into_iter().zip(row) {
+                assert_eq!(level_admits(level, mention), want, "{level:?} {mention:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn personal_rules() {
+        use Mention::*;
+        let quiet = PersonalFacts {
+            quiet: true,
+            ..PersonalFacts::default()
+        };
+        assert!(personal_admits(&PersonalFacts::default(), None, false));
+        assert!(!personal_admits(&quiet, Direct, true)); // no bypass: nothing
+        let mentions = PersonalFacts {
+            bypass: Bypass {
+                mentions: true,
+                urgent: false,
+            },
+            ..quiet
+        };
+        assert!(personal_admits(&mentions, Direct, false));
+        assert!(!personal_admits(&mentions, RoomWide, true)); // @all is not direct
+        let urgent = PersonalFacts {
+            bypass: Bypass {
+                mentions: false,
+                urgent: true,
+            },
+            ..quiet
+        };
+        assert!(personal_admits(&urgent, None, true));
+        assert!(!personal_admits(&urgent, Direct, false));
+        // A muted sender beats every bypass.
+        let muted = PersonalFacts {
+            sender_muted: true,
+            quiet: false,
+            bypass: Bypass {
+                mentions: true,
+                urgent: true,
+            },
+        };
+        assert!(!personal_admits(&muted, Direct, true));
     }
 }

@@ -105,6 +105,53 @@ pub enum Error {
         /// The largest limit allowed.
         max: usize,
     },
+    /// A time zone that is not an IANA name in the compiled-in database.
+    #[error("unknown time zone {zone:?} (expected an IANA name such as \"Europe/Berlin\")")]
+    UnknownTimeZone {
+        /// The name given.
+        zone: String,
+    },
+    /// A quiet-hours window that cannot be: a time not below 24:00, an end equal to its
+    /// start, or text that is not `day hh:mm-hh:mm`.
+    #[error("invalid quiet-hours window {window:?}: {what}")]
+    InvalidWindow {
+        /// The window, as given.
+        window: String,
+        /// What is wrong with it.
+        what: &'static str,
+    },
+    /// Two windows of one schedule overlap (they are refused, not merged).
+    #[error("quiet-hours windows {first:?} and {second:?} overlap")]
+    OverlappingWindows {
+        /// The earlier window.
+        first: String,
+        /// The window it runs into.
+        second: String,
+    },
+    /// A schedule with more windows than [`MAX_WINDOWS`](crate::MAX_WINDOWS).
+    #[error("schedule of {len} windows is over the limit of {max}")]
+    TooManyWindows {
+        /// Windows given.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// A snooze ending at or before the engine's current time.
+    #[error("snooze until {until_ms} ms is not after now ({now_ms} ms)")]
+    SnoozeInPast {
+        /// The end asked for.
+        until_ms: u64,
+        /// The engine's time.
+        now_ms: u64,
+    },
+    /// Unmuting a sender the user has not muted.
+    #[error("sender {sender:?} is not muted by user {user:?}")]
+    SenderNotMuted {
+        /// The user.
+        user: String,
+        /// The sender.
+        sender: String,
+    },
     /// Reading or writing a store file failed; the mutation was not applied (see the
     /// README's durability section for what each failure leaves behind).
     #[error("i/o error: {op} {path}: {message}")]

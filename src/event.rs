@@ -41,6 +41,18 @@ pub enum Mute {
         /// The room.
         room: String,
     },
+    /// A user's mute of one sender's pushes.
+    Sender {
+        /// The user who muted.
+        user: String,
+        /// The sender.
+        sender: String,
+    },
+    /// A user's snooze of every push.
+    Snooze {
+        /// The user.
+        user: String,
+    },
 }
 
 /// What changed. Delivered to subscribers after every lock is released.
@@ -90,6 +102,28 @@ pub enum Event {
         user: String,
         /// Whether the user is now on the list.
         allowed: bool,
+    },
+    /// A user's quiet-hours schedule (or its time zone) was set or cleared. Entering
+    /// and leaving a window is time passing, not a change: it yields no event.
+    QuietHoursChanged {
+        /// The user.
+        user: String,
+        /// The new schedule (`None`: cleared).
+        schedule: Option<crate::Schedule>,
+    },
+    /// A user's bypass rules changed.
+    BypassChanged {
+        /// The user.
+        user: String,
+        /// The new rules.
+        bypass: crate::Bypass,
+    },
+    /// A room's setting for room-wide mentions changed.
+    RoomMentionsChanged {
+        /// The room.
+        room: String,
+        /// Whether room-wide mentions notify.
+        notify: bool,
     },
 }
 

@@ -11,11 +11,13 @@
 //! process: nothing stored or replicated depends on them.
 
 use crate::check::At;
-use crate::decide::{self, Denied, SendFacts};
+use crate::decide::{self, Denied, PersonalFacts, SendFacts};
 use crate::engine::Engine;
 use crate::error::{Error, IdKind, check_id};
+use crate::expiry::active;
 use crate::ids::Handle;
 use crate::module::Module;
+use crate::notify::{Mention, NotifyLevel};
 use crate::role::Role;
 
 /// A user id resolved by [`Engine::user_handle`]: 8 bytes, `Copy`.
@@ -232,13 +234,33 @@ impl At<'_> {
     /// [`Engine::should_push_handle`] at this view's time.
     #[must_use]
     pub fn should_push_handle(&self, user: UserHandle, room: RoomHandle, mentioned: bool) -> bool {
-        let setting = self
-            .engine()
+        let mut now = None;
+        let mut now_ms = || *now.get_or_insert_with(|| self.now_ms());
+        let mention = if mentioned {
+            Mention::Direct
+        } else {
+            Mention::None
+        };
+        self.engine()
             .inner
             .tables
             .users
-            .read_handle(user.0, |u| u.and_then(|u| u.setting(room.0)))
-            .flatten();
-        setting.is_none_or(|s| decide::push(s.level, s.until, mentioned, self.now_ms()))
+            .read_handle(user.0, |u| {
+                let Some(u) = u else { return true };
+                let level = u
+                    .setting(room.0)
+                    .filter(|s| active(s.until, now_ms()))
+                    .map_or(NotifyLevel::All, |s| s.level);
+                decide::level_admits(level, mention)
+                    && u.personal.as_deref().is_none_or(|p| {
+                        let facts = PersonalFacts {
+                            sender_muted: false,
+                            quiet: p.quiet_at(now_ms()),
+                            bypass: p.bypass,
+                        };
+                        decide::personal_admits(&facts, mention, false)
+                    })
+            })
+            .unwrap_or(true)
     }
 }

@@ -64,6 +64,7 @@ mod module;
 mod notify;
 mod observe;
 mod op;
+mod quiet;
 #[cfg(feature = "redis")]
 mod replicate;
 mod role;
@@ -79,7 +80,7 @@ pub use check::At;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};
 pub use durable::SyncPolicy;
-pub use engine::{Engine, EngineBuilder, MAX_PAGE_LEN, MutedMember, Page, Submit};
+pub use engine::{Engine, EngineBuilder, MAX_PAGE_LEN, MutedMember, MutedSender, Page, Submit};
 pub use error::{Error, IdKind};
 pub use event::{Event, Mute};
 pub use expiry::{Expiry, MuteFor};
@@ -87,8 +88,9 @@ pub use handle::{RoomHandle, TargetHandle, UserHandle};
 pub use health::Health;
 pub use limits::Limits;
 pub use module::{Module, ModuleChange, ModuleStatus, Target};
-pub use notify::{Mentions, NotifyLevel, NotifySetting};
+pub use notify::{Mentions, Message, NotifyLevel, NotifySetting};
 pub use op::Op;
+pub use quiet::{Bypass, MAX_WINDOWS, QuietHours, Schedule, Weekday, Window};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replicate::Replication;

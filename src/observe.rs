@@ -32,6 +32,12 @@ impl Op {
             Op::Disallow { .. } => "disallow",
             Op::RemoveUser { .. } => "remove_user",
             Op::RemoveRoom { .. } => "remove_room",
+            Op::SetQuietHours { .. } => "set_quiet_hours",
+            Op::Snooze { .. } => "snooze",
+            Op::SetBypass { .. } => "set_bypass",
+            Op::MuteSender { .. } => "mute_sender",
+            Op::UnmuteSender { .. } => "unmute_sender",
+            Op::SetRoomMentions { .. } => "set_room_mentions",
         }
     }
 
@@ -40,14 +46,21 @@ impl Op {
     fn ids(&self) -> (Option<&str>, Option<&str>) {
         match self {
             Op::SetNotify { user, room, .. } => (Some(user), Some(room)),
-            Op::SetModules { user, .. } | Op::RemoveUser { user } => (Some(user), None),
+            Op::SetModules { user, .. }
+            | Op::RemoveUser { user }
+            | Op::SetQuietHours { user, .. }
+            | Op::Snooze { user, .. }
+            | Op::SetBypass { user, .. }
+            | Op::MuteSender { user, .. }
+            | Op::UnmuteSender { user, .. } => (Some(user), None),
             Op::MuteMembers { room, .. }
             | Op::UnmuteMembers { room, .. }
             | Op::Allow { room, .. }
             | Op::Disallow { room, .. }
             | Op::MuteRoom { room, .. }
             | Op::UnmuteRoom { room }
-            | Op::RemoveRoom { room } => (None, Some(room)),
+            | Op::RemoveRoom { room }
+            | Op::SetRoomMentions { room, .. } => (None, Some(room)),
         }
     }
 }
@@ -165,6 +178,9 @@ pub(crate) fn events(events: &[Event]) {
             Event::LevelChanged { .. } => "level_changed",
             Event::Expired { .. } => "expired",
             Event::AllowListChanged { .. } => "allow_list_changed",
+            Event::QuietHoursChanged { .. } => "quiet_hours_changed",
+            Event::BypassChanged { .. } => "bypass_changed",
+            Event::RoomMentionsChanged { .. } => "room_mentions_changed",
         };
         metrics::counter!("mutegate_events_total", "kind" => kind).increment(1);
     }
@@ -276,16 +292,23 @@ pub(crate) fn panicked(place: &str, message: &str) {
 #[derive(Debug, Default)]
 pub(crate) struct Entries {
     #[cfg(feature = "metrics")]
-    counts: [AtomicI64; 5],
+    counts: [AtomicI64; 6],
 }
 
 #[cfg(feature = "metrics")]
-const ENTRY_KINDS: [&str; 5] = ["notification", "member", "module", "room", "allow"];
+const ENTRY_KINDS: [&str; 6] = [
+    "notification",
+    "member",
+    "module",
+    "room",
+    "allow",
+    "sender",
+];
 
 impl Entries {
     /// Starts from known totals (after a store was replayed).
     #[cfg(feature = "metrics")]
-    pub fn set(&self, totals: [usize; 5]) {
+    pub fn set(&self, totals: [usize; 6]) {
         for (c, t) in self.counts.iter().zip(totals) {
             c.store(t as i64, Ordering::Relaxed);
         }
@@ -306,6 +329,11 @@ impl Entries {
                     Change::Module { old, new, .. } => (2, delta(*old != 0, *new != 0)),
                     Change::Room { old, new, .. } => (3, delta(*old != 0, *new != 0)),
                     Change::Allow { allowed, .. } => (4, if *allowed { 1 } else { -1 }),
+                    Change::Sender { old, new, .. } => (5, delta(*old != 0, *new != 0)),
+                    Change::Snooze { .. }
+                    | Change::Quiet { .. }
+                    | Change::Bypass { .. }
+                    | Change::RoomMentions { .. } => continue,
                 };
                 self.counts[i].fetch_add(d, Ordering::Relaxed);
             }

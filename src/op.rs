@@ -9,6 +9,7 @@ use crate::expiry::Expiry;
 use crate::ids::Key;
 use crate::limits::Limits;
 use crate::notify::NotifyLevel;
+use crate::quiet::{Bypass, Schedule};
 
 /// One mutation, as the engine applies and logs it.
 ///
@@ -80,6 +81,51 @@ pub enum Op {
         /// The users.
         users: Vec<Key>,
     },
+    /// Sets (`Some`) or clears (`None`) a user's quiet-hours schedule.
+    SetQuietHours {
+        /// The user.
+        user: Key,
+        /// The schedule.
+        schedule: Option<Schedule>,
+    },
+    /// Snoozes every push to a user until `until` (`Some`), or ends a snooze (`None`).
+    Snooze {
+        /// The user.
+        user: Key,
+        /// When the snooze ends.
+        until: Option<Expiry>,
+    },
+    /// Sets which pushes break through a user's quiet hours and snoozes.
+    SetBypass {
+        /// The user.
+        user: Key,
+        /// The rules (the default clears them).
+        bypass: Bypass,
+    },
+    /// Drops pushes of `sender`'s messages to `user` until `until`.
+    MuteSender {
+        /// The user who mutes.
+        user: Key,
+        /// The sender muted.
+        sender: Key,
+        /// When the mute ends.
+        until: Expiry,
+    },
+    /// Lifts a user's mute of one sender.
+    UnmuteSender {
+        /// The user.
+        user: Key,
+        /// The sender.
+        sender: Key,
+    },
+    /// Says whether room-wide mentions (`@all`, `@here`) in a room notify as mentions
+    /// (`true`, the default) or count as ordinary messages (`false`).
+    SetRoomMentions {
+        /// The room.
+        room: Key,
+        /// Whether room-wide mentions notify.
+        notify: bool,
+    },
     /// Purges every trace of a user.
     RemoveUser {
         /// The user.
@@ -135,7 +181,25 @@ impl Op {
             Op::MuteRoom { room, .. } | Op::UnmuteRoom { room } | Op::RemoveRoom { room } => {
                 check_id(IdKind::Room, room, max)
             }
-            Op::RemoveUser { user } => check_id(IdKind::User, user, max),
+            Op::RemoveUser { user }
+            | Op::Snooze { user, .. }
+            | Op::SetBypass { user, .. }
+            | Op::SetQuietHours {
+                user,
+                schedule: None,
+            } => check_id(IdKind::User, user, max),
+            Op::SetQuietHours {
+                user,
+                schedule: Some(schedule),
+            } => {
+                check_id(IdKind::User, user, max)?;
+                schedule.check().map(drop)
+            }
+            Op::MuteSender { user, sender, .. } | Op::UnmuteSender { user, sender } => {
+                check_id(IdKind::User, user, max)?;
+                check_id(IdKind::User, sender, max)
+            }
+            Op::SetRoomMentions { room, .. } => check_id(IdKind::Room, room, max),
         }
     }
 

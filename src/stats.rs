@@ -30,6 +30,10 @@ pub struct Stats {
     pub room_mutes: usize,
     /// Allow-list entries, (room, user) pairs.
     pub allow_entries: usize,
+    /// Active sender mutes, (user, sender) pairs.
+    pub sender_mutes: usize,
+    /// Users with a quiet-hours schedule.
+    pub quiet_schedules: usize,
     /// Users with any stored state (expired state included until swept).
     pub users: usize,
     /// Rooms with any stored state (expired state included until swept).
@@ -54,6 +58,10 @@ impl Stats {
                 .filter(|(_, x)| active(x.until, now))
                 .count();
             s.module_mutes += u.modules().iter().filter(|&&e| active(e, now)).count();
+            if let Some(p) = &u.personal {
+                s.sender_mutes += p.senders.iter().filter(|(_, e)| active(*e, now)).count();
+                s.quiet_schedules += usize::from(p.quiet.is_some());
+            }
         });
         tables.rooms.for_each(|_, _, r| {
             s.rooms += 1;

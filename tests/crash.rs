@@ -7,7 +7,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use mutegate::{Engine, Module, ModuleChange, MuteFor, NotifyLevel, Target};
+use mutegate::{
+    Engine, Expiry, Message, Module, ModuleChange, MuteFor, NotifyLevel, Schedule, Target, Weekday,
+    Window,
+};
 
 const DIR: &str = "MUTEGATE_CRASH_DIR";
 const START: &str = "MUTEGATE_CRASH_START";
@@ -24,27 +27,43 @@ fn room(i: usize) -> String {
     format!("room{}", i % 37)
 }
 
+/// Quiet all week: seven touching windows in a zone with DST.
+fn always_quiet() -> Schedule {
+    let windows = Weekday::ALL.map(|d| Window::new(d, 0, 23 * 60 + 59));
+    let mut windows = windows.to_vec();
+    windows.extend(Weekday::ALL.map(|d| Window::new(d, 23 * 60 + 59, 0)));
+    Schedule::new("Europe/Berlin", windows).expect("a valid schedule")
+}
+
 /// Mutation `i` touches only user `u{i}`, so each can be checked on its own.
 fn mutate(e: &Engine, i: usize) {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 4 {
+    match i % 8 {
         0 => e.mute_members(&room, [&user], MuteFor::Forever).map(drop),
         1 => e.set_notification_level(&user, &room, NotifyLevel::Off, MuteFor::Forever),
         2 => e.allow(&room, [&user]),
-        _ => e
+        3 => e
             .set_module_mutes(&user, ModuleChange::new().set(Module::P2p, true))
             .map(drop),
+        4 => e.set_quiet_hours(&user, always_quiet()),
+        5 => e.mute_sender(&user, &room, MuteFor::Forever).map(drop),
+        6 => e.snooze_until(&user, Expiry::Never),
+        _ => e.set_room_mentions(&format!("plain{i}"), false),
     }
     .expect("mutation");
 }
 
 fn present(e: &Engine, i: usize) -> bool {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 4 {
+    match i % 8 {
         0 => !e.can_send(&user, Target::room(&room)),
         1 => !e.should_push(&user, &room),
         2 => e.is_allowed(&room, &user),
-        _ => e.module_status(&user).is_muted(Module::P2p),
+        3 => e.module_status(&user).is_muted(Module::P2p),
+        4 => e.quiet_hours(&user).schedule == Some(always_quiet()),
+        5 => !e.should_push_message(&user, "any", &Message::new().sent_by(&room)),
+        6 => e.quiet_hours(&user).snoozed_until == Some(Expiry::Never),
+        _ => !e.room_mentions(&format!("plain{i}")),
     }
 }
 

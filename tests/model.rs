@@ -31,7 +31,8 @@ fn level() -> impl Strategy<Value = NotifyLevel> {
     prop_oneof![
         Just(NotifyLevel::All),
         Just(NotifyLevel::MentionsOnly),
-        Just(NotifyLevel::Off)
+        Just(NotifyLevel::Off),
+        Just(NotifyLevel::DirectMentions)
     ]
 }
 fn flag() -> impl Strategy<Value = Option<bool>> {
@@ -57,6 +58,17 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Sweep),
         1 => Just(Step::SnapshotRestore),
         1 => Just(Step::Reopen),
+        2 => (user(), prop_oneof![6 => 0..3usize, 1 => 3..=reference::TOO_MANY])
+            .prop_map(|(u, i)| Step::SetQuietHours(u, i)),
+        1 => user().prop_map(Step::ClearQuietHours),
+        2 => (user(), prop_oneof![Just(None), Just(Some(0)), (1u64..4_000).prop_map(Some)])
+            .prop_map(|(u, d)| Step::Snooze(u, d)),
+        1 => user().prop_map(Step::Unsnooze),
+        1 => (user(), any::<bool>(), any::<bool>()).prop_map(|(u, a, b)| Step::SetBypass(u, a, b)),
+        2 => (user(), user(), duration()).prop_map(|(u, x, d)| Step::MuteSender(u, x, d)),
+        1 => (user(), user()).prop_map(|(u, x)| Step::UnmuteSender(u, x)),
+        1 => (room(), any::<bool>()).prop_map(|(r, n)| Step::SetRoomMentions(r, n)),
+        1 => (0..reference::LEAPS.len()).prop_map(Step::Leap),
     ]
 }
 
@@ -90,5 +102,39 @@ proptest! {
         let policy = if allow_wins { AllowPolicy::AllowListWins } else { AllowPolicy::MuteWins };
         let shards = if many_shards { 64 } else { 2 };
         reference::run_handles(policy, shards, &steps).map_err(TestCaseError::fail)?;
+    }
+}
+
+/// A fixed walk through both of 2026's clock changes in New York and Berlin with
+/// quiet hours set, crossing every window boundary of the specs a second at a time,
+/// with bypass rules, a snooze and a sender mute along the way, compared with the
+/// reference (which recomputes quiet time from the wall clock at every step).
+#[test]
+fn quiet_hours_across_clock_changes_agree_with_the_reference_model() {
+    let mut steps = vec![
+        Step::SetQuietHours("u0", 0),
+        Step::SetQuietHours("u1", 1),
+        Step::SetQuietHours("u2", 2),
+        Step::SetBypass("u1", true, false),
+        Step::SetLevel("u2", "r0", NotifyLevel::DirectMentions, MuteFor::Forever),
+        Step::SetLevel("u0", "r1", NotifyLevel::MentionsOnly, MuteFor::Forever),
+        Step::SetRoomMentions("r1", false),
+        Step::MuteSender("u2", "u0", MuteFor::Forever),
+        Step::Advance(19_000),
+        Step::Advance(2_000),
+    ];
+    for leap in 0..reference::LEAPS.len() {
+        steps.push(Step::Leap(leap));
+        steps.push(Step::Snooze("u0", Some(1_500)));
+        for _ in 0..4 {
+            steps.push(Step::Advance(1_000));
+        }
+        if leap == 3 {
+            steps.push(Step::Reopen);
+            steps.push(Step::SnapshotRestore);
+        }
+    }
+    for policy in [AllowPolicy::MuteWins, AllowPolicy::AllowListWins] {
+        reference::run(policy, 2, &steps).unwrap();
     }
 }

@@ -9,7 +9,7 @@
 //!
 //! | tag | operation | fields |
 //! |---:|---|---|
-//! | 1 | `SetNotify` | user, room, level (0 all, 1 mentions only, 2 off), until |
+//! | 1 | `SetNotify` | user, room, level (0 all, 1 mentions only, 2 off, 3 direct mentions), until |
 //! | 2 | `MuteMembers` | room, users, until |
 //! | 3 | `UnmuteMembers` | room, users |
 //! | 4 | `SetModules` | user, four module codes in `Module::ALL` order (0 leave, 1 unmute, 2 mute), until |
@@ -19,6 +19,16 @@
 //! | 8 | `Disallow` | room, users |
 //! | 9 | `RemoveUser` | user |
 //! | 10 | `RemoveRoom` | room |
+//! | 11 | `SetQuietHours` | user, `0x00` (cleared) or `0x01` + zone name + windows (a count, then per window: day 0 Monday .. 6 Sunday, start and end in minutes after midnight) |
+//! | 12 | `Snooze` | user, `0x00` (lifted) or `0x01` + until |
+//! | 13 | `SetBypass` | user, mentions (bool byte), urgent (bool byte) |
+//! | 14 | `MuteSender` | user, sender, until |
+//! | 15 | `UnmuteSender` | user, sender |
+//! | 16 | `SetRoomMentions` | room, notify (bool byte) |
+//!
+//! Tags 11-16 and level code 3 were added in format 2's second revision (0.2): a store
+//! written before holds none of them and reads as it did; an older build refuses a
+//! record with one by its tag, as it refuses any unknown tag.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -28,6 +38,7 @@ use crate::expiry::Expiry;
 use crate::ids::Key;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
+use crate::quiet::{Bypass, Schedule, Weekday, Window};
 
 const SET_NOTIFY: u8 = 1;
 const MUTE_MEMBERS: u8 = 2;
@@ -39,6 +50,37 @@ const ALLOW: u8 = 7;
 const DISALLOW: u8 = 8;
 const REMOVE_USER: u8 = 9;
 const REMOVE_ROOM: u8 = 10;
+const SET_QUIET_HOURS: u8 = 11;
+const SNOOZE: u8 = 12;
+const SET_BYPASS: u8 = 13;
+const MUTE_SENDER: u8 = 14;
+const UNMUTE_SENDER: u8 = 15;
+const SET_ROOM_MENTIONS: u8 = 16;
+
+/// A schedule's fields: zone, then (day, start, end) per window.
+type ScheduleFields = (String, Vec<(u8, u16, u16)>);
+
+fn schedule_fields(s: &Schedule) -> ScheduleFields {
+    let windows = s
+        .windows()
+        .iter()
+        .map(|w| (w.day.index() as u8, w.start, w.end))
+        .collect();
+    (s.zone().to_owned(), windows)
+}
+
+fn schedule((zone, windows): ScheduleFields) -> Result<Schedule, String> {
+    let windows = windows
+        .into_iter()
+        .map(|(day, start, end)| {
+            let day = *Weekday::ALL
+                .get(usize::from(day))
+                .ok_or_else(|| format!("unknown weekday code {day}"))?;
+            Ok(Window::new(day, start, end))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Schedule::new(zone, windows).map_err(|e| e.to_string())
+}
 
 fn until(e: Expiry) -> Option<u64> {
     e.at_ms()
@@ -53,6 +95,7 @@ fn level_code(level: NotifyLevel) -> u8 {
         NotifyLevel::All => 0,
         NotifyLevel::MentionsOnly => 1,
         NotifyLevel::Off => 2,
+        NotifyLevel::DirectMentions => 3,
     }
 }
 
@@ -61,6 +104,7 @@ fn level(code: u8) -> Result<NotifyLevel, String> {
         0 => Ok(NotifyLevel::All),
         1 => Ok(NotifyLevel::MentionsOnly),
         2 => Ok(NotifyLevel::Off),
+        3 => Ok(NotifyLevel::DirectMentions),
         c => Err(format!("unknown notification level code {c}")),
     }
 }
@@ -126,6 +170,28 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
         Op::Disallow { room, users } => put(out, &(at, DISALLOW, room, users)),
         Op::RemoveUser { user } => put(out, &(at, REMOVE_USER, user)),
         Op::RemoveRoom { room } => put(out, &(at, REMOVE_ROOM, room)),
+        Op::SetQuietHours { user, schedule } => put(
+            out,
+            &(
+                at,
+                SET_QUIET_HOURS,
+                user,
+                schedule.as_ref().map(schedule_fields),
+            ),
+        ),
+        Op::Snooze { user, until: u } => put(out, &(at, SNOOZE, user, u.map(until))),
+        Op::SetBypass { user, bypass } => {
+            put(out, &(at, SET_BYPASS, user, bypass.mentions, bypass.urgent))
+        }
+        Op::MuteSender {
+            user,
+            sender,
+            until: u,
+        } => put(out, &(at, MUTE_SENDER, user, sender, until(*u))),
+        Op::UnmuteSender { user, sender } => put(out, &(at, UNMUTE_SENDER, user, sender)),
+        Op::SetRoomMentions { room, notify } => {
+            put(out, &(at, SET_ROOM_MENTIONS, room, notify));
+        }
     }
 }
 
@@ -196,6 +262,43 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
         REMOVE_ROOM => Op::RemoveRoom {
             room: fields(body)?,
         },
+        SET_QUIET_HOURS => {
+            let (user, fields): (Key, Option<ScheduleFields>) = fields(body)?;
+            Op::SetQuietHours {
+                user,
+                schedule: fields.map(schedule).transpose()?,
+            }
+        }
+        SNOOZE => {
+            let (user, u): (Key, Option<Option<u64>>) = fields(body)?;
+            Op::Snooze {
+                user,
+                until: u.map(expiry),
+            }
+        }
+        SET_BYPASS => {
+            let (user, mentions, urgent) = fields(body)?;
+            Op::SetBypass {
+                user,
+                bypass: Bypass { mentions, urgent },
+            }
+        }
+        MUTE_SENDER => {
+            let (user, sender, u): (Key, Key, Option<u64>) = fields(body)?;
+            Op::MuteSender {
+                user,
+                sender,
+                until: expiry(u),
+            }
+        }
+        UNMUTE_SENDER => {
+            let (user, sender) = fields(body)?;
+            Op::UnmuteSender { user, sender }
+        }
+        SET_ROOM_MENTIONS => {
+            let (room, notify) = fields(body)?;
+            Op::SetRoomMentions { room, notify }
+        }
         t => return Err(format!("unknown record tag {t}")),
     };
     Ok(Record { at, op })

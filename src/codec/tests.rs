@@ -42,6 +42,57 @@ fn every_kind() -> Vec<Op> {
         },
         Op::RemoveUser { user: "u".into() },
         Op::RemoveRoom { room: "r".into() },
+        Op::SetQuietHours {
+            user: "u".into(),
+            schedule: Some(
+                crate::Schedule::new(
+                    "Europe/Berlin",
+                    [
+                        "mon 22:00-07:00".parse().unwrap(),
+                        "sun 13:00-14:30".parse().unwrap(),
+                    ],
+                )
+                .unwrap(),
+            ),
+        },
+        Op::SetQuietHours {
+            user: "u".into(),
+            schedule: None,
+        },
+        Op::Snooze {
+            user: "u".into(),
+            until: Some(Expiry::At(9)),
+        },
+        Op::Snooze {
+            user: "u".into(),
+            until: None,
+        },
+        Op::SetBypass {
+            user: "u".into(),
+            bypass: crate::Bypass {
+                mentions: true,
+                urgent: false,
+            },
+        },
+        Op::MuteSender {
+            user: "u".into(),
+            sender: "s".into(),
+            until: Expiry::Never,
+        },
+        Op::UnmuteSender {
+            user: "u".into(),
+            sender: "s".into(),
+        },
+        Op::SetRoomMentions {
+            room: "r".into(),
+            notify: false,
+        },
+        Op::SetNotify {
+            user: "u".into(),
+            room: "r".into(),
+            level: NotifyLevel::DirectMentions,
+            until: Expiry::Never,
+        },
     ]
 }
 
@@ -56,7 +107,7 @@ fn every_kind_of_record_round_trips() {
     let ops: Vec<Op> = records.iter().map(|r| r.op.clone()).collect();
     assert_eq!(ops, every_kind());
     let ats: Vec<u64> = records.iter().map(|r| r.at).collect();
-    assert_eq!(ats, (0..10).map(|i| i * 1000).collect::<Vec<_>>());
+    assert_eq!(ats, (0..19).map(|i| i * 1000).collect::<Vec<_>>());
 }
 
 #[test]

@@ -186,6 +186,7 @@ impl EngineBuilder {
                 s.module_mutes,
                 s.room_mutes,
                 s.allow_entries,
+                s.sender_mutes,
             ]);
         }
         Ok(engine)

@@ -10,11 +10,13 @@ mod modules;
 mod notifications;
 mod operations;
 mod pages;
+mod personal;
 mod rooms;
 mod submit;
 
 pub use builder::EngineBuilder;
 pub use pages::{MAX_PAGE_LEN, Page};
+pub use personal::MutedSender;
 pub use submit::Submit;
 
 use std::num::NonZeroUsize;

@@ -35,7 +35,7 @@ pub struct Page<T> {
 }
 
 /// Cuts the page after `after` (ids in `items` unique, any order) of at most `limit`.
-fn cut<T>(
+pub(super) fn cut<T>(
     mut items: Vec<T>,
     id: impl Fn(&T) -> &str,
     after: Option<&str>,

@@ -33,9 +33,9 @@ pub struct Submit<'e> {
     now_on_this_thread: bool,
 }
 
-fn unit(_: Outcome) {}
+pub(super) fn unit(_: Outcome) {}
 
-fn expiry(o: Outcome) -> Expiry {
+pub(super) fn expiry(o: Outcome) -> Expiry {
     match o {
         Outcome::Expiry(e) => e,
         other => unreachable!("an expiry was derived, not {other:?}"),
@@ -49,7 +49,7 @@ fn count(o: Outcome) -> usize {
     }
 }
 
-fn flag(o: Outcome) -> bool {
+pub(super) fn flag(o: Outcome) -> bool {
     match o {
         Outcome::Flag(b) => b,
         other => unreachable!("a flag was derived, not {other:?}"),
@@ -83,13 +83,23 @@ where
 }
 
 /// An operation's expiry, set once the rest of it is valid.
-fn set_until(op: &mut Op, expiry: Expiry) {
+pub(super) fn set_until(op: &mut Op, expiry: Expiry) {
     match op {
         Op::SetNotify { until, .. }
         | Op::MuteMembers { until, .. }
         | Op::SetModules { until, .. }
-        | Op::MuteRoom { until, .. } => *until = expiry,
+        | Op::MuteRoom { until, .. }
+        | Op::MuteSender { until, .. } => *until = expiry,
         _ => {}
+    }
+}
+
+/// The `finish` of a mutation that lasts `duration`: sets its end, answers with it.
+pub(super) fn lasting(duration: MuteFor) -> impl FnOnce(&mut Op, u64) -> Result<Derive, Error> {
+    move |op, now| {
+        let until = duration.expiry_from(now)?;
+        set_until(op, until);
+        Ok(Derive::Expiry(until))
     }
 }
 
@@ -126,7 +136,7 @@ impl Submit<'_> {
     /// Validates `op` (its ids and batches, then whatever `finish` checks, which also
     /// sets a computed expiry and says what the caller gets back) and queues it.
     /// `batch_len` is the true size of a batch that was copied only in part.
-    fn request<T>(
+    pub(super) fn request<T>(
         &self,
         mut op: Op,
         batch_len: usize,
@@ -238,12 +248,7 @@ impl Submit<'_> {
             users,
             until: Expiry::Never,
         };
-        let finish = |op: &mut Op, now| {
-            let until = duration.expiry_from(now)?;
-            set_until(op, until);
-            Ok(Derive::Expiry(until))
-        };
-        self.request(op, len, Check::None, finish, expiry)
+        self.request(op, len, Check::None, lasting(duration), expiry)
     }
 
     /// [`Engine::unmute_members`], as a ticket.
@@ -292,18 +297,13 @@ impl Submit<'_> {
             room: room.into(),
             until: Expiry::Never,
         };
-        let finish = |op: &mut Op, now| {
-            let until = duration.expiry_from(now)?;
-            set_until(op, until);
-            Ok(Derive::Expiry(until))
-        };
-        self.request(op, 0, Check::None, finish, expiry)
+        self.request(op, 0, Check::None, lasting(duration), expiry)
     }
 
     /// [`Engine::unmute_room`], as a ticket.
     pub fn unmute_room(&self, room: &str) -> Ticket<bool> {
         let op = Op::UnmuteRoom { room: room.into() };
-        self.request(op, 0, Check::None, |_, _| Ok(Derive::RoomLifted), flag)
+        self.request(op, 0, Check::None, |_, _| Ok(Derive::Lifted), flag)
     }
 
     /// [`Engine::allow`], as a ticket.

@@ -10,6 +10,7 @@ use crate::ids::{Entry, Handle, Key};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
+use crate::quiet::Bypass;
 
 use super::Tables;
 
@@ -22,6 +23,12 @@ impl Tables {
             }
             for (module, raw) in Module::ALL.into_iter().zip(u.modules()) {
                 f(raw, Timed::Module(uh.slot(), module));
+            }
+            if let Some(p) = &u.personal {
+                f(p.snooze, Timed::Snooze(uh.slot()));
+                for (sender, raw) in &p.senders {
+                    f(*raw, Timed::Sender(uh.slot(), sender.slot()));
+                }
             }
         });
         self.rooms.for_each(|rh, _, r| {
@@ -58,6 +65,14 @@ impl Tables {
             Timed::Room(room) => Op::UnmuteRoom {
                 room: self.rooms.id(room)?.0,
             },
+            Timed::Sender(user, sender) => Op::UnmuteSender {
+                user: self.users.id(user)?.0,
+                sender: self.users.id(sender)?.0,
+            },
+            Timed::Snooze(user) => Op::Snooze {
+                user: self.users.id(user)?.0,
+                until: None,
+            },
         })
     }
 
@@ -69,7 +84,31 @@ impl Tables {
         let mut ops = Vec::new();
         // Handles first, ids after each table's pass (never two shards held).
         let mut settings: Vec<(Key, Handle, NotifyLevel, Raw)> = Vec::new();
+        let mut senders: Vec<(Key, Handle, Raw)> = Vec::new();
         self.users.for_each(|_, user, u| {
+            if let Some(p) = &u.personal {
+                if let Some(q) = &p.quiet {
+                    ops.push(Op::SetQuietHours {
+                        user: user.into(),
+                        schedule: Some(q.schedule.clone()),
+                    });
+                }
+                if p.bypass != Bypass::default() {
+                    ops.push(Op::SetBypass {
+                        user: user.into(),
+                        bypass: p.bypass,
+                    });
+                }
+                if active(p.snooze, now) {
+                    ops.push(Op::Snooze {
+                        user: user.into(),
+                        until: Some(Expiry::from_raw(p.snooze)),
+                    });
+                }
+                for &(sender, raw) in p.senders.iter().filter(|(_, raw)| active(*raw, now)) {
+                    senders.push((user.into(), sender, raw));
+                }
+            }
             for (room, s) in &u.notify {
                 if active(s.until, now) {
                     settings.push((user.into(), *room, s.level, s.until));
@@ -99,9 +138,22 @@ impl Tables {
                     })
                 }),
         );
+        ops.extend(senders.into_iter().filter_map(|(user, sender, raw)| {
+            Some(Op::MuteSender {
+                user,
+                sender: self.users.id_of(sender)?,
+                until: Expiry::from_raw(raw),
+            })
+        }));
         let mut members: Vec<(Key, Handle, Raw)> = Vec::new();
         let mut allowed: Vec<(Key, Vec<Handle>)> = Vec::new();
         self.rooms.for_each(|_, room, r| {
+            if r.plain_room_mentions {
+                ops.push(Op::SetRoomMentions {
+                    room: room.into(),
+                    notify: false,
+                });
+            }
             for (&user, &raw) in r.members.iter().filter(|&(_, &raw)| active(raw, now)) {
                 members.push((room.into(), user, raw));
             }
@@ -138,6 +190,7 @@ impl Tables {
     pub fn verify(&self) -> Result<(), String> {
         let mut problems = Vec::new();
         let mut pairs: Vec<(Key, Handle, super::Setting)> = Vec::new();
+        let mut senders: Vec<(Key, Handle)> = Vec::new();
         self.users.for_each(|_, user, u| {
             if u.is_empty() {
                 problems.push(format!("user {user:?} has an empty entry"));
@@ -155,7 +208,23 @@ impl Tables {
             for &(room, s) in &u.notify {
                 pairs.push((user.into(), room, s));
             }
+            if let Some(p) = &u.personal {
+                if p.is_empty() {
+                    problems.push(format!("user {user:?} keeps empty personal rules"));
+                }
+                if !self.filters.personal_users.may_contain(user) {
+                    problems.push(format!(
+                        "user {user:?} has personal rules but its filter says absent"
+                    ));
+                }
+                senders.extend(p.senders.iter().map(|&(s, _)| (Key::from(user), s)));
+            }
         });
+        for (user, sender) in senders {
+            if self.users.id_of(sender).is_none() {
+                problems.push(format!("user {user:?} mutes a sender no longer interned"));
+            }
+        }
         let user_pairs = pairs.len();
         for (user, room, s) in pairs {
             let Some(id) = self.rooms.id_of(room) else {
@@ -207,7 +276,7 @@ impl Tables {
 }
 
 /// Puts `ops` (from [`Tables::to_ops`]) in a canonical order: a user's operations by
-/// user id (keeping their notification list's order), then a room's by room id, each
+/// user id (keeping their notification list's and muted senders' order), then a room's by room id, each
 /// room's member mutes by user id, allow lists sorted. The same state gives the same
 /// sequence whatever order the tables iterate in.
 pub(crate) fn canonical(ops: &mut [Op]) {
@@ -222,7 +291,12 @@ pub(crate) fn canonical(ops: &mut [Op]) {
             | Op::UnmuteRoom { room }
             | Op::Disallow { room, .. }
             | Op::RemoveRoom { room } => (1, room, 3, ""),
-            Op::RemoveUser { user } => (0, user, 2, ""),
+            Op::SetQuietHours { user, .. } => (0, user, 3, ""),
+            Op::SetBypass { user, .. } => (0, user, 4, ""),
+            Op::Snooze { user, .. } => (0, user, 5, ""),
+            Op::MuteSender { user, .. } => (0, user, 6, ""),
+            Op::UnmuteSender { user, .. } | Op::RemoveUser { user } => (0, user, 7, ""),
+            Op::SetRoomMentions { room, .. } => (1, room, 4, ""),
         }
     }
     for op in ops.iter_mut() {

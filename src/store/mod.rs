@@ -15,6 +15,7 @@
 
 mod dump;
 mod fanout;
+mod personal;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -24,10 +25,10 @@ use std::collections::hash_map::Entry as Slot;
 use smallvec::SmallVec;
 
 pub(crate) use dump::canonical;
-pub(crate) use state::{RoomState, Setting, UserState};
+pub(crate) use state::{Personal, RoomState, Setting, UserState};
 
 use crate::change::{Change, Changes, Timed};
-use crate::expiry::{NONE, Raw, active};
+use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::filter::Filters;
 use crate::ids::{Handle, Hasher, Key, Table};
 use crate::module::Module;
@@ -77,11 +78,20 @@ impl Tables {
     ) -> Option<R> {
         let filters = &self.filters;
         self.users.edit(user, create, |h, u| {
-            let had = (!u.notify.is_empty(), u.modules.is_some());
+            let had = (
+                !u.notify.is_empty(),
+                u.modules.is_some(),
+                u.personal.is_some(),
+            );
             let out = f(h, u);
-            let has = (!u.notify.is_empty(), u.modules.is_some());
+            let has = (
+                !u.notify.is_empty(),
+                u.modules.is_some(),
+                u.personal.is_some(),
+            );
             count(&filters.notify_users, user, had.0, has.0);
             count(&filters.module_users, user, had.1, has.1);
+            count(&filters.personal_users, user, had.2, has.2);
             out
         })
     }
@@ -172,6 +182,18 @@ impl Tables {
             Op::Disallow { room, users } => self.disallow(room, users, changes),
             Op::RemoveUser { user } => self.remove_user(&user, changes),
             Op::RemoveRoom { room } => self.remove_room(&room, changes),
+            Op::SetQuietHours { user, schedule } => self.set_quiet_hours(user, schedule, changes),
+            Op::Snooze { user, until } => {
+                self.snooze(user, until.map_or(NONE, Expiry::raw), changes);
+            }
+            Op::SetBypass { user, bypass } => self.set_bypass(user, bypass, changes),
+            Op::MuteSender {
+                user,
+                sender,
+                until,
+            } => self.mute_sender(user, sender, until.raw(), changes),
+            Op::UnmuteSender { user, sender } => self.unmute_sender(user, sender, changes),
+            Op::SetRoomMentions { room, notify } => self.set_room_mentions(room, notify, changes),
         }
     }
 
@@ -281,7 +303,8 @@ impl Tables {
     }
 
     fn remove_user(&self, user: &Key, changes: &mut impl Changes) {
-        if let Some((uh, state)) = self.users.take(user) {
+        let mut held = Vec::new();
+        if let Some((uh, mut state)) = self.users.take(user) {
             count(
                 &self.filters.notify_users,
                 user,
@@ -294,6 +317,10 @@ impl Tables {
                 state.modules.is_some(),
                 false,
             );
+            if let Some(p) = state.personal.take() {
+                self.filters.personal_users.remove(&**user);
+                held = self.personal_removed(user, uh, *p, changes);
+            }
             let modules = state.modules();
             for (room, setting) in state.notify {
                 // The room's copy of the setting keeps the room interned.
@@ -319,6 +346,10 @@ impl Tables {
                     });
                 }
             }
+        }
+        // The senders the user had muted: their references go back.
+        for sh in held {
+            self.users.release(sh);
         }
         // Member mutes and allow entries are only indexed by room: visit every room.
         // Whatever still holds the user's id is one of them.
@@ -349,6 +380,8 @@ impl Tables {
             }
         });
         if let Some(h) = handle {
+            // Other users' mutes of this user as a sender.
+            freed += self.forget_sender(user, h, changes);
             for _ in 0..freed {
                 self.users.release(h);
             }
@@ -371,6 +404,12 @@ impl Tables {
                 });
             }
             self.users.release(h);
+        }
+        if state.plain_room_mentions {
+            changes.record(|| Change::RoomMentions {
+                room: room.clone(),
+                notify: true,
+            });
         }
         if state.mute != NONE {
             self.filters.room_mutes.remove(&**room);

@@ -6,10 +6,11 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use super::fanout::Fanout;
-use crate::expiry::{NONE, Raw};
+use crate::expiry::{NONE, Raw, active};
 use crate::ids::{Entry, Handle, Seeded};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
+use crate::quiet::{Bypass, Compiled};
 
 /// One stored notification setting (never `All`, which is the absence of a setting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -25,6 +26,46 @@ pub(crate) struct UserState {
     pub notify: SmallVec<[(Handle, Setting); 1]>,
     /// Module mutes, indexed by `Module::index`; boxed because few users have any.
     pub modules: Option<Box<[Raw; 4]>>,
+    /// Quiet hours, snooze, bypass rules and sender mutes; boxed because few users
+    /// have any.
+    pub personal: Option<Box<Personal>>,
+}
+
+/// A user's own push rules, beside their per-room levels.
+#[derive(Debug, Default)]
+pub(crate) struct Personal {
+    /// The quiet-hours schedule, compiled.
+    pub quiet: Option<Compiled>,
+    /// The end of a snooze (`NONE`: none).
+    pub snooze: Raw,
+    /// What breaks through quiet hours and snoozes.
+    pub bypass: Bypass,
+    /// Muted senders by user handle (each holds a reference on its user), oldest first.
+    pub senders: SmallVec<[(Handle, Raw); 1]>,
+}
+
+impl Personal {
+    pub fn is_empty(&self) -> bool {
+        self.quiet.is_none()
+            && self.snooze == NONE
+            && self.bypass == Bypass::default()
+            && self.senders.is_empty()
+    }
+
+    /// The end of the mute of `sender` (`NONE` if none).
+    #[inline]
+    pub fn sender(&self, sender: Handle) -> Raw {
+        self.senders
+            .iter()
+            .find(|(s, _)| *s == sender)
+            .map_or(NONE, |&(_, raw)| raw)
+    }
+
+    /// Whether pushes are held back at `now` (a snooze or a quiet window).
+    #[inline]
+    pub fn quiet_at(&self, now: u64) -> bool {
+        active(self.snooze, now) || self.quiet.as_ref().is_some_and(|q| q.quiet_at(now))
+    }
 }
 
 impl UserState {
@@ -52,7 +93,7 @@ impl UserState {
 
 impl Entry for UserState {
     fn is_empty(&self) -> bool {
-        self.notify.is_empty() && self.modules.is_none()
+        self.notify.is_empty() && self.modules.is_none() && self.personal.is_none()
     }
 }
 
@@ -75,6 +116,8 @@ pub(crate) struct RoomState {
         reason = "one pointer instead of a 32-byte empty set in every room without a list"
     )]
     pub allow: Option<Box<HashSet<Handle, Seeded>>>,
+    /// Room-wide mentions count as ordinary messages here (an admin's setting).
+    pub plain_room_mentions: bool,
 }
 
 impl RoomState {
@@ -129,5 +172,6 @@ impl Entry for RoomState {
             && self.members.is_empty()
             && self.mute == NONE
             && self.allow.is_none()
+            && !self.plain_room_mentions
     }
 }

@@ -155,8 +155,9 @@ pub(crate) enum Derive {
     Expiry(Expiry),
     /// How many active member mutes the operation lifted.
     MembersLifted,
-    /// Whether an active room-wide mute was lifted.
-    RoomLifted,
+    /// Whether an active timed entry (a room-wide mute, a sender mute, a snooze) was
+    /// lifted.
+    Lifted,
     /// How many entries changed.
     Changed,
     /// Whether anything changed.
@@ -186,11 +187,7 @@ impl Derive {
                     .filter(|c| matches!(c, Change::Member { old, .. } if active(*old, now)))
                     .count(),
             ),
-            Derive::RoomLifted => Outcome::Flag(
-                changes
-                    .iter()
-                    .any(|c| matches!(c, Change::Room { old, .. } if active(*old, now))),
-            ),
+            Derive::Lifted => Outcome::Flag(changes.iter().any(|c| c.lifted(now))),
             Derive::Changed => Outcome::Count(changes.len()),
             Derive::AnyChange => Outcome::Flag(!changes.is_empty()),
             Derive::Modules(user) => {

@@ -82,7 +82,13 @@ impl Stripes {
                     std::cmp::Ordering::Equal => SmallVec::from_buf_and_len([a, 0], 1),
                 })
             }
-            Op::SetModules { user, .. } => one(user),
+            Op::SetModules { user, .. }
+            | Op::SetQuietHours { user, .. }
+            | Op::Snooze { user, .. }
+            | Op::SetBypass { user, .. }
+            | Op::MuteSender { user, .. }
+            | Op::UnmuteSender { user, .. } => one(user),
+            Op::SetRoomMentions { room, .. } => one(room),
             Op::MuteMembers { room, .. }
             | Op::UnmuteMembers { room, .. }
             | Op::Allow { room, .. }

@@ -94,6 +94,48 @@ pub fn second_part() -> Vec<Op> {
     ]
 }
 
+/// Operations of the kinds added after format 2 was first written (tags 11-16 and the
+/// `DirectMentions` level): in the golden file, not in the format-1 fixture.
+pub fn third_part() -> Vec<Op> {
+    let windows = ["mon 22:00-07:00", "sat 13:30-15:00"].map(|w| w.parse().expect("window"));
+    vec![
+        Op::SetQuietHours {
+            user: "u1".into(),
+            schedule: Some(mutegate::Schedule::new("Europe/Berlin", windows).expect("schedule")),
+        },
+        Op::Snooze {
+            user: "u1".into(),
+            until: Some(Expiry::At(T0 + HOUR)),
+        },
+        Op::SetBypass {
+            user: "u1".into(),
+            bypass: mutegate::Bypass {
+                mentions: true,
+                urgent: false,
+            },
+        },
+        Op::MuteSender {
+            user: "u1".into(),
+            sender: "u2".into(),
+            until: Expiry::Never,
+        },
+        Op::UnmuteSender {
+            user: "u1".into(),
+            sender: "u2".into(),
+        },
+        Op::SetRoomMentions {
+            room: "r1".into(),
+            notify: false,
+        },
+        Op::SetNotify {
+            user: "u2".into(),
+            room: "r2".into(),
+            level: NotifyLevel::DirectMentions,
+            until: Expiry::Never,
+        },
+    ]
+}
+
 /// Everything observable about the ids the history uses, as text.
 pub fn dump(e: &Engine) -> String {
     dump_ids(

@@ -3,6 +3,10 @@
 //! and the harness that drives a durable engine beside it.
 #![allow(dead_code)]
 
+mod personal;
+
+pub use personal::{LEAPS, TOO_MANY};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -10,8 +14,8 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use mutegate::Clock as _;
 use mutegate::{
-    AllowPolicy, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions, Module,
-    ModuleChange, Mute, MuteFor, NotifyLevel, Page, Role, RoomHandle, Target, TargetHandle,
+    AllowPolicy, Bypass, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions,
+    Module, ModuleChange, Mute, MuteFor, NotifyLevel, Page, Role, RoomHandle, Target, TargetHandle,
     UserHandle,
 };
 
@@ -54,6 +58,19 @@ pub enum Step {
     SnapshotRestore,
     /// Close the durable engine and open its directory again.
     Reopen,
+    /// Quiet hours: the schedule of `personal::spec(i)`.
+    SetQuietHours(&'static str, usize),
+    ClearQuietHours(&'static str),
+    /// Snooze until now + ms (`None`: forever; `Some(0)`: now, refused as past).
+    Snooze(&'static str, Option<u64>),
+    Unsnooze(&'static str),
+    /// Bypass rules: (mentions, urgent).
+    SetBypass(&'static str, bool, bool),
+    MuteSender(&'static str, &'static str, MuteFor),
+    UnmuteSender(&'static str, &'static str),
+    SetRoomMentions(&'static str, bool),
+    /// Moves the clock to `personal::leap(i)` if that is later.
+    Leap(usize),
 }
 
 /// The reference: plain ordered maps, no concurrency, stored entries kept until removed
@@ -68,6 +85,15 @@ pub struct Model {
     modules: BTreeMap<(String, Module), Expiry>,
     room_mute: BTreeMap<String, Expiry>,
     allow: BTreeSet<(String, String)>,
+    /// Quiet-hours schedules, by spec index.
+    quiet: BTreeMap<String, usize>,
+    snooze: BTreeMap<String, Expiry>,
+    /// Non-default bypass rules: (mentions, urgent).
+    bypass: BTreeMap<String, (bool, bool)>,
+    /// (user, sender) -> (end, order made).
+    senders: BTreeMap<(String, String), (Expiry, u64)>,
+    /// Rooms whose room-wide mentions are plain messages.
+    plain: BTreeSet<String>,
     /// Every `Expired` event the engine owes so far: an entry with a finite end that is
     /// overwritten, removed or swept at or after that end.
     pub expired: Vec<(Mute, u64)>,
@@ -78,6 +104,15 @@ pub fn notification(u: &str, r: &str) -> Mute {
         user: u.into(),
         room: r.into(),
     }
+}
+pub fn sender(u: &str, s: &str) -> Mute {
+    Mute::Sender {
+        user: u.into(),
+        sender: s.into(),
+    }
+}
+pub fn snooze(u: &str) -> Mute {
+    Mute::Snooze { user: u.into() }
 }
 pub fn member(r: &str, u: &str) -> Mute {
     Mute::Member {
@@ -317,10 +352,14 @@ impl Model {
                 self.drain(|m| match m {
                     Mute::Notification { user, .. }
                     | Mute::Module { user, .. }
-                    | Mute::Member { user, .. } => user == u,
+                    | Mute::Member { user, .. }
+                    | Mute::Snooze { user } => user == u,
+                    Mute::Sender { user, sender } => user == u || sender == u,
                     _ => false,
                 });
                 self.allow.retain(|(_, x)| x != u);
+                self.quiet.remove(*u);
+                self.bypass.remove(*u);
                 Ok((before != self.stored()).to_string())
             }
             Step::RemoveRoom(r) => {
@@ -333,6 +372,7 @@ impl Model {
                     _ => false,
                 });
                 self.allow.retain(|(x, _)| x != r);
+                self.plain.remove(*r);
                 Ok((before != self.stored()).to_string())
             }
             Step::Advance(ms) => {
@@ -343,6 +383,90 @@ impl Model {
                 let before = self.expired.len();
                 self.drain(|_| true);
                 Ok((self.expired.len() - before).to_string())
+            }
+            Step::SetQuietHours(u, i) => {
+                let (zone, windows) = personal::spec(*i);
+                personal::validate(zone, &windows)?;
+                valid(u)?;
+                self.quiet.insert(u.to_string(), *i);
+                Ok(String::new())
+            }
+            Step::ClearQuietHours(u) => {
+                valid(u)?;
+                Ok(self.quiet.remove(*u).is_some().to_string())
+            }
+            Step::Snooze(u, ms) => {
+                valid(u)?;
+                let until = ms.map_or(Expiry::Never, |ms| Expiry::At(now + ms));
+                if let Expiry::At(t) = until
+                    && t <= now
+                {
+                    return Err(Error::SnoozeInPast {
+                        until_ms: t,
+                        now_ms: now,
+                    });
+                }
+                if let Some(old) = self.snooze.insert(u.to_string(), until) {
+                    self.ended(snooze(u), old);
+                }
+                Ok(String::new())
+            }
+            Step::Unsnooze(u) => {
+                valid(u)?;
+                let old = self.snooze.remove(*u);
+                if let Some(old) = old {
+                    self.ended(snooze(u), old);
+                }
+                Ok(old.is_some_and(|e| on(e, now)).to_string())
+            }
+            Step::SetBypass(u, mentions, urgent) => {
+                valid(u)?;
+                if *mentions || *urgent {
+                    self.bypass.insert(u.to_string(), (*mentions, *urgent));
+                } else {
+                    self.bypass.remove(*u);
+                }
+                Ok(String::new())
+            }
+            Step::MuteSender(u, x, d) => {
+                valid(u)?;
+                valid(x)?;
+                let until = expiry(now, *d)?;
+                let key = (u.to_string(), x.to_string());
+                let seq = match self.senders.get(&key) {
+                    Some(&(old, seq)) => {
+                        self.ended(sender(u, x), old);
+                        seq
+                    }
+                    None => {
+                        self.seq += 1;
+                        self.seq
+                    }
+                };
+                self.senders.insert(key, (until, seq));
+                Ok(format!("{until:?}"))
+            }
+            Step::UnmuteSender(u, x) => {
+                valid(u)?;
+                valid(x)?;
+                let old = self.senders.remove(&(u.to_string(), x.to_string()));
+                if let Some((old, _)) = old {
+                    self.ended(sender(u, x), old);
+                }
+                Ok(old.is_some_and(|(e, _)| on(e, now)).to_string())
+            }
+            Step::SetRoomMentions(r, notify) => {
+                valid(r)?;
+                if *notify {
+                    self.plain.remove(*r);
+                } else {
+                    self.plain.insert(r.to_string());
+                }
+                Ok(String::new())
+            }
+            Step::Leap(i) => {
+                self.now = self.now.max(personal::leap(*i));
+                Ok(String::new())
             }
             Step::SnapshotRestore | Step::Reopen => {
                 // Ended entries are not carried over, and no event announces them.
@@ -374,7 +498,12 @@ impl Model {
             .room_mute
             .iter()
             .map(|(r, &e)| (Mute::Room { room: r.clone() }, e));
-        n.chain(m).chain(d).chain(w).collect()
+        let x = self
+            .senders
+            .iter()
+            .map(|((u, s), &(e, _))| (sender(u, s), e));
+        let z = self.snooze.iter().map(|(u, &e)| (snooze(u), e));
+        n.chain(m).chain(d).chain(w).chain(x).chain(z).collect()
     }
 
     /// Removes the entries `pick` selects; with a pick that takes all, only the ended
@@ -393,6 +522,8 @@ impl Model {
                 Mute::Member { room, user } => drop(self.members.remove(&(room, user))),
                 Mute::Module { user, module } => drop(self.modules.remove(&(user, module))),
                 Mute::Room { room } => drop(self.room_mute.remove(&room)),
+                Mute::Sender { user, sender } => drop(self.senders.remove(&(user, sender))),
+                Mute::Snooze { user } => drop(self.snooze.remove(&user)),
                 _ => unreachable!("the model makes only these"),
             }
         }
@@ -404,6 +535,11 @@ impl Model {
             + self.modules.len()
             + self.room_mute.len()
             + self.allow.len()
+            + self.quiet.len()
+            + self.snooze.len()
+            + self.bypass.len()
+            + self.senders.len()
+            + self.plain.len()
     }
 
     fn module_status(&self, u: &str) -> String {
@@ -471,13 +607,17 @@ impl Model {
         v.into_iter().map(|(_, r, l, e)| (r, l, e)).collect()
     }
 
-    fn counts(&self) -> [usize; 7] {
+    fn counts(&self) -> [usize; 9] {
         let now = self.now;
         let users: BTreeSet<&str> = self
             .notify
             .keys()
             .map(|(u, _)| u.as_str())
             .chain(self.modules.keys().map(|(u, _)| u.as_str()))
+            .chain(self.quiet.keys().map(String::as_str))
+            .chain(self.snooze.keys().map(String::as_str))
+            .chain(self.bypass.keys().map(String::as_str))
+            .chain(self.senders.keys().map(|(u, _)| u.as_str()))
             .collect();
         let rooms: BTreeSet<&str> = self
             .notify
@@ -486,6 +626,7 @@ impl Model {
             .chain(self.members.keys().map(|(r, _)| r.as_str()))
             .chain(self.room_mute.keys().map(String::as_str))
             .chain(self.allow.iter().map(|(r, _)| r.as_str()))
+            .chain(self.plain.iter().map(String::as_str))
             .collect();
         [
             self.notify.values().filter(|(_, e, _)| on(*e, now)).count(),
@@ -493,6 +634,8 @@ impl Model {
             self.modules.values().filter(|e| on(**e, now)).count(),
             self.room_mute.values().filter(|e| on(**e, now)).count(),
             self.allow.len(),
+            self.senders.values().filter(|(e, _)| on(*e, now)).count(),
+            self.quiet.len(),
             users.len(),
             rooms.len(),
         ]
@@ -619,8 +762,43 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
             h.reopen();
             Ok(String::new())
         }
+        Step::SetQuietHours(u, i) => {
+            unit(personal::build(*i).and_then(|s| e.set_quiet_hours(u, s)))
+        }
+        Step::ClearQuietHours(u) => e.clear_quiet_hours(u).map(|b| b.to_string()),
+        Step::Snooze(u, ms) => {
+            let until = ms.map_or(Expiry::Never, |ms| Expiry::At(clock.now_ms() + ms));
+            unit(e.snooze_until(u, until))
+        }
+        Step::Unsnooze(u) => e.unsnooze(u).map(|b| b.to_string()),
+        Step::SetBypass(u, mentions, urgent) => unit(e.set_bypass(
+            u,
+            Bypass {
+                mentions: *mentions,
+                urgent: *urgent,
+            },
+        )),
+        Step::MuteSender(u, x, d) => e.mute_sender(u, x, *d).map(|x| format!("{x:?}")),
+        Step::UnmuteSender(u, x) => e.unmute_sender(u, x).map(|b| b.to_string()),
+        Step::SetRoomMentions(r, notify) => unit(e.set_room_mentions(r, *notify)),
+        Step::Leap(i) => {
+            let to = personal::leap(*i);
+            let now = clock.now_ms();
+            clock.advance(Duration::from_millis(to.saturating_sub(now)));
+            Ok(String::new())
+        }
     };
     out.map_err(kind)
+}
+
+/// A message from nobody that mentions `u` by name, or nobody.
+fn mentioning(u: &str, mentioned: bool) -> personal::Msg {
+    personal::Msg {
+        sender: None,
+        direct: if mentioned { personal::only(u) } else { &[] },
+        room_wide: false,
+        urgent: false,
+    }
 }
 
 /// Walks a paged listing `limit` entries at a time and returns every entry, checking
@@ -698,10 +876,58 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             for mentioned in [false, true] {
                 check_eq!(
                     e.should_push_mentioned(u, r, mentioned),
-                    level.allows_push(mentioned)
+                    m.push(u, r, &mentioning(u, mentioned)),
+                    "{} in {} mentioned {}",
+                    u,
+                    r,
+                    mentioned
                 );
             }
+            for msg in personal::messages() {
+                let want = m.push(u, r, &msg);
+                let message = msg.to_message();
+                check_eq!(
+                    e.should_push_message(u, r, &message),
+                    want,
+                    "{} in {}: {:?}",
+                    u,
+                    r,
+                    msg
+                );
+                check_eq!(view.should_push_message(u, r, &message), want);
+            }
         }
+        let q = e.quiet_hours(u);
+        check_eq!(
+            q.schedule,
+            m.quiet.get(u).map(|&i| personal::build(i).expect("valid")),
+            "schedule of {}",
+            u
+        );
+        check_eq!(
+            q.snoozed_until,
+            m.snooze.get(u).copied().filter(|&x| on(x, now))
+        );
+        let (mentions, urgent) = m.bypass.get(u).copied().unwrap_or_default();
+        check_eq!(q.bypass, Bypass { mentions, urgent });
+        check_eq!(e.is_quiet(u), m.quiet(u), "quiet {} at {}", u, now);
+        let senders: Vec<(String, Expiry)> = e
+            .muted_senders(u)
+            .into_iter()
+            .map(|x| (x.sender, x.expiry))
+            .collect();
+        check_eq!(senders, m.muted_senders(u), "senders muted by {}", u);
+        let mut by_id = m.muted_senders(u);
+        by_id.sort_by(|a, b| a.0.cmp(&b.0));
+        let paged: Vec<(String, Expiry)> = walk(
+            |a, n| e.muted_senders_page(u, a, n),
+            |x| x.sender.clone(),
+            1,
+        )?
+        .into_iter()
+        .map(|x| (x.sender, x.expiry))
+        .collect();
+        check_eq!(paged, by_id, "senders muted by {} by page", u);
         let got: Vec<_> = e
             .notification_settings(u)
             .into_iter()
@@ -734,11 +960,30 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
         check_eq!(format!("{status:?}"), m.module_status(u));
     }
     for r in ROOMS {
+        check_eq!(e.room_mentions(r), !m.plain.contains(r));
+        for msg in personal::messages() {
+            let want: Vec<&&str> = USERS.iter().filter(|u| m.push(u, r, &msg)).collect();
+            let message = msg.to_message();
+            check_eq!(
+                e.push_targets_for(r, &USERS, &message),
+                want.clone(),
+                "push in {} {:?}",
+                r,
+                msg
+            );
+            check_eq!(view.push_targets_for(r, &USERS, &message), want);
+        }
         for mentions in [Mentions::None, Mentions::Users(&["u1"]), Mentions::Everyone] {
-            let want: Vec<&&str> = USERS
-                .iter()
-                .filter(|u| m.level(u, r).allows_push(mentions.contains(u)))
-                .collect();
+            let msg = personal::Msg {
+                sender: None,
+                direct: match mentions {
+                    Mentions::Users(_) => personal::only("u1"),
+                    _ => &[],
+                },
+                room_wide: mentions == Mentions::Everyone,
+                urgent: false,
+            };
+            let want: Vec<&&str> = USERS.iter().filter(|u| m.push(u, r, &msg)).collect();
             check_eq!(
                 e.push_targets(r, &USERS, mentions),
                 want.clone(),
@@ -789,6 +1034,8 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
         s.module_mutes,
         s.room_mutes,
         s.allow_entries,
+        s.sender_mutes,
+        s.quiet_schedules,
         s.users,
         s.rooms,
     ];
@@ -893,16 +1140,10 @@ pub fn compare_handles(e: &Engine, m: &Model, h: &Handles) -> Result<(), String>
                     m.check(u, Target::new(module, r), Role::Member).is_ok()
                 );
             }
-            let level = m.level(u, r);
             for mentioned in [false, true] {
-                check_eq!(
-                    e.should_push_handle(uh, rh, mentioned),
-                    level.allows_push(mentioned)
-                );
-                check_eq!(
-                    view.should_push_handle(uh, rh, mentioned),
-                    level.allows_push(mentioned)
-                );
+                let want = m.push(u, r, &mentioning(u, mentioned));
+                check_eq!(e.should_push_handle(uh, rh, mentioned), want);
+                check_eq!(view.should_push_handle(uh, rh, mentioned), want);
             }
         }
     }
@@ -999,6 +1240,7 @@ pub enum FuzzLevel {
     All,
     MentionsOnly,
     Off,
+    DirectMentions,
 }
 
 impl From<FuzzLevel> for NotifyLevel {
@@ -1007,6 +1249,7 @@ impl From<FuzzLevel> for NotifyLevel {
             FuzzLevel::All => NotifyLevel::All,
             FuzzLevel::MentionsOnly => NotifyLevel::MentionsOnly,
             FuzzLevel::Off => NotifyLevel::Off,
+            FuzzLevel::DirectMentions => NotifyLevel::DirectMentions,
         }
     }
 }
@@ -1031,6 +1274,17 @@ pub enum FuzzStep {
     Sweep,
     SnapshotRestore,
     Reopen,
+    /// A schedule by index (the refused ones included).
+    SetQuietHours(FuzzUser, u8),
+    ClearQuietHours(FuzzUser),
+    /// `None`: forever; else now + 15 ms per unit (0: refused as past).
+    Snooze(FuzzUser, Option<u8>),
+    Unsnooze(FuzzUser),
+    SetBypass(FuzzUser, bool, bool),
+    MuteSender(FuzzUser, FuzzUser, FuzzDuration),
+    UnmuteSender(FuzzUser, FuzzUser),
+    SetRoomMentions(FuzzRoom, bool),
+    Leap(u8),
 }
 
 /// A whole fuzz case: the engine's configuration and its steps.
@@ -1099,6 +1353,17 @@ impl From<&FuzzStep> for Step {
             FuzzStep::Sweep => Step::Sweep,
             FuzzStep::SnapshotRestore => Step::SnapshotRestore,
             FuzzStep::Reopen => Step::Reopen,
+            FuzzStep::SetQuietHours(u, i) => {
+                Step::SetQuietHours(u.id(), usize::from(*i) % (TOO_MANY + 1))
+            }
+            FuzzStep::ClearQuietHours(u) => Step::ClearQuietHours(u.id()),
+            FuzzStep::Snooze(u, d) => Step::Snooze(u.id(), d.map(|d| u64::from(d) * 15)),
+            FuzzStep::Unsnooze(u) => Step::Unsnooze(u.id()),
+            FuzzStep::SetBypass(u, a, b) => Step::SetBypass(u.id(), *a, *b),
+            FuzzStep::MuteSender(u, x, d) => Step::MuteSender(u.id(), x.id(), d.get()),
+            FuzzStep::UnmuteSender(u, x) => Step::UnmuteSender(u.id(), x.id()),
+            FuzzStep::SetRoomMentions(r, n) => Step::SetRoomMentions(r.id(), *n),
+            FuzzStep::Leap(i) => Step::Leap(usize::from(*i) % LEAPS.len()),
         }
     }
 }
