@@ -5,10 +5,16 @@
 //!   `reason` is `module_muted`, `member_muted` or `room_muted` and `until` is when
 //!   sending becomes possible (Unix ms; `-1` for no end). `module` defaults to `room`,
 //!   `role` to `member`.
-//! - `POST /v1/should_push` `{"user", "room", "mentioned"?}` → `{"push": bool}`.
+//! - `POST /v1/should_push` `{"user", "room", "mentioned"?, "mention"?, "sender"?,
+//!   "urgent"?}` → `{"push": bool}`. `mention` is `none`, `direct` or `room` (`@all`,
+//!   `@here`); `mentioned: true` is the older spelling of `"mention": "direct"`.
+//! - `POST /v1/push_targets` `{"room", "members": [..], "mentions"?: [..],
+//!   "room_wide"?, "sender"?, "urgent"?}` → `{"targets": [..]}`, the members to push in
+//!   the order given.
 //!
-//! Both take `Authorization: Bearer <token>`. Errors are
-//! `{"error": {"code", "message"}}` with a matching HTTP status.
+//! All take `Authorization: Bearer <token>`, as do the rule endpoints of
+//! `rules` module. Errors are `{"error": {"code", "message"}}` with a matching
+//! HTTP status.
 
 use std::sync::Arc;
 
@@ -26,12 +32,13 @@ use serde_json::{Value, json};
 use super::admission::{Admission, Admitted};
 use super::{Directory, Shared, auth, body_problem, end_ms};
 use crate::error::{IdKind, check_id};
-use crate::{DenyReason, Engine, Module, Role, Target};
+use crate::{DenyReason, Engine, Message, Module, Role, Target};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
         .route("/v1/can_send", post(can_send::<D>))
         .route("/v1/should_push", post(should_push::<D>))
+        .route("/v1/push_targets", post(push_targets::<D>))
 }
 
 /// A failed check call.
@@ -43,6 +50,14 @@ pub(crate) enum CheckError {
     BadRequest(StatusCode, String),
     /// No such route or method.
     Route(StatusCode, String),
+    /// The engine refused or failed a mutation.
+    Engine(crate::Error),
+}
+
+impl From<crate::Error> for CheckError {
+    fn from(e: crate::Error) -> CheckError {
+        CheckError::Engine(e)
+    }
 }
 
 impl From<CheckError> for Response {
@@ -65,6 +80,12 @@ impl From<CheckError> for Response {
                 (status, "method_not_allowed", m)
             }
             CheckError::Route(status, m) => (status, "not_found", m),
+            CheckError::Engine(e) if super::is_internal(&e) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                e.to_string(),
+            ),
+            CheckError::Engine(e) => (StatusCode::BAD_REQUEST, "bad_request", e.to_string()),
         };
         let body = json!({ "error": { "code": code, "message": message } });
         (status, Json(body)).into_response()
@@ -132,11 +153,37 @@ struct ShouldPush {
     room: String,
     #[serde(default)]
     mentioned: bool,
+    mention: Option<MentionName>,
+    sender: Option<String>,
+    #[serde(default)]
+    urgent: bool,
+}
+
+#[derive(Deserialize, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum MentionName {
+    None,
+    Direct,
+    Room,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PushTargets {
+    room: String,
+    members: Vec<String>,
+    #[serde(default)]
+    mentions: Vec<String>,
+    #[serde(default)]
+    room_wide: bool,
+    sender: Option<String>,
+    #[serde(default)]
+    urgent: bool,
 }
 
 /// A call with a valid bearer token. Extracted before the body is read.
-struct Authorized<D> {
-    shared: Arc<Shared<D>>,
+pub(super) struct Authorized<D> {
+    pub(super) shared: Arc<Shared<D>>,
 }
 
 impl<D: Directory> Admission<D> for Authorized<D> {
@@ -165,7 +212,7 @@ impl<D: Directory> Admission<D> for Authorized<D> {
 }
 
 /// The body as `T`.
-fn parse<T: for<'de> Deserialize<'de>>(
+pub(super) fn parse<T: for<'de> Deserialize<'de>>(
     body: Result<Bytes, BytesRejection>,
 ) -> Result<T, CheckError> {
     let body = body.map_err(|e| {
@@ -178,7 +225,7 @@ fn parse<T: for<'de> Deserialize<'de>>(
 
 /// Ids are held to the engine's rules (not empty, not over its length limit): a check
 /// on an id no mutation could have stored is the caller's mistake, not "allowed".
-fn check_ids(engine: &Engine, ids: &[(IdKind, &str)]) -> Result<(), CheckError> {
+pub(super) fn check_ids(engine: &Engine, ids: &[(IdKind, &str)]) -> Result<(), CheckError> {
     let max = engine.limits().max_id_len();
     ids.iter()
         .try_for_each(|&(kind, id)| check_id(kind, id, max))
@@ -226,18 +273,76 @@ async fn should_push<D: Directory>(
     Admitted(Authorized { shared }): Admitted<Authorized<D>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
-    let ids = |r: &ShouldPush| {
+    let checked = |r: ShouldPush| -> Result<ShouldPush, CheckError> {
         check_ids(
             &shared.engine,
             &[(IdKind::User, &r.user), (IdKind::Room, &r.room)],
-        )
+        )?;
+        if let Some(s) = &r.sender {
+            check_ids(&shared.engine, &[(IdKind::User, s)])?;
+        }
+        if r.mentioned && r.mention.is_some_and(|m| m != MentionName::Direct) {
+            return Err(CheckError::BadRequest(
+                StatusCode::BAD_REQUEST,
+                "\"mentioned\": true and \"mention\" other than \"direct\" disagree".into(),
+            ));
+        }
+        Ok(r)
     };
-    match parse::<ShouldPush>(body).and_then(|r| ids(&r).map(|()| r)) {
+    match parse::<ShouldPush>(body).and_then(checked) {
         Ok(req) => {
+            let me = [req.user.as_str()];
+            let mention = match (req.mentioned, req.mention) {
+                (true, _) => MentionName::Direct,
+                (false, m) => m.unwrap_or(MentionName::None),
+            };
+            let mut msg = match mention {
+                MentionName::None => Message::new(),
+                MentionName::Direct => Message::new().mentioning(&me),
+                MentionName::Room => Message::new().mentioning_everyone(),
+            };
+            if let Some(s) = &req.sender {
+                msg = msg.sent_by(s);
+            }
+            if req.urgent {
+                msg = msg.urgent();
+            }
             let push = shared
                 .engine
-                .should_push_mentioned(&req.user, &req.room, req.mentioned);
+                .should_push_message(&req.user, &req.room, &msg);
             Json(json!({ "push": push })).into_response()
+        }
+        Err(e) => e.into(),
+    }
+}
+
+async fn push_targets<D: Directory>(
+    Admitted(Authorized { shared }): Admitted<Authorized<D>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    let checked = |r: PushTargets| -> Result<PushTargets, CheckError> {
+        check_ids(&shared.engine, &[(IdKind::Room, &r.room)])?;
+        let mut users = r.members.iter().chain(&r.mentions).chain(&r.sender);
+        users.try_for_each(|u| check_ids(&shared.engine, &[(IdKind::User, u)]))?;
+        Ok(r)
+    };
+    match parse::<PushTargets>(body).and_then(checked) {
+        Ok(req) => {
+            let mentions: Vec<&str> = req.mentions.iter().map(String::as_str).collect();
+            let mut msg = Message::new().mentioning(&mentions);
+            if req.room_wide {
+                msg = msg.mentioning_everyone();
+            }
+            if let Some(s) = &req.sender {
+                msg = msg.sent_by(s);
+            }
+            if req.urgent {
+                msg = msg.urgent();
+            }
+            let targets = shared
+                .engine
+                .push_targets_for(&req.room, &req.members, &msg);
+            Json(json!({ "targets": targets })).into_response()
         }
         Err(e) => e.into(),
     }

@@ -8,7 +8,7 @@
 //! | IMKit | `POST`/`DELETE /me/mute/{room}` | `IM-CLIENT-KEY` + `IM-Authorization` |
 //! | NetEase | `POST /nimserver/user/muteModule.action` | `AppKey`, `Nonce`, `CurTime`, `CheckSum` |
 //! | Agora | `/{org}/{app}/chatrooms/{id}/mute`, `/ban`, `/white/users` | `Authorization: Bearer` |
-//! | mutegate | `POST /v1/can_send`, `POST /v1/should_push` | `Authorization: Bearer` |
+//! | mutegate | `POST /v1/can_send`, `/v1/should_push`, `/v1/push_targets`; the [`rules`] REST under `/v1/users/..` and `/v1/rooms/..` | `Authorization: Bearer` |
 //!
 //! Every answer, errors included, is in the vendor's own envelope. Credentials are
 //! checked (in constant time) before anything else is looked at, so a request without
@@ -47,6 +47,7 @@ mod directory;
 mod imkit;
 mod limit;
 mod netease;
+pub mod rules;
 mod server;
 
 use std::collections::HashMap;
@@ -123,7 +124,7 @@ pub fn router<D: Directory>(engine: Arc<Engine>, config: Config, directory: D) -
         app = app.merge(agora::routes());
     }
     if shared.config.checks.is_some() {
-        app = app.merge(checks::routes());
+        app = app.merge(checks::routes()).merge(rules::routes());
     }
     app.fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

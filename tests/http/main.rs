@@ -13,6 +13,7 @@ mod agora;
 mod checks;
 mod imkit;
 mod netease;
+mod rules;
 
 use std::future::Future;
 use std::sync::Arc;
