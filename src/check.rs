@@ -13,7 +13,9 @@ use crate::ids::Handle;
 use crate::module::Target;
 use crate::notify::{Mentions, Message, NotifyLevel};
 use crate::role::{AllowPolicy, Role};
-use crate::store::{Personal, RoomState, Setting};
+use std::sync::Arc;
+
+use crate::store::{Personal, RoomState, Setting, fanout_hash};
 
 impl Engine {
     /// The checks at the clock's time, read lazily (at most once per call).
@@ -341,37 +343,30 @@ impl At<'_> {
     #[must_use]
     pub fn should_push_message(&self, user: &str, room: &str, msg: &Message<'_>) -> bool {
         let tables = &self.engine.inner.tables;
-        let filters = &tables.filters;
-        let notify_maybe = filters.notify_users.may_contain(user);
-        let personal_maybe = filters.personal_users.may_contain(user);
-        if !notify_maybe && !personal_maybe {
+        let notify_maybe = tables.filters.notify_users.may_contain(user);
+        let mut now = self.clock();
+        // The user's rule, read under the index shard's guard alone; the sender's
+        // handle after it (one guard at a time).
+        let rule = tables.personal.with(user, |r| {
+            let senders =
+                (r.has_senders && msg.sender().is_some()).then(|| Arc::clone(&r.personal));
+            (r.quiet_at(now.get()), r.bypass, senders)
+        });
+        if !notify_maybe && rule.is_none() {
             return true;
         }
-        // Handles before the user's guard (one shard guard at a time).
-        let rh = if notify_maybe {
-            tables.rooms.find(room)
+        let level = if notify_maybe {
+            // A setting points at its room's handle; no handle, no setting.
+            tables.rooms.find(room).map_or(NotifyLevel::All, |rh| {
+                tables
+                    .users
+                    .get(user)
+                    .and_then(|u| u.setting(rh))
+                    .filter(|s| active(s.until, now.get()))
+                    .map_or(NotifyLevel::All, |s| s.level)
+            })
         } else {
-            None
-        };
-        let sh = if personal_maybe {
-            msg.sender().and_then(|s| tables.users.find(s))
-        } else {
-            None
-        };
-        let mut now = self.clock();
-        let (level, personal) = {
-            let Some(u) = tables.users.get(user) else {
-                return true;
-            };
-            let level = rh
-                .and_then(|rh| u.setting(rh))
-                .filter(|s| active(s.until, now.get()))
-                .map_or(NotifyLevel::All, |s| s.level);
-            let personal = u
-                .personal
-                .as_deref()
-                .map(|p| personal_facts(p, sh, &mut now));
-            (level, personal)
+            NotifyLevel::All
         };
         // The room's policy only matters where a room-wide mention could decide.
         let counts = msg.is_room_wide()
@@ -381,8 +376,22 @@ impl At<'_> {
                 .get(room)
                 .is_none_or(|r| !r.plain_room_mentions);
         let mention = msg.mention(user, counts);
-        decide::level_admits(level, mention)
-            && personal.is_none_or(|f| decide::personal_admits(&f, mention, msg.is_urgent()))
+        if !decide::level_admits(level, mention) {
+            return false;
+        }
+        let Some((quiet, bypass, senders)) = rule else {
+            return true;
+        };
+        let sender_muted = senders.is_some_and(|p| {
+            let sh = msg.sender().and_then(|s| tables.users.find(s));
+            sender_muted(&p, sh, &mut now)
+        });
+        let facts = PersonalFacts {
+            sender_muted,
+            quiet,
+            bypass,
+        };
+        decide::personal_admits(&facts, mention, msg.is_urgent())
     }
 
     /// [`Engine::push_targets`] at this view's time.
@@ -435,8 +444,7 @@ impl At<'_> {
             .rooms
             .get(room)
             .map_or((None, false), |r| (r.notify.clone(), r.plain_room_mentions));
-        let personal = &tables.filters.personal_users;
-        let any_personal = !personal.is_empty();
+        let any_personal = !tables.personal.is_empty();
         if settings.is_none() && !any_personal {
             // Nobody in the room has a setting and nobody anywhere has personal rules:
             // no per-member work at all.
@@ -448,9 +456,10 @@ impl At<'_> {
         } else {
             None
         };
+        let mut rules = tables.personal.reader();
         let mut now = self.clock();
         out.reserve(members.len());
-        let mut judge = |member: &'m S, setting: Option<Setting>| {
+        let mut judge = |member: &'m S, h: u64, setting: Option<Setting>| {
             let id = member.as_ref();
             let mention = msg.mention(id, !plain);
             let level = setting
@@ -459,34 +468,33 @@ impl At<'_> {
             if !decide::level_admits(level, mention) {
                 return;
             }
-            if any_personal && personal.may_contain(id) {
-                let facts = tables.users.get(id).and_then(|u| {
-                    u.personal
-                        .as_deref()
-                        .map(|p| personal_facts(p, sh, &mut now))
-                });
-                if facts.is_some_and(|f| !decide::personal_admits(&f, mention, msg.is_urgent())) {
+            if any_personal && let Some(r) = rules.get(h, id) {
+                let facts = PersonalFacts {
+                    sender_muted: r.has_senders && sender_muted(&r.personal, sh, &mut now),
+                    quiet: r.quiet_at(now.get()),
+                    bypass: r.bypass,
+                };
+                if !decide::personal_admits(&facts, mention, msg.is_urgent()) {
                     return;
                 }
             }
             out.push(member);
         };
         match settings {
-            Some(map) => map.for_each_member(members, judge),
-            None => members.iter().for_each(|m| judge(m, None)),
+            Some(map) => map.for_each_member(members, |m, h, s| judge(m, h, s.copied())),
+            None => members
+                .iter()
+                .for_each(|m| judge(m, fanout_hash(m.as_ref()), None)),
         }
     }
 }
 
-/// What a user's personal rules say about a message from the sender with handle `sender`.
+/// Whether `p` mutes the sender with handle `sender` at `now` (`None`: a sender whose id
+/// is not interned, whom nobody mutes).
 #[inline]
-fn personal_facts(p: &Personal, sender: Option<Handle>, now: &mut Now<'_>) -> PersonalFacts {
-    PersonalFacts {
-        sender_muted: sender.is_some_and(|s| {
-            let raw = p.sender(s);
-            raw != NONE && active(raw, now.get())
-        }),
-        quiet: (p.snooze != NONE || p.quiet.is_some()) && p.quiet_at(now.get()),
-        bypass: p.bypass,
-    }
+fn sender_muted(p: &Personal, sender: Option<Handle>, now: &mut Now<'_>) -> bool {
+    sender.is_some_and(|s| {
+        let raw = p.sender(s);
+        raw != NONE && active(raw, now.get())
+    })
 }

@@ -16,7 +16,7 @@
 //! removing it, so a reader never sees a zero while the entry is in the table.
 
 use std::hash::Hash;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::ids::Hasher;
 
@@ -25,8 +25,6 @@ pub(crate) struct Filter {
     words: Box<[AtomicU64]>,
     mask: u64,
     hasher: Hasher,
-    /// Entries counted in and not out (a fan-out skips the filter while it is 0).
-    len: AtomicUsize,
 }
 
 impl std::fmt::Debug for Filter {
@@ -45,14 +43,7 @@ impl Filter {
             words: (0..slots / 8).map(|_| AtomicU64::new(0)).collect(),
             mask: slots as u64 - 1,
             hasher: Hasher::new(),
-            len: AtomicUsize::new(0),
         }
-    }
-
-    /// Whether no entry is counted in.
-    #[inline]
-    pub fn is_empty(&self) -> bool {
-        self.len.load(Ordering::Acquire) == 0
     }
 
     /// The word holding `key`'s counter, and the counter's bit offset in it.
@@ -87,14 +78,12 @@ impl Filter {
 
     /// Counts an entry in (call before inserting it).
     pub fn add(&self, key: impl Hash) {
-        self.len.fetch_add(1, Ordering::AcqRel);
         self.step(key, true);
     }
 
     /// Counts an entry out (call after removing it).
     pub fn remove(&self, key: impl Hash) {
         self.step(key, false);
-        self.len.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -109,8 +98,6 @@ pub(crate) struct Filters {
     pub room_mutes: Filter,
     /// (room, user) pairs with a member mute stored.
     pub members: Filter,
-    /// Users with quiet hours, a snooze, bypass rules or sender mutes.
-    pub personal_users: Filter,
 }
 
 impl Filters {
@@ -120,7 +107,6 @@ impl Filters {
             module_users: Filter::new(slots),
             room_mutes: Filter::new(slots),
             members: Filter::new(slots),
-            personal_users: Filter::new(slots),
         }
     }
 }
@@ -135,7 +121,6 @@ mod tests {
             words: vec![AtomicU64::new(0)].into(),
             mask: 0, // a single counter, so every key shares it
             hasher: Hasher::new(),
-            len: AtomicUsize::new(0),
         };
         assert!(!f.may_contain("a"));
         f.add("a");

@@ -330,25 +330,11 @@ pub struct QuietHours {
     pub bypass: Bypass,
 }
 
-/// A schedule compiled for checks: its zone, and the last answer with the span of time
-/// it holds for, so a check converts no time zone until that span ends.
-#[derive(Debug)]
+/// A schedule compiled for checks: the schedule with its zone looked up.
+#[derive(Clone, Debug)]
 pub(crate) struct Compiled {
     pub schedule: Schedule,
     zone: TimeZone,
-    /// `from_s << 32 | span_s << 1 | quiet`: the answer holds on
-    /// `[from_s, from_s + span_s)` seconds (0: nothing cached).
-    cache: AtomicU64,
-}
-
-impl Clone for Compiled {
-    fn clone(&self) -> Compiled {
-        Compiled {
-            schedule: self.schedule.clone(),
-            zone: self.zone.clone(),
-            cache: AtomicU64::new(self.cache.load(Ordering::Relaxed)),
-        }
-    }
 }
 
 impl PartialEq for Compiled {
@@ -358,38 +344,58 @@ impl PartialEq for Compiled {
 }
 
 impl Compiled {
-    /// Compiles a schedule that passed [`Schedule::check`].
+    /// Compiles a schedule (checking it).
     pub fn new(schedule: Schedule) -> Result<Compiled, Error> {
         let zone = schedule.check()?;
-        Ok(Compiled {
-            schedule,
-            zone,
-            cache: AtomicU64::new(0),
-        })
+        Ok(Compiled { schedule, zone })
     }
 
-    /// Whether the schedule is quiet at `now_ms`: from the cache while its span lasts.
+    /// Whether the schedule is quiet at `now_ms`, and until when that holds.
+    pub fn state_at(&self, now_ms: u64) -> (bool, u64) {
+        state_at(&self.zone, &self.schedule.windows, now_ms)
+    }
+}
+
+/// The last quiet/loud answer and the span of time it holds for, so a check converts no
+/// time zone until that span ends: `from_s << 32 | span_s << 1 | quiet` (0: nothing
+/// cached), the answer holding on `[from_s, from_s + span_s)` seconds. One word, so a
+/// reader sees an answer and its span together; racing writers store equally good ones.
+#[derive(Debug, Default)]
+pub(crate) struct Cached(AtomicU64);
+
+impl Clone for Cached {
+    fn clone(&self) -> Cached {
+        Cached(AtomicU64::new(self.0.load(Ordering::Relaxed)))
+    }
+}
+
+impl Cached {
+    /// The answer at `now_ms`: cached while its span lasts, else `compute`d — quiet,
+    /// until when that holds, and since when at the latest (the last change at or
+    /// before now that is not on a whole second, else 0) — and cached.
     #[inline]
-    pub fn quiet_at(&self, now_ms: u64) -> bool {
+    pub fn get(&self, now_ms: u64, compute: impl FnOnce() -> (bool, u64, u64)) -> bool {
         let now_s = now_ms / 1000;
-        let packed = self.cache.load(Ordering::Relaxed);
+        let packed = self.0.load(Ordering::Relaxed);
         let from = packed >> 32;
         let span = (packed & 0xffff_ffff) >> 1;
         if from <= now_s && now_s < from + span {
             return packed & 1 == 1;
         }
-        self.refresh(now_ms)
+        self.store(now_ms, compute())
     }
 
     #[cold]
-    fn refresh(&self, now_ms: u64) -> bool {
-        let (quiet, until_ms) = state_at(&self.zone, &self.schedule.windows, now_ms);
-        let from = now_ms / 1000;
-        // Transitions fall on whole seconds (a whole minute less a whole-second offset).
+    fn store(&self, now_ms: u64, (quiet, until_ms, since_ms): (bool, u64, u64)) -> bool {
+        // The span is whole seconds: from the second `now` is in (or the first whole
+        // second after a change within it), to the second the next change starts in.
+        // Window boundaries fall on whole seconds (a whole minute less a whole-second
+        // offset); a snooze may end on any millisecond.
+        let from = (now_ms / 1000).max(since_ms.div_ceil(1000));
         let span = (until_ms / 1000).saturating_sub(from).min((1 << 31) - 1);
         if let Ok(from) = u32::try_from(from) {
             let packed = u64::from(from) << 32 | span << 1 | u64::from(quiet);
-            self.cache.store(packed, Ordering::Relaxed);
+            self.0.store(packed, Ordering::Relaxed);
         }
         quiet
     }

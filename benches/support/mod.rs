@@ -14,6 +14,7 @@ use rand::{Rng, SeedableRng};
 use rand_distr::{Distribution, Zipf};
 
 mod honest;
+pub mod interleave;
 pub use honest::Honest;
 
 /// What the benches compare the engine with: the naive stores.

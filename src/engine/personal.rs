@@ -201,9 +201,9 @@ impl Engine {
         let now = self.inner.clock.now_ms();
         self.inner
             .tables
-            .users
-            .get(user)
-            .is_some_and(|u| u.personal.as_deref().is_some_and(|p| p.quiet_at(now)))
+            .personal
+            .with(user, |r| r.quiet_at(now))
+            .unwrap_or(false)
     }
 
     /// Drops pushes of `sender`'s messages to `user` for `duration` (Stream's user

@@ -79,7 +79,10 @@ fn ids<T: DeserializeOwned>(
     Ok(ids)
 }
 
-#[expect(clippy::ptr_arg, reason = "the path's own type, as `ids` hands it over")]
+#[expect(
+    clippy::ptr_arg,
+    reason = "the path's own type, as `ids` hands it over"
+)]
 fn user_path(u: &String) -> Vec<(IdKind, &str)> {
     vec![(IdKind::User, u)]
 }
@@ -385,7 +388,10 @@ struct MentionsBody {
     notify: bool,
 }
 
-#[expect(clippy::ptr_arg, reason = "the path's own type, as `ids` hands it over")]
+#[expect(
+    clippy::ptr_arg,
+    reason = "the path's own type, as `ids` hands it over"
+)]
 fn room_path(r: &String) -> Vec<(IdKind, &str)> {
     vec![(IdKind::Room, r)]
 }

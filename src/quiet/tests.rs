@@ -5,19 +5,38 @@ fn ms(iso: &str) -> u64 {
     ts.as_millisecond() as u64
 }
 
-fn compiled(zone: &str, windows: &[&str]) -> Compiled {
+/// A compiled schedule and a cache in front of it, as the engine keeps them.
+struct Cachedule {
+    c: Compiled,
+    cache: Cached,
+}
+
+impl Cachedule {
+    fn quiet_at(&self, now: u64) -> bool {
+        self.cache.get(now, || {
+            let (quiet, until) = self.c.state_at(now);
+            (quiet, until, 0)
+        })
+    }
+}
+
+fn compiled(zone: &str, windows: &[&str]) -> Cachedule {
     let windows = windows.iter().map(|w| w.parse().expect("window"));
-    Compiled::new(Schedule::new(zone, windows).expect("schedule")).expect("compiled")
+    let c = Compiled::new(Schedule::new(zone, windows).expect("schedule")).expect("compiled");
+    Cachedule {
+        c,
+        cache: Cached::default(),
+    }
 }
 
 /// The quiet spans between `from` and `to` (UTC ISO), found by asking the state at each
 /// transition it reports.
-fn spans(c: &Compiled, from: &str, to: &str) -> Vec<(String, String)> {
+fn spans(c: &Cachedule, from: &str, to: &str) -> Vec<(String, String)> {
     let (mut now, end) = (ms(from), ms(to));
     let mut out = Vec::new();
     let mut start = None;
     while now < end {
-        let (quiet, until) = state_at(&c.zone, &c.schedule.windows, now);
+        let (quiet, until) = c.c.state_at(now);
         assert_eq!(
             quiet,
             c.quiet_at(now),
@@ -187,4 +206,22 @@ fn bad_schedules_are_refused_by_name() {
             max: MAX_WINDOWS
         }
     );
+}
+
+#[test]
+fn a_change_within_a_second_is_not_cached_back_across() {
+    let cache = Cached::default();
+    // Quiet until 5.5 s (a snooze), then loud: asked at 5.7 s, the loud answer must not
+    // be served for 5.2 s.
+    let state = |now: u64| {
+        if now < 5_500 {
+            (true, 5_500, 0)
+        } else {
+            (false, u64::MAX, 5_500)
+        }
+    };
+    assert!(!cache.get(5_700, || state(5_700)));
+    assert!(cache.get(5_200, || state(5_200)));
+    assert!(!cache.get(5_700, || state(5_700)));
+    assert!(!cache.get(9_000, || panic!("cached from 6 s on")));
 }

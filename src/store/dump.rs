@@ -4,6 +4,8 @@
 //! Entries point at other ids by handle; their ids are looked up after the entry's
 //! shard is released, so no reader holds two shard guards at once.
 
+use std::sync::Arc;
+
 use crate::change::Timed;
 use crate::expiry::{Expiry, Raw, active};
 use crate::ids::{Entry, Handle, Key};
@@ -212,9 +214,10 @@ impl Tables {
                 if p.is_empty() {
                     problems.push(format!("user {user:?} keeps empty personal rules"));
                 }
-                if !self.filters.personal_users.may_contain(user) {
+                let indexed = self.personal.with(user, |r| Arc::ptr_eq(&r.personal, p));
+                if indexed != Some(true) {
                     problems.push(format!(
-                        "user {user:?} has personal rules but its filter says absent"
+                        "user {user:?} has personal rules the index does not hold"
                     ));
                 }
                 senders.extend(p.senders.iter().map(|&(s, _)| (Key::from(user), s)));

@@ -1,5 +1,6 @@
-//! A room's notification settings by member id, laid out for fan-out: one pass over a
-//! room's members asks it once per member, and most members have no setting.
+//! Values by member id, laid out for fan-out: one pass over a room's members asks it
+//! once per member, and most members have no value. A room's notification settings
+//! are one; the engine's index of users with personal rules another.
 //!
 //! Each member id is hashed once (foldhash, seeded per process); the hash picks a bit in
 //! a small one-hash Bloom filter of the room's members with settings, and only when the
@@ -15,9 +16,7 @@ use std::sync::OnceLock;
 use hashbrown::HashTable;
 
 use super::Setting;
-use crate::expiry::Raw;
 use crate::ids::{Buffer, Spelling};
-use crate::notify::NotifyLevel;
 
 /// Filter bits per setting: about 6% false "maybe"s when full.
 const BITS_PER_ENTRY: usize = 16;
@@ -45,32 +44,24 @@ fn hash_bytes(id: &[u8]) -> u64 {
     hash_with(hasher(), id)
 }
 
+/// The fan-out hash of an id (one per process).
 #[inline]
-fn hash(id: &str) -> u64 {
+pub(crate) fn hash(id: &str) -> u64 {
     hash_bytes(id.as_bytes())
 }
 
-/// One member's setting: 32 bytes.
-#[derive(Clone, Copy, Debug)]
-struct Member {
+/// One member's value (a setting: 32 bytes).
+#[derive(Clone, Debug)]
+struct Member<V> {
     id: Spelling,
-    level: NotifyLevel,
-    until: Raw,
+    value: V,
 }
 
-impl Member {
-    fn setting(&self) -> Setting {
-        Setting {
-            level: self.level,
-            until: self.until,
-        }
-    }
-}
-
-/// The settings of one room's members, by member id.
-#[derive(Clone, Debug, Default)]
-pub(crate) struct Fanout {
-    entries: HashTable<Member>,
+/// Values by member id: a room's notification settings (`Fanout<Setting>`), or the
+/// engine's index of users with personal rules.
+#[derive(Clone, Debug)]
+pub(crate) struct Fanout<V = Setting> {
+    entries: HashTable<Member<V>>,
     /// The bytes of long member ids.
     ids: Buffer,
     /// A one-hash Bloom filter of the ids in `entries` (and of some removed since).
@@ -79,7 +70,18 @@ pub(crate) struct Fanout {
     stale: usize,
 }
 
-impl Fanout {
+impl<V> Default for Fanout<V> {
+    fn default() -> Fanout<V> {
+        Fanout {
+            entries: HashTable::new(),
+            ids: Buffer::default(),
+            bits: Box::default(),
+            stale: 0,
+        }
+    }
+}
+
+impl<V: Clone> Fanout<V> {
     /// The bit of a hash: its middle bits (hashbrown uses the low and the top ones).
     #[inline]
     fn bit(&self, h: u64) -> (usize, u64) {
@@ -87,13 +89,18 @@ impl Fanout {
         (i / 64, 1 << (i % 64))
     }
 
-    /// `id`'s setting, if stored.
+    /// `id`'s value, if stored.
     #[inline]
-    pub fn get(&self, id: &str) -> Option<Setting> {
+    pub fn get(&self, id: &str) -> Option<&V> {
+        self.get_hashed(hash(id), id)
+    }
+
+    /// `id`'s value, its [`hash`] given: a bit test, then a probe if the bit is set.
+    #[inline]
+    pub fn get_hashed(&self, h: u64, id: &str) -> Option<&V> {
         if self.bits.is_empty() {
             return None;
         }
-        let h = hash(id);
         let (word, mask) = self.bit(h);
         if self.bits[word] & mask == 0 {
             return None;
@@ -101,53 +108,54 @@ impl Fanout {
         self.find(h, id)
     }
 
-    /// `id`'s setting, its hash given.
+    /// `id`'s value, its hash given.
     #[inline]
-    fn find(&self, h: u64, id: &str) -> Option<Setting> {
+    fn find(&self, h: u64, id: &str) -> Option<&V> {
         self.entries
             .find(h, |m| m.id.bytes(&self.ids) == id.as_bytes())
-            .map(Member::setting)
+            .map(|m| &m.value)
     }
 
-    /// Calls `f` with each of `members` and its setting, if any, in order: one hash
+    /// Calls `f` with each of `members` and its value, if any, in order: one hash
     /// and one bit test per member, a table probe only where the bit is set.
     #[inline]
     pub fn for_each_member<'m, S: AsRef<str>>(
         &self,
         members: &'m [S],
-        mut f: impl FnMut(&'m S, Option<Setting>),
+        mut f: impl FnMut(&'m S, u64, Option<&V>),
     ) {
-        if self.bits.is_empty() {
-            return members.iter().for_each(|m| f(m, None));
-        }
         let state = hasher();
+        if self.bits.is_empty() {
+            return members
+                .iter()
+                .for_each(|m| f(m, hash_with(state, m.as_ref().as_bytes()), None));
+        }
         let bits = &*self.bits;
         let mask = bits.len() * 64 - 1;
         for m in members {
             let id = m.as_ref();
             let h = hash_with(state, id.as_bytes());
             let b = (h >> 20) as usize & mask;
-            let setting = if bits[b / 64] >> (b % 64) & 1 == 0 {
+            let value = if bits[b / 64] >> (b % 64) & 1 == 0 {
                 None
             } else {
                 self.find(h, id)
             };
-            f(m, setting);
+            f(m, h, value);
         }
     }
 
-    /// Stores `id`'s setting (replacing any).
-    pub fn insert(&mut self, id: &str, setting: Setting) {
+    /// Stores `id`'s value (replacing any).
+    pub fn insert(&mut self, id: &str, value: V) {
         let h = hash(id);
         let Fanout { entries, ids, .. } = self;
         let found = entries.find_mut(h, |m| m.id.bytes(ids) == id.as_bytes());
         match found {
-            Some(m) => (m.level, m.until) = (setting.level, setting.until),
+            Some(m) => m.value = value,
             None => {
                 let member = Member {
                     id: Spelling::new(id, ids),
-                    level: setting.level,
-                    until: setting.until,
+                    value,
                 };
                 entries.insert_unique(h, member, |m| hash_bytes(m.id.bytes(ids)));
             }
@@ -160,7 +168,7 @@ impl Fanout {
         }
     }
 
-    /// Removes `id`'s setting; returns whether there was one.
+    /// Removes `id`'s value; returns whether there was one.
     pub fn remove(&mut self, id: &str) -> bool {
         let Fanout { entries, ids, .. } = self;
         let Ok(found) = entries.find_entry(hash(id), |m| m.id.bytes(ids) == id.as_bytes()) else {
@@ -204,11 +212,9 @@ impl Fanout {
         self.entries.is_empty()
     }
 
-    /// Every (member id, setting), in no order.
-    pub fn iter(&self) -> impl Iterator<Item = (&str, Setting)> {
-        self.entries
-            .iter()
-            .map(|m| (m.id.id(&self.ids), m.setting()))
+    /// Every (member id, value), in no order.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &V)> {
+        self.entries.iter().map(|m| (m.id.id(&self.ids), &m.value))
     }
 }
 
@@ -229,7 +235,7 @@ mod tests {
     #[test]
     fn finds_what_is_stored_and_nothing_else_through_growth_and_removals() {
         for long in [false, true] {
-            let mut f = Fanout::default();
+            let mut f: Fanout = Fanout::default();
             assert_eq!(f.get("a"), None);
             let ids: Vec<String> = (0..5_000)
                 .map(|i| {
@@ -278,7 +284,7 @@ mod tests {
 
     #[test]
     fn the_filter_turns_most_absent_ids_away_before_the_table() {
-        let mut f = Fanout::default();
+        let mut f: Fanout = Fanout::default();
         for i in 0..500 {
             f.insert(&format!("in{i}"), off());
         }

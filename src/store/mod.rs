@@ -16,6 +16,7 @@
 mod dump;
 mod fanout;
 mod personal;
+mod personal_index;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -25,6 +26,8 @@ use std::collections::hash_map::Entry as Slot;
 use smallvec::SmallVec;
 
 pub(crate) use dump::canonical;
+pub(crate) use fanout::hash as fanout_hash;
+pub(crate) use personal_index::PersonalIndex;
 pub(crate) use state::{Personal, RoomState, Setting, UserState};
 
 use crate::change::{Change, Changes, Timed};
@@ -51,6 +54,8 @@ pub(crate) struct Tables {
     pub users: Table<Box<UserState>>,
     pub rooms: Table<RoomState>,
     pub filters: Filters,
+    /// Users with personal rules, for the push checks.
+    pub personal: PersonalIndex,
     /// The hash both tables (and the stripes) place ids by.
     pub hasher: Hasher,
 }
@@ -62,6 +67,7 @@ impl Tables {
             users: Table::new(shards, hasher.clone()),
             rooms: Table::new(shards, hasher.clone()),
             filters: Filters::new(filter_slots),
+            personal: PersonalIndex::default(),
             hasher,
         }
     }
@@ -78,20 +84,11 @@ impl Tables {
     ) -> Option<R> {
         let filters = &self.filters;
         self.users.edit(user, create, |h, u| {
-            let had = (
-                !u.notify.is_empty(),
-                u.modules.is_some(),
-                u.personal.is_some(),
-            );
+            let had = (!u.notify.is_empty(), u.modules.is_some());
             let out = f(h, u);
-            let has = (
-                !u.notify.is_empty(),
-                u.modules.is_some(),
-                u.personal.is_some(),
-            );
+            let has = (!u.notify.is_empty(), u.modules.is_some());
             count(&filters.notify_users, user, had.0, has.0);
             count(&filters.module_users, user, had.1, has.1);
-            count(&filters.personal_users, user, had.2, has.2);
             out
         })
     }
@@ -318,8 +315,8 @@ impl Tables {
                 false,
             );
             if let Some(p) = state.personal.take() {
-                self.filters.personal_users.remove(&**user);
-                held = self.personal_removed(user, uh, *p, changes);
+                self.personal.set(user, None);
+                held = self.personal_removed(user, uh, &p, changes);
             }
             let modules = state.modules();
             for (room, setting) in state.notify {
@@ -439,7 +436,7 @@ impl Tables {
                 changes.record(|| Change::Notify {
                     user: user.into(),
                     room: room.clone(),
-                    old: Some(setting),
+                    old: Some(*setting),
                     new: None,
                     at: Timed::Notify(uh.slot(), rh.slot()),
                 });

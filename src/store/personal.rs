@@ -1,32 +1,37 @@
 //! A user's own push rules: quiet hours, snooze, bypass rules and sender mutes, and a
 //! room's setting for room-wide mentions.
 
+use std::sync::Arc;
+
 use super::{Personal, Tables};
 use crate::change::{Change, Changes, Timed};
 use crate::expiry::{NONE, Raw};
 use crate::ids::{Handle, Key};
-use crate::quiet::{Bypass, Compiled, Schedule};
+use crate::quiet::{Bypass, Cached, Compiled, Schedule};
 
 impl Tables {
-    /// Edits `user`'s personal rules (created if `create`), dropping them when empty.
+    /// Edits `user`'s personal rules (created if `create`) as a new copy, dropped when
+    /// empty, and puts it in the index once the user's shard is released.
     fn edit_personal<R>(
         &self,
         user: &str,
         create: bool,
         f: impl FnOnce(Handle, &mut Personal) -> R,
     ) -> Option<R> {
-        self.edit_user(user, create, |h, u| {
-            if u.personal.is_none() && !create {
-                return None;
-            }
-            let p = u.personal.get_or_insert_with(Box::default);
-            let out = f(h, p);
-            if p.is_empty() {
-                u.personal = None;
-            }
-            Some(out)
-        })
-        .flatten()
+        let (out, new) = self
+            .edit_user(user, create, |h, u| {
+                if u.personal.is_none() && !create {
+                    return None;
+                }
+                let mut p = u.personal.as_deref().cloned().unwrap_or_default();
+                let out = f(h, &mut p);
+                p.cache = Cached::default();
+                u.personal = (!p.is_empty()).then(|| Arc::new(p));
+                Some((out, u.personal.clone()))
+            })
+            .flatten()?;
+        self.personal.set(user, new);
+        Some(out)
     }
 
     pub(super) fn set_quiet_hours(
@@ -143,7 +148,7 @@ impl Tables {
         &self,
         user: &Key,
         uh: Handle,
-        p: Personal,
+        p: &Personal,
         changes: &mut impl Changes,
     ) -> Vec<Handle> {
         if p.quiet.is_some() {
@@ -167,7 +172,7 @@ impl Tables {
             });
         }
         let mut held = Vec::with_capacity(p.senders.len());
-        for (sh, old) in p.senders {
+        for &(sh, old) in &p.senders {
             if let Some(sender) = self.users.id_of(sh) {
                 changes.record(|| Change::Sender {
                     user: user.clone(),
@@ -189,15 +194,15 @@ impl Tables {
         sh: Handle,
         changes: &mut impl Changes,
     ) -> usize {
-        let mut freed = 0;
-        let personal = &self.filters.personal_users;
+        let mut edited: Vec<(Key, Option<Arc<Personal>>)> = Vec::new();
         self.users.for_each_mut(|uh, user, u| {
-            let Some(p) = &mut u.personal else { return };
+            let Some(p) = &u.personal else { return };
             let Some(i) = p.senders.iter().position(|(s, _)| *s == sh) else {
                 return;
             };
+            let mut p = Personal::clone(p);
             let (_, old) = p.senders.remove(i);
-            freed += 1;
+            p.cache = Cached::default();
             changes.record(|| Change::Sender {
                 user: user.into(),
                 sender: sender.clone(),
@@ -205,11 +210,12 @@ impl Tables {
                 new: NONE,
                 at: Timed::Sender(uh.slot(), sh.slot()),
             });
-            if p.is_empty() {
-                u.personal = None;
-                personal.remove(user);
-            }
+            u.personal = (!p.is_empty()).then(|| Arc::new(p));
+            edited.push((user.into(), u.personal.clone()));
         });
-        freed
+        for (user, p) in &edited {
+            self.personal.set(user, p.clone());
+        }
+        edited.len()
     }
 }

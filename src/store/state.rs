@@ -10,7 +10,7 @@ use crate::expiry::{NONE, Raw, active};
 use crate::ids::{Entry, Handle, Seeded};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
-use crate::quiet::{Bypass, Compiled};
+use crate::quiet::{Bypass, Cached, Compiled};
 
 /// One stored notification setting (never `All`, which is the absence of a setting).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,13 +26,13 @@ pub(crate) struct UserState {
     pub notify: SmallVec<[(Handle, Setting); 1]>,
     /// Module mutes, indexed by `Module::index`; boxed because few users have any.
     pub modules: Option<Box<[Raw; 4]>>,
-    /// Quiet hours, snooze, bypass rules and sender mutes; boxed because few users
-    /// have any.
-    pub personal: Option<Box<Personal>>,
+    /// Quiet hours, snooze, bypass rules and sender mutes; shared with the engine's
+    /// index of users with such rules (a change makes a new one).
+    pub personal: Option<Arc<Personal>>,
 }
 
 /// A user's own push rules, beside their per-room levels.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub(crate) struct Personal {
     /// The quiet-hours schedule, compiled.
     pub quiet: Option<Compiled>,
@@ -42,6 +42,8 @@ pub(crate) struct Personal {
     pub bypass: Bypass,
     /// Muted senders by user handle (each holds a reference on its user), oldest first.
     pub senders: SmallVec<[(Handle, Raw); 1]>,
+    /// The last quiet/loud answer (for checks by handle; the index keeps its own).
+    pub cache: Cached,
 }
 
 impl Personal {
@@ -61,10 +63,27 @@ impl Personal {
             .map_or(NONE, |&(_, raw)| raw)
     }
 
-    /// Whether pushes are held back at `now` (a snooze or a quiet window).
+    /// Whether pushes are held back at `now` (a snooze or a quiet window), through
+    /// this state's own cache.
     #[inline]
     pub fn quiet_at(&self, now: u64) -> bool {
-        active(self.snooze, now) || self.quiet.as_ref().is_some_and(|q| q.quiet_at(now))
+        self.cache.get(now, || self.state_at(now))
+    }
+
+    /// Whether pushes are held back at `now`, until when that holds, and since when at
+    /// the latest (a snooze that ended at or before `now`; else 0).
+    pub fn state_at(&self, now: u64) -> (bool, u64, u64) {
+        let (quiet, until) = self
+            .quiet
+            .as_ref()
+            .map_or((false, u64::MAX), |q| q.state_at(now));
+        if active(self.snooze, now) {
+            (true, until.min(self.snooze), 0)
+        } else if self.snooze != NONE {
+            (quiet, until, self.snooze)
+        } else {
+            (quiet, until, 0)
+        }
     }
 }
 
@@ -147,7 +166,7 @@ impl RoomState {
     /// `user`'s notification setting in this room, if stored.
     #[inline]
     pub fn setting(&self, user: &str) -> Option<Setting> {
-        self.notify.as_ref()?.get(user)
+        self.notify.as_ref()?.get(user).copied()
     }
 
     pub(super) fn set_setting(&mut self, user: &str, setting: Setting) {

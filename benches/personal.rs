@@ -1,0 +1,258 @@
+//! Issue 14's paths, measured in short interleaved stretches (see `support::interleave`):
+//! quiet hours and sender mutes in `push_targets` and `should_push`, against B — a
+//! naive store of the same rules (ahash maps, borrowed keys) that converts the time
+//! zone on every check, as code without a compiled schedule does.
+//!
+//! ```sh
+//! cargo bench --bench personal            # fan-out and single checks
+//! cargo bench --bench personal -- --test  # once, small (what CI runs)
+//! ```
+
+mod support;
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use jiff::Timestamp;
+use jiff::tz::TimeZone;
+use mutegate::{Bypass, Engine, ManualClock, Message, MuteFor, Schedule, Weekday, Window};
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use support::interleave::{Contender, QUICK, counting, interleave, quick, report};
+use support::{Ids, NOW};
+
+type Map<V> = HashMap<String, V, ahash::RandomState>;
+
+/// One user's rules in B.
+struct Rules {
+    zone: TimeZone,
+    windows: Vec<Window>,
+    snooze: u64,
+    senders: Map<u64>,
+}
+
+/// B: the rules in one ahash map by user id; quiet time worked out from the wall clock
+/// at every check (one zone conversion, the windows of today and yesterday).
+#[derive(Default)]
+struct Naive {
+    users: Map<Rules>,
+}
+
+impl Naive {
+    fn quiet(r: &Rules, now: u64) -> bool {
+        if now < r.snooze {
+            return true;
+        }
+        if r.windows.is_empty() {
+            return false;
+        }
+        let local = Timestamp::from_millisecond(now as i64)
+            .expect("in range")
+            .to_zoned(r.zone.clone());
+        let day = local.weekday().to_monday_zero_offset() as usize;
+        let minute = u16::from(local.hour() as u8) * 60 + u16::from(local.minute() as u8);
+        r.windows.iter().any(|w| {
+            let (d, s, e) = (w.day.index(), w.start, w.end);
+            if s < e {
+                d == day && (s..e).contains(&minute)
+            } else {
+                (d == day && minute >= s) || ((d + 1) % 7 == day && minute < e)
+            }
+        })
+    }
+
+    fn should_push(&self, user: &str, sender: &str, now: u64) -> bool {
+        self.users.get(user).is_none_or(|r| {
+            r.senders.get(sender).is_none_or(|&until| now >= until) && !Naive::quiet(r, now)
+        })
+    }
+
+    fn push_targets<'m>(&self, members: &'m [&'m str], sender: &str, now: u64) -> Vec<&'m str> {
+        members
+            .iter()
+            .copied()
+            .filter(|m| self.should_push(m, sender, now))
+            .collect()
+    }
+}
+
+const ZONES: [&str; 4] = ["Europe/Berlin", "America/New_York", "Asia/Tokyo", "UTC"];
+
+/// Nights every day (22:00-07:00) and a Saturday afternoon, in one of [`ZONES`].
+fn schedule(i: usize) -> Schedule {
+    let mut windows: Vec<Window> = Weekday::ALL
+        .iter()
+        .map(|&d| Window::new(d, 22 * 60, 7 * 60))
+        .collect();
+    windows.push(Window::new(Weekday::Sat, 13 * 60, 15 * 60));
+    Schedule::new(ZONES[i % ZONES.len()], windows).expect("valid")
+}
+
+/// Gives `users` quiet hours (and every third a muted sender) in the engine and in B.
+fn schedule_users(engine: &Engine, naive: &mut Naive, users: impl Iterator<Item = String>) {
+    for (i, u) in users.enumerate() {
+        let s = schedule(i);
+        engine.set_quiet_hours(&u, s.clone()).unwrap();
+        engine
+            .set_bypass(
+                &u,
+                Bypass {
+                    mentions: true,
+                    urgent: false,
+                },
+            )
+            .unwrap();
+        let mut senders = Map::default();
+        if i % 3 == 0 {
+            engine.mute_sender(&u, "spammer", MuteFor::Forever).unwrap();
+            senders.insert("spammer".to_owned(), u64::MAX);
+        }
+        let rules = Rules {
+            zone: jiff::tz::db().get(s.zone()).unwrap(),
+            windows: s.windows().to_vec(),
+            snooze: 0,
+            senders,
+        };
+        naive.users.insert(u, rules);
+    }
+}
+
+/// One message's fan-out over a 10k-member room, per member: 5% of the members with
+/// quiet hours against the same room with none of them (users elsewhere have some),
+/// the engine with no personal rules anywhere, and B.
+fn fan_out() {
+    let members_n = if quick() { 1_000 } else { 10_000 };
+    let ids = Ids::numbered("m", members_n);
+    let mut members: Vec<&str> = (0..members_n).map(|i| ids.get(i)).collect();
+    members.shuffle(&mut StdRng::seed_from_u64(5));
+    let clock = ManualClock::new(NOW);
+    // With personal rules in use: 5% of this room's members, and as many users elsewhere.
+    let engine = Engine::builder().clock(clock.clone()).build();
+    let mut naive = Naive::default();
+    let mut rng = StdRng::seed_from_u64(9);
+    let scheduled: Vec<String> = (0..members_n)
+        .filter(|_| rng.random_bool(0.05))
+        .map(|i| ids.get(i).to_owned())
+        .collect();
+    let elsewhere = (0..scheduled.len()).map(|i| format!("elsewhere{i}"));
+    schedule_users(
+        &engine,
+        &mut naive,
+        scheduled.iter().cloned().chain(elsewhere),
+    );
+    // The same room's members under other names: none of them has rules.
+    let other_ids = Ids::numbered("o", members_n);
+    let others: Vec<&str> = (0..members_n).map(|i| other_ids.get(i)).collect();
+    let bare = Engine::builder().clock(clock.clone()).build();
+    let msg = Message::new().sent_by("spammer");
+    let (at, bare_at) = (engine.at(NOW), bare.at(NOW));
+    let want = naive.push_targets(&members, "spammer", NOW).len();
+    assert_eq!(at.push_targets_for("big", &members, &msg).len(), want);
+    assert!(want < members_n, "some scheduled members are quiet now");
+    assert_eq!(at.push_targets_for("big", &others, &msg).len(), members_n);
+    let (mut out_a, mut out_b, mut out_c) = (
+        Vec::with_capacity(members_n),
+        Vec::with_capacity(members_n),
+        Vec::with_capacity(members_n),
+    );
+    let mut c = vec![
+        Contender::new("room without rules (others have)", |_, n| {
+            (0..n).map(|_| fan(&at, &others, &msg, &mut out_a)).sum()
+        }),
+        Contender::new("room with 5% scheduled", |_, n| {
+            (0..n).map(|_| fan(&at, &members, &msg, &mut out_b)).sum()
+        }),
+        Contender::new("no rules in the engine at all", |_, n| {
+            (0..n)
+                .map(|_| fan(&bare_at, &members, &msg, &mut out_c))
+                .sum()
+        }),
+        Contender::new("B: naive, zone per check", |_, n| {
+            (0..n)
+                .map(|_| naive.push_targets(&members, "spammer", NOW).len())
+                .sum()
+        }),
+    ];
+    let mut m = interleave(&mut c, 1 << 20, 4, 21);
+    for run in &mut m.ns {
+        for x in run.iter_mut() {
+            *x /= members_n as f64;
+        }
+    }
+    report(
+        "push_targets_for, 10k members, 5% with quiet hours (ns per member)",
+        &m,
+    );
+}
+
+/// One fan-out into a reused buffer; the number of targets.
+fn fan<'m>(
+    at: &mutegate::At<'_>,
+    members: &'m [&'m str],
+    msg: &Message<'_>,
+    out: &mut Vec<&'m &'m str>,
+) -> usize {
+    out.clear();
+    at.push_targets_for_into("big", members, msg, out);
+    out.len()
+}
+
+/// Single checks of a user with quiet hours and muted senders, against B.
+fn single() {
+    let users = if quick() { 1_000 } else { 100_000 };
+    let clock = ManualClock::new(NOW);
+    let engine = Engine::builder().clock(clock.clone()).build();
+    let mut naive = Naive::default();
+    schedule_users(&engine, &mut naive, (0..users).map(|i| format!("user{i}")));
+    let ids = Ids::numbered("user", users);
+    let mut order: Vec<usize> = (0..users).collect();
+    order.shuffle(&mut StdRng::seed_from_u64(3));
+    let at = engine.at(NOW);
+    let msg = Message::new().sent_by("spammer");
+    for &i in order.iter().take(1_000) {
+        let u = ids.get(i);
+        assert_eq!(
+            at.should_push_message(u, "r", &msg),
+            naive.should_push(u, "spammer", NOW),
+            "{u}"
+        );
+    }
+    let user = |i: usize| ids.get(order[i % users]);
+    let mut c = vec![
+        counting("B: naive, zone per check", |i| {
+            naive.should_push(user(i), "spammer", NOW)
+        }),
+        counting("mutegate should_push_message", |i| {
+            at.should_push_message(user(i), "r", &msg)
+        }),
+        // Each check a second before the last: before the span any cached answer holds
+        // for, so every check converts the zone again (the cost a user pays once per
+        // window boundary).
+        counting("mutegate, schedule recomputed", |i| {
+            let t = NOW - (i as u64 % 3_600) * 1_000;
+            engine.at(t).should_push_message(user(i), "r", &msg)
+        }),
+        counting("B: naive, map lookup only", |i| {
+            naive.users.get(user(i)).is_some_and(|r| r.snooze == 7)
+        }),
+    ];
+    let m = interleave(&mut c, users, 2_000, 17);
+    report(
+        "should_push_message, 100k users with quiet hours (ns per check)",
+        &m,
+    );
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "--test") {
+        QUICK.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    let started = Instant::now();
+    fan_out();
+    single();
+    black_box(());
+    eprintln!("({:.0?})", Duration::from_secs(started.elapsed().as_secs()));
+}
