@@ -8,14 +8,12 @@
 use crate::clock::Now;
 use crate::decide::{self, Denied, PersonalFacts, SendFacts};
 use crate::engine::Engine;
-use crate::expiry::{NONE, active};
+use crate::expiry::{NONE, Raw, active};
 use crate::ids::Handle;
 use crate::module::Target;
 use crate::notify::{Mentions, Message, NotifyLevel};
 use crate::role::{AllowPolicy, Role};
-use std::sync::Arc;
-
-use crate::store::{Personal, RoomState, Setting, fanout_hash};
+use crate::store::{RoomState, Setting, fanout_hash};
 
 impl Engine {
     /// The checks at the clock's time, read lazily (at most once per call).
@@ -349,7 +347,7 @@ impl At<'_> {
         // handle after it (one guard at a time).
         let rule = tables.personal.with(user, |r| {
             let senders =
-                (r.has_senders && msg.sender().is_some()).then(|| Arc::clone(&r.personal));
+                (!r.senders.is_empty() && msg.sender().is_some()).then(|| r.senders.clone());
             (r.quiet_at(now.get()), r.bypass, senders)
         });
         if !notify_maybe && rule.is_none() {
@@ -382,9 +380,9 @@ impl At<'_> {
         let Some((quiet, bypass, senders)) = rule else {
             return true;
         };
-        let sender_muted = senders.is_some_and(|p| {
+        let sender_muted = senders.is_some_and(|senders| {
             let sh = msg.sender().and_then(|s| tables.users.find(s));
-            sender_muted(&p, sh, &mut now)
+            muted_in(&senders, sh, &mut now)
         });
         let facts = PersonalFacts {
             sender_muted,
@@ -451,16 +449,29 @@ impl At<'_> {
             out.extend(members);
             return;
         }
-        let sh = if any_personal {
-            msg.sender().and_then(|s| tables.users.find(s))
-        } else {
-            None
-        };
-        let mut rules = tables.personal.reader();
         let mut now = self.clock();
         out.reserve(members.len());
+        if let (Some(map), false) = (&settings, any_personal) {
+            // Room levels only: a member without a setting is pushed at once.
+            return map.for_each_member(members, |member, _, setting| {
+                let pushes = setting.is_none_or(|s| {
+                    !active(s.until, now.get())
+                        || decide::level_admits(s.level, msg.mention(member.as_ref(), !plain))
+                });
+                if pushes {
+                    out.push(member);
+                }
+            });
+        }
+        let sh = msg.sender().and_then(|s| tables.users.find(s));
+        let mut rules = tables.personal.reader();
         let mut judge = |member: &'m S, h: u64, setting: Option<Setting>| {
             let id = member.as_ref();
+            let rule = rules.get(h, id);
+            if setting.is_none() && rule.is_none() {
+                // No level, no rules: the common member.
+                return out.push(member);
+            }
             let mention = msg.mention(id, !plain);
             let level = setting
                 .filter(|s| active(s.until, now.get()))
@@ -468,9 +479,9 @@ impl At<'_> {
             if !decide::level_admits(level, mention) {
                 return;
             }
-            if any_personal && let Some(r) = rules.get(h, id) {
+            if let Some(r) = rule {
                 let facts = PersonalFacts {
-                    sender_muted: r.has_senders && sender_muted(&r.personal, sh, &mut now),
+                    sender_muted: !r.senders.is_empty() && muted_in(&r.senders, sh, &mut now),
                     quiet: r.quiet_at(now.get()),
                     bypass: r.bypass,
                 };
@@ -489,12 +500,13 @@ impl At<'_> {
     }
 }
 
-/// Whether `p` mutes the sender with handle `sender` at `now` (`None`: a sender whose id
-/// is not interned, whom nobody mutes).
+/// Whether `senders` (a user's muted senders) holds the sender with handle `sender` at
+/// `now` (`None`: a sender whose id is not interned, whom nobody mutes).
 #[inline]
-fn sender_muted(p: &Personal, sender: Option<Handle>, now: &mut Now<'_>) -> bool {
+fn muted_in(senders: &[(Handle, Raw)], sender: Option<Handle>, now: &mut Now<'_>) -> bool {
     sender.is_some_and(|s| {
-        let raw = p.sender(s);
-        raw != NONE && active(raw, now.get())
+        senders
+            .iter()
+            .any(|&(x, raw)| x == s && raw != NONE && active(raw, now.get()))
     })
 }

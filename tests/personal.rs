@@ -346,11 +346,7 @@ fn fan_outs_under_concurrent_rule_writers_see_every_stable_rule() {
     for u in &snoozed {
         e.snooze_until(u, Expiry::Never).unwrap();
     }
-    let members: Vec<&str> = stable
-        .iter()
-        .chain(&snoozed)
-        .map(String::as_str)
-        .collect();
+    let members: Vec<&str> = stable.iter().chain(&snoozed).map(String::as_str).collect();
     let stop = AtomicBool::new(false);
     std::thread::scope(|s| {
         for t in 0..2 {
@@ -359,7 +355,7 @@ fn fan_outs_under_concurrent_rule_writers_see_every_stable_rule() {
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
                     let u = format!("churn{t}-{}", i % 500);
-                    if i % 2 == 0 {
+                    if i.is_multiple_of(2) {
                         e.set_quiet_hours(&u, tuesday_night()).unwrap();
                         e.mute_sender(&u, "bob", MuteFor::Forever).unwrap();
                     } else {

@@ -11,9 +11,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use parking_lot::RwLock;
+use smallvec::SmallVec;
 
 use super::Personal;
 use super::fanout::{self, Fanout};
+use crate::expiry::Raw;
+use crate::ids::Handle;
 use crate::quiet::{Bypass, Cached};
 
 /// Shards of the index.
@@ -24,10 +27,10 @@ pub(crate) const SHARDS: usize = 64;
 pub(crate) struct Rule {
     pub personal: Arc<Personal>,
     cache: Cached,
-    /// Copied out of `personal`, so a loud member with no sender mutes is judged from
-    /// the entry alone.
+    /// Copied out of `personal`, so a member is judged from the entry alone (the
+    /// rules themselves are read only to recompute the quiet/loud answer).
     pub bypass: Bypass,
-    pub has_senders: bool,
+    pub senders: SmallVec<[(Handle, Raw); 1]>,
 }
 
 impl Rule {
@@ -94,7 +97,7 @@ impl PersonalIndex {
             Some(personal) => {
                 let rule = Rule {
                     bypass: personal.bypass,
-                    has_senders: !personal.senders.is_empty(),
+                    senders: personal.senders.clone(),
                     personal,
                     cache: Cached::default(),
                 };

@@ -54,15 +54,6 @@ impl Personal {
             && self.senders.is_empty()
     }
 
-    /// The end of the mute of `sender` (`NONE` if none).
-    #[inline]
-    pub fn sender(&self, sender: Handle) -> Raw {
-        self.senders
-            .iter()
-            .find(|(s, _)| *s == sender)
-            .map_or(NONE, |&(_, raw)| raw)
-    }
-
     /// Whether pushes are held back at `now` (a snooze or a quiet window), through
     /// this state's own cache.
     #[inline]
