@@ -144,14 +144,6 @@ pub enum Error {
         /// The engine's time.
         now_ms: u64,
     },
-    /// Unmuting a sender the user has not muted.
-    #[error("sender {sender:?} is not muted by user {user:?}")]
-    SenderNotMuted {
-        /// The user.
-        user: String,
-        /// The sender.
-        sender: String,
-    },
     /// Reading or writing a store file failed; the mutation was not applied (see the
     /// README's durability section for what each failure leaves behind).
     #[error("i/o error: {op} {path}: {message}")]
