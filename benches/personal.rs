@@ -1,10 +1,11 @@
-//! Issue 14's paths, measured in short interleaved stretches (see `support::interleave`):
-//! quiet hours and sender mutes in `push_targets` and `should_push`, against B — a
-//! naive store of the same rules (ahash maps, borrowed keys) that converts the time
-//! zone on every check, as code without a compiled schedule does.
+//! Issue 14's and 15's paths, measured in short interleaved stretches (see
+//! `support::interleave`): quiet hours and sender mutes in `push_targets` and
+//! `should_push`, against B — a naive store of the same rules (ahash maps, borrowed
+//! keys) that converts the time zone on every check, as code without a compiled
+//! schedule does; and slow mode's counting `try_send`.
 //!
 //! ```sh
-//! cargo bench --bench personal            # fan-out and single checks
+//! cargo bench --bench personal            # fan-out, single checks, try_send
 //! cargo bench --bench personal -- --test  # once, small (what CI runs)
 //! ```
 
@@ -245,14 +246,124 @@ fn single() {
     );
 }
 
+/// `try_send` in a slow-mode room against B (one ahash `HashMap<String, u64>` hit on
+/// the same member ids) and a naive `Mutex<HashMap<(String, String), u64>>` check and
+/// set; then one thread against two sending in the same room.
+fn slow_mode() {
+    let members_n = if quick() { 1_000 } else { 10_000 };
+    let ids = Ids::numbered("s", members_n);
+    let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
+    engine
+        .set_slow_mode("busy", Duration::from_secs(1))
+        .unwrap();
+    let b: Map<u64> = (0..members_n).map(|i| (ids.get(i).to_owned(), 7)).collect();
+    let naive: std::sync::Mutex<HashMap<(String, String), u64, ahash::RandomState>> =
+        std::sync::Mutex::default();
+    // Request i is member i % n at NOW + i ms: each member comes back every n ms (10 s),
+    // past the cooldown, so every send is admitted and updates its entry in place.
+    let at = |i: usize| NOW + i as u64;
+    let member = |i: usize| ids.get(i % members_n);
+    for i in 0..members_n {
+        assert!(
+            engine
+                .at(at(i))
+                .try_send(member(i), mutegate::Target::room("busy"))
+                .is_ok()
+        );
+        assert!(
+            engine
+                .at(at(i))
+                .try_send(member(i), mutegate::Target::room("busy"))
+                .is_err()
+        );
+    }
+    let total = 1 << 22;
+    let mut c = vec![
+        counting("B: one HashMap<String, u64> hit", |i| {
+            b.get(member(i)).is_some_and(|&v| v == 7)
+        }),
+        counting("mutegate try_send", |i| {
+            let i = i + members_n;
+            engine
+                .at(at(i))
+                .try_send(member(i), mutegate::Target::room("busy"))
+                .is_ok()
+        }),
+        counting("naive Mutex<HashMap> check and set", |i| {
+            let now = at(i);
+            let mut map = naive.lock().unwrap();
+            let key = ("busy".to_owned(), member(i).to_owned());
+            match map.get(&key) {
+                Some(&last) if now < last + 1_000 => false,
+                _ => {
+                    map.insert(key, now);
+                    true
+                }
+            }
+        }),
+    ];
+    let m = interleave(&mut c, total, 2_000, 29);
+    report(
+        "try_send in a slow-mode room, 10k members (ns per send)",
+        &m,
+    );
+
+    // Threads: the same number of sends by one thread, then by two (disjoint members).
+    let per_thread = if quick() { 10_000 } else { 2_000_000 };
+    let run = |threads: usize, round: usize| -> f64 {
+        let start = Instant::now();
+        std::thread::scope(|s| {
+            for t in 0..threads {
+                let engine = &engine;
+                let ids = &ids;
+                s.spawn(move || {
+                    let mut ok = 0usize;
+                    for k in 0..per_thread {
+                        // Disjoint members per thread; fake time moves 1 ms per send.
+                        let i = k * threads + t;
+                        let now = NOW + ((round * per_thread + k) as u64) * 10_000;
+                        let m = ids.get(i % members_n);
+                        ok += usize::from(
+                            engine
+                                .at(now)
+                                .try_send(m, mutegate::Target::room("busy"))
+                                .is_ok(),
+                        );
+                    }
+                    black_box(ok)
+                });
+            }
+        });
+        (threads * per_thread) as f64 / start.elapsed().as_secs_f64()
+    };
+    let mut scaling: Vec<f64> = (0..if quick() { 1 } else { 5 })
+        .map(|r| run(2, 2 * r + 1) / run(1, 2 * r))
+        .collect();
+    scaling.sort_by(f64::total_cmp);
+    println!(
+        "\ntry_send, two threads in one slow-mode room: {:.2}x one thread's sends per second (median of {}, range {:.2}-{:.2})",
+        scaling[scaling.len() / 2],
+        scaling.len(),
+        scaling[0],
+        scaling[scaling.len() - 1]
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--test") {
         QUICK.store(true, std::sync::atomic::Ordering::Relaxed);
     }
     let started = Instant::now();
-    fan_out();
-    single();
+    let pick = args
+        .iter()
+        .find(|a| !a.starts_with("--"))
+        .map(String::as_str);
+    if pick.is_none_or(|p| p != "slow") {
+        fan_out();
+        single();
+    }
+    slow_mode();
     black_box(());
     eprintln!("({:.0?})", Duration::from_secs(started.elapsed().as_secs()));
 }

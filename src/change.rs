@@ -71,6 +71,10 @@ pub(crate) enum Change {
         room: Key,
         notify: bool,
     },
+    SlowMode {
+        room: Key,
+        cooldown_ms: u64,
+    },
 }
 
 /// Where [`Tables::apply`](crate::store::Tables::apply) reports changes. A change is
@@ -151,7 +155,8 @@ impl Change {
             Change::Allow { .. }
             | Change::Quiet { .. }
             | Change::Bypass { .. }
-            | Change::RoomMentions { .. } => return None,
+            | Change::RoomMentions { .. }
+            | Change::SlowMode { .. } => return None,
         })
     }
 
@@ -168,7 +173,8 @@ impl Change {
             Change::Allow { .. }
             | Change::Quiet { .. }
             | Change::Bypass { .. }
-            | Change::RoomMentions { .. } => None,
+            | Change::RoomMentions { .. }
+            | Change::SlowMode { .. } => None,
         }
     }
 
@@ -317,6 +323,10 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
             Change::RoomMentions { room, notify } => out.push(Event::RoomMentionsChanged {
                 room: room.to_string(),
                 notify: *notify,
+            }),
+            Change::SlowMode { room, cooldown_ms } => out.push(Event::SlowModeChanged {
+                room: room.to_string(),
+                cooldown_ms: (*cooldown_ms != 0).then_some(*cooldown_ms),
             }),
             _ => {
                 let (Some((old, new)), Some(mute)) = (c.ends(), c.mute()) else {

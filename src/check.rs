@@ -6,13 +6,13 @@
 //! `push_targets` returns) or calls user code while a guard is held, besides `AsRef<str>`.
 
 use crate::clock::Now;
-use crate::decide::{self, Denied, PersonalFacts, SendFacts};
+use crate::decide::{self, Denied, DenyReason, PersonalFacts, SendFacts};
 use crate::engine::Engine;
-use crate::expiry::{NONE, Raw, active};
+use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::ids::Handle;
 use crate::module::Target;
 use crate::notify::{Mentions, Message, NotifyLevel};
-use crate::role::{AllowPolicy, Role};
+use crate::role::Role;
 use crate::store::{RoomState, Setting, fanout_hash};
 
 impl Engine {
@@ -255,20 +255,89 @@ impl At<'_> {
     ///
     /// [`Denied`], as for `Engine::check_send`.
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
+        let mut now = self.clock();
+        let facts = self.send_facts(user, target, role, &mut now, true);
+        self.judge_send(user, target, &facts, &mut now)
+    }
+
+    /// [`Engine::try_send_as`] at this view's time.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `Engine::try_send`.
+    pub fn try_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
+        let mut now = self.clock();
+        // The cooldown is judged (and the send counted) in one step below.
+        let facts = self.send_facts(user, target, role, &mut now, false);
+        self.judge_send(user, target, &facts, &mut now)?;
+        if !facts.slowed() {
+            return Ok(());
+        }
+        let slow = &self.engine.inner.tables.slow;
+        slow.try_record(target.id, user, facts.cooldown, now.get())
+            .map_err(|next| {
+                let denied = Denied {
+                    reason: DenyReason::SlowMode,
+                    until: Expiry::At(next),
+                };
+                crate::observe::denied(user, target, &denied);
+                denied
+            })
+    }
+
+    /// [`Engine::try_send`] at this view's time.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `Engine::try_send`.
+    pub fn try_send(&self, user: &str, target: Target<'_>) -> Result<(), Denied> {
+        self.try_send_as(user, target, Role::Member)
+    }
+
+    /// Judges gathered facts (a sender with no rule at all reads no clock).
+    fn judge_send(
+        &self,
+        user: &str,
+        target: Target<'_>,
+        facts: &SendFacts,
+        now: &mut Now<'_>,
+    ) -> Result<(), Denied> {
+        if !facts.any() {
+            return Ok(());
+        }
+        let verdict = decide::send(facts, target.module, self.engine.inner.policy, now.get());
+        if let Err(denied) = &verdict {
+            crate::observe::denied(user, target, denied);
+        }
+        verdict
+    }
+
+    /// Everything that bears on `user` sending to `target` as `role`; with `slow`, also
+    /// when slow mode next lets them send.
+    fn send_facts(
+        &self,
+        user: &str,
+        target: Target<'_>,
+        role: Role,
+        now: &mut Now<'_>,
+        slow: bool,
+    ) -> SendFacts {
         let engine = self.engine;
         let tables = &engine.inner.tables;
         let filters = &tables.filters;
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
         let member_maybe = target.is_room() && filters.members.may_contain((target.id, user));
-        // A possible member mute reads the room anyway, and with it its room-wide mute:
-        // the room-mute filter is probed only when that read is not coming.
+        // A possible member mute reads the room anyway, and with it its room-wide mute
+        // and slow mode: the room-mute filter is probed only when that read is not coming.
         let room_muted = || filters.room_mutes.may_contain(target.id);
         let room_maybe = target.is_room() && !member_maybe && room_muted();
         // The user's handle (what the room's entries are keyed by) comes with their
-        // state, which is read only if they may have a module mute.
+        // state, read if they may have a member or module mute; else only if the room
+        // turns out to have an allow list that matters.
         let module_maybe = filters.module_users.may_contain(user);
-        let me = if member_maybe || room_maybe || module_maybe {
+        let looked_up = member_maybe || module_maybe;
+        let mut me = if looked_up {
             tables.users.read(user, |h, u| {
                 if module_maybe && let Some(u) = u {
                     facts.module = u.module(target.module);
@@ -280,26 +349,38 @@ impl At<'_> {
         };
         // An id that is not interned has no member mute (the filter was wrong).
         if room_maybe || (member_maybe && (me.is_some() || room_muted())) {
-            tables.rooms.read(target.id, |_, r| {
-                if let Some(r) = r {
+            let allow_list = tables.rooms.read(target.id, |_, r| {
+                r.is_some_and(|r| {
                     self.room_facts(r, me, &mut facts);
-                }
+                    r.allow.is_some()
+                })
             });
+            if allow_list == Some(true)
+                && !looked_up
+                && facts.allow_matters(self.engine.inner.policy)
+            {
+                me = tables.users.find(user);
+                if let Some(h) = me {
+                    facts.allowed = tables
+                        .rooms
+                        .read(target.id, |_, r| r.is_some_and(|r| r.allows(h)))
+                        .unwrap_or(false);
+                }
+            }
         }
-        if !facts.any() {
-            return Ok(());
+        if facts.cooldown != 0 {
+            facts.exempt = engine.inner.exempt.contains(role);
+            if slow && facts.slowed() {
+                facts.slow = tables
+                    .slow
+                    .next_allowed(target.id, user, facts.cooldown, now.get())
+                    .unwrap_or(NONE);
+            }
         }
-        facts.exempt = engine.inner.exempt.contains(role);
-        let verdict = decide::send(
-            &facts,
-            target.module,
-            engine.inner.policy,
-            self.clock().get(),
-        );
-        if let Err(denied) = &verdict {
-            crate::observe::denied(user, target, denied);
+        if facts.any() {
+            facts.exempt = engine.inner.exempt.contains(role);
         }
-        verdict
+        facts
     }
 
     /// What a room's state says about a sender with handle `me` (`None`: the sender's
@@ -312,9 +393,8 @@ impl At<'_> {
             facts.member = r.members.get(&me).copied().unwrap_or(NONE);
         }
         facts.room = r.mute;
-        let allow_matters = facts.room != NONE
-            || (facts.member != NONE && self.engine.inner.policy == AllowPolicy::AllowListWins);
-        if allow_matters {
+        facts.cooldown = r.slow_mode;
+        if facts.allow_matters(self.engine.inner.policy) {
             facts.allowed = me.is_some_and(|me| r.allows(me));
         }
     }

@@ -20,6 +20,9 @@ pub enum DenyReason {
     MemberMuted,
     /// The room is muted for everyone not allow-listed or exempt ("mute all").
     RoomMuted,
+    /// The room is in slow mode and the sender's cooldown has not passed (Discord's,
+    /// Telegram's slow mode); `until` is when their next message is allowed.
+    SlowMode,
 }
 
 /// A refused send: why, and when it would next be allowed if nothing changes.
@@ -55,6 +58,7 @@ impl fmt::Display for Denied {
             DenyReason::ModuleMuted(m) => write!(f, "sender is muted in module {m}")?,
             DenyReason::MemberMuted => f.write_str("sender is muted in this room")?,
             DenyReason::RoomMuted => f.write_str("room is muted")?,
+            DenyReason::SlowMode => f.write_str("room is in slow mode")?,
         }
         match self.until {
             Expiry::Never => f.write_str(" until unmuted"),
@@ -73,13 +77,34 @@ pub(crate) struct SendFacts {
     pub room: Raw,
     pub allowed: bool,
     pub exempt: bool,
+    /// The room's slow-mode cooldown in ms (0: none): not a rule itself.
+    pub cooldown: u64,
+    /// When the sender may next send under slow mode (`NONE`: now), read only for a
+    /// sender neither allowed nor exempt.
+    pub slow: Raw,
 }
 
 impl SendFacts {
     /// Whether any rule exists at all (if not, no clock read is needed).
     #[inline]
     pub fn any(&self) -> bool {
-        self.module != NONE || self.member != NONE || self.room != NONE
+        self.module != NONE || self.member != NONE || self.room != NONE || self.slow != NONE
+    }
+
+    /// Whether the allow list bears on this send: a room-wide mute or slow mode lifts
+    /// for it, and (by policy) a member mute.
+    #[inline]
+    pub fn allow_matters(&self, policy: AllowPolicy) -> bool {
+        self.room != NONE
+            || self.cooldown != 0
+            || (self.member != NONE && policy == AllowPolicy::AllowListWins)
+    }
+
+    /// Whether slow mode applies to this sender: the room has it and they are neither
+    /// allow-listed nor exempt.
+    #[inline]
+    pub fn slowed(&self) -> bool {
+        self.cooldown != 0 && !self.allowed && !self.exempt
     }
 }
 
@@ -106,6 +131,9 @@ pub(crate) fn send(
     }
     if active(facts.room, now) && !facts.allowed && !facts.exempt {
         block(facts.room, DenyReason::RoomMuted);
+    }
+    if facts.slowed() && active(facts.slow, now) {
+        block(facts.slow, DenyReason::SlowMode);
     }
     match reason {
         None => Ok(()),

@@ -144,6 +144,16 @@ pub enum Error {
         /// The engine's time.
         now_ms: u64,
     },
+    /// A slow-mode cooldown outside the range the engine takes (zero included).
+    #[error("slow-mode cooldown of {cooldown_ms} ms is not between {min_ms} and {max_ms} ms")]
+    CooldownOutOfRange {
+        /// The cooldown given.
+        cooldown_ms: u64,
+        /// The shortest cooldown.
+        min_ms: u64,
+        /// The longest cooldown.
+        max_ms: u64,
+    },
     /// Reading or writing a store file failed; the mutation was not applied (see the
     /// README's durability section for what each failure leaves behind).
     #[error("i/o error: {op} {path}: {message}")]

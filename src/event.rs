@@ -125,6 +125,13 @@ pub enum Event {
         /// Whether room-wide mentions notify.
         notify: bool,
     },
+    /// A room's slow mode was set, changed or lifted (`None`).
+    SlowModeChanged {
+        /// The room.
+        room: String,
+        /// The cooldown between two messages of one member, in ms.
+        cooldown_ms: Option<u64>,
+    },
 }
 
 /// A subscriber callback.

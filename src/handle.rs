@@ -214,6 +214,16 @@ impl At<'_> {
                     self.room_facts(r, Some(user.0), &mut facts);
                 }
             });
+            facts.exempt = engine.inner.exempt.contains(role);
+            // Slow mode's soft state is kept by id: read only in a slow-mode room.
+            if facts.slowed()
+                && let (Some(u), Some(r)) = (tables.users.id_of(user.0), tables.rooms.id_of(room.0))
+            {
+                facts.slow = tables
+                    .slow
+                    .next_allowed(&r, &u, facts.cooldown, self.now_ms())
+                    .unwrap_or(crate::expiry::NONE);
+            }
         }
         if !facts.any() {
             return Ok(());

@@ -68,6 +68,7 @@ mod quiet;
 #[cfg(feature = "redis")]
 mod replicate;
 mod role;
+mod slow;
 mod stats;
 mod store;
 mod write;

@@ -38,6 +38,7 @@ impl Op {
             Op::MuteSender { .. } => "mute_sender",
             Op::UnmuteSender { .. } => "unmute_sender",
             Op::SetRoomMentions { .. } => "set_room_mentions",
+            Op::SetSlowMode { .. } => "set_slow_mode",
         }
     }
 
@@ -60,7 +61,8 @@ impl Op {
             | Op::MuteRoom { room, .. }
             | Op::UnmuteRoom { room }
             | Op::RemoveRoom { room }
-            | Op::SetRoomMentions { room, .. } => (None, Some(room)),
+            | Op::SetRoomMentions { room, .. }
+            | Op::SetSlowMode { room, .. } => (None, Some(room)),
         }
     }
 }
@@ -159,6 +161,7 @@ pub(crate) fn denied(user: &str, target: Target<'_>, denied: &Denied) {
         crate::decide::DenyReason::ModuleMuted(_) => "module_muted",
         crate::decide::DenyReason::MemberMuted => "member_muted",
         crate::decide::DenyReason::RoomMuted => "room_muted",
+        crate::decide::DenyReason::SlowMode => "slow_mode",
     };
     #[cfg(feature = "tracing")]
     tracing::trace!(user, target = target.id, module = %target.module, reason, "send denied");
@@ -181,6 +184,7 @@ pub(crate) fn events(events: &[Event]) {
             Event::QuietHoursChanged { .. } => "quiet_hours_changed",
             Event::BypassChanged { .. } => "bypass_changed",
             Event::RoomMentionsChanged { .. } => "room_mentions_changed",
+            Event::SlowModeChanged { .. } => "slow_mode_changed",
         };
         metrics::counter!("mutegate_events_total", "kind" => kind).increment(1);
     }
@@ -333,7 +337,8 @@ impl Entries {
                     Change::Snooze { .. }
                     | Change::Quiet { .. }
                     | Change::Bypass { .. }
-                    | Change::RoomMentions { .. } => continue,
+                    | Change::RoomMentions { .. }
+                    | Change::SlowMode { .. } => continue,
                 };
                 self.counts[i].fetch_add(d, Ordering::Relaxed);
             }

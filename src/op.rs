@@ -10,6 +10,7 @@ use crate::ids::Key;
 use crate::limits::Limits;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
+use crate::slow::{MAX_COOLDOWN_MS, MIN_COOLDOWN_MS};
 
 /// One mutation, as the engine applies and logs it.
 ///
@@ -126,6 +127,14 @@ pub enum Op {
         /// Whether room-wide mentions notify.
         notify: bool,
     },
+    /// Sets (`Some`, in ms) or lifts (`None`) a room's slow mode: the cooldown between
+    /// two messages of one member.
+    SetSlowMode {
+        /// The room.
+        room: Key,
+        /// The cooldown in milliseconds.
+        cooldown_ms: Option<u64>,
+    },
     /// Purges every trace of a user.
     RemoveUser {
         /// The user.
@@ -200,6 +209,19 @@ impl Op {
                 check_id(IdKind::User, sender, max)
             }
             Op::SetRoomMentions { room, .. } => check_id(IdKind::Room, room, max),
+            Op::SetSlowMode { room, cooldown_ms } => {
+                check_id(IdKind::Room, room, max)?;
+                match *cooldown_ms {
+                    Some(ms) if !(MIN_COOLDOWN_MS..=MAX_COOLDOWN_MS).contains(&ms) => {
+                        Err(Error::CooldownOutOfRange {
+                            cooldown_ms: ms,
+                            min_ms: MIN_COOLDOWN_MS,
+                            max_ms: MAX_COOLDOWN_MS,
+                        })
+                    }
+                    _ => Ok(()),
+                }
+            }
         }
     }
 

@@ -38,7 +38,7 @@ fn always_quiet() -> Schedule {
 /// Mutation `i` touches only user `u{i}`, so each can be checked on its own.
 fn mutate(e: &Engine, i: usize) {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 8 {
+    match i % 9 {
         0 => e.mute_members(&room, [&user], MuteFor::Forever).map(drop),
         1 => e.set_notification_level(&user, &room, NotifyLevel::Off, MuteFor::Forever),
         2 => e.allow(&room, [&user]),
@@ -48,14 +48,16 @@ fn mutate(e: &Engine, i: usize) {
         4 => e.set_quiet_hours(&user, always_quiet()),
         5 => e.mute_sender(&user, &room, MuteFor::Forever).map(drop),
         6 => e.snooze_until(&user, Expiry::Never),
-        _ => e.set_room_mentions(&format!("plain{i}"), false),
+        7 => e.set_room_mentions(&format!("plain{i}"), false),
+        // Slow mode's setting is logged; its last sends are soft state (not checked).
+        _ => e.set_slow_mode(&format!("slow{i}"), Duration::from_secs(5)),
     }
     .expect("mutation");
 }
 
 fn present(e: &Engine, i: usize) -> bool {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 8 {
+    match i % 9 {
         0 => !e.can_send(&user, Target::room(&room)),
         1 => !e.should_push(&user, &room),
         2 => e.is_allowed(&room, &user),
@@ -63,7 +65,8 @@ fn present(e: &Engine, i: usize) -> bool {
         4 => e.quiet_hours(&user).schedule == Some(always_quiet()),
         5 => !e.should_push_message(&user, "any", &Message::new().sent_by(&room)),
         6 => e.quiet_hours(&user).snoozed_until == Some(Expiry::Never),
-        _ => !e.room_mentions(&format!("plain{i}")),
+        7 => !e.room_mentions(&format!("plain{i}")),
+        _ => e.slow_mode(&format!("slow{i}")) == Some(Duration::from_secs(5)),
     }
 }
 

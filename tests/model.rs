@@ -69,6 +69,16 @@ fn step() -> impl Strategy<Value = Step> {
         1 => (user(), user()).prop_map(|(u, x)| Step::UnmuteSender(u, x)),
         1 => (room(), any::<bool>()).prop_map(|(r, n)| Step::SetRoomMentions(r, n)),
         1 => (0..reference::LEAPS.len()).prop_map(Step::Leap),
+        2 => (room(), prop_oneof![
+            2 => Just(None),
+            1 => Just(Some(0)),
+            1 => Just(Some(999)),
+            4 => (1_000u64..3_000).prop_map(Some),
+            1 => Just(Some(6 * 3_600_000 + 1)),
+        ])
+            .prop_map(|(r, c)| Step::SetSlowMode(r, c)),
+        4 => (user(), room(), proptest::sample::select(reference::ROLES.to_vec()))
+            .prop_map(|(u, r, role)| Step::TrySend(u, r, role)),
     ]
 }
 

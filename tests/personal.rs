@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::{T0, engine};
 use mutegate::{
     Bypass, Engine, Error, Event, Expiry, ManualClock, Mentions, Message, Mute, MuteFor,
-    NotifyLevel, Schedule, SyncPolicy, Window,
+    NotifyLevel, Schedule, Window,
 };
 
 const HOUR: u64 = 3_600_000;
@@ -218,13 +218,7 @@ fn removing_a_sender_lifts_every_mute_of_them_and_frees_their_id() {
 fn bad_input_is_refused_by_name_and_changes_nothing_even_after_a_restart() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    let open = || {
-        Engine::builder()
-            .clock(clock.clone())
-            .sync(SyncPolicy::Never)
-            .open(dir.path())
-            .unwrap()
-    };
+    let open = || common::durable(dir.path(), &clock);
     let e = open();
     e.set_quiet_hours("ann", tuesday_night()).unwrap();
     e.snooze_until("ann", Expiry::At(T0 + HOUR)).unwrap();
@@ -271,13 +265,7 @@ fn bad_input_is_refused_by_name_and_changes_nothing_even_after_a_restart() {
 fn everything_survives_a_reopen_and_a_snapshot() {
     let dir = tempfile::tempdir().unwrap();
     let clock = ManualClock::new(T0);
-    let open = |dir: &std::path::Path| {
-        Engine::builder()
-            .clock(clock.clone())
-            .sync(SyncPolicy::Never)
-            .open(dir)
-            .unwrap()
-    };
+    let open = |dir: &std::path::Path| common::durable(dir, &clock);
     let e = open(dir.path());
     e.set_quiet_hours("ann", tuesday_night()).unwrap();
     e.snooze_until("cat", Expiry::Never).unwrap();

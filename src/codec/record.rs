@@ -25,8 +25,9 @@
 //! | 14 | `MuteSender` | user, sender, until |
 //! | 15 | `UnmuteSender` | user, sender |
 //! | 16 | `SetRoomMentions` | room, notify (bool byte) |
+//! | 17 | `SetSlowMode` | room, `0x00` (lifted) or `0x01` + cooldown in ms |
 //!
-//! Tags 11-16 and level code 3 were added in format 2's second revision (0.2): a store
+//! Tags 11-17 and level code 3 were added in format 2's second revision (0.2): a store
 //! written before holds none of them and reads as it did; an older build refuses a
 //! record with one by its tag, as it refuses any unknown tag.
 
@@ -56,6 +57,7 @@ const SET_BYPASS: u8 = 13;
 const MUTE_SENDER: u8 = 14;
 const UNMUTE_SENDER: u8 = 15;
 const SET_ROOM_MENTIONS: u8 = 16;
+const SET_SLOW_MODE: u8 = 17;
 
 /// A schedule's fields: zone, then (day, start, end) per window.
 type ScheduleFields = (String, Vec<(u8, u16, u16)>);
@@ -192,6 +194,9 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
         Op::SetRoomMentions { room, notify } => {
             put(out, &(at, SET_ROOM_MENTIONS, room, notify));
         }
+        Op::SetSlowMode { room, cooldown_ms } => {
+            put(out, &(at, SET_SLOW_MODE, room, cooldown_ms));
+        }
     }
 }
 
@@ -298,6 +303,10 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
         SET_ROOM_MENTIONS => {
             let (room, notify) = fields(body)?;
             Op::SetRoomMentions { room, notify }
+        }
+        SET_SLOW_MODE => {
+            let (room, cooldown_ms) = fields(body)?;
+            Op::SetSlowMode { room, cooldown_ms }
         }
         t => return Err(format!("unknown record tag {t}")),
     };

@@ -87,6 +87,14 @@ fn every_kind() -> Vec<Op> {
             room: "r".into(),
             notify: false,
         },
+        Op::SetSlowMode {
+            room: "r".into(),
+            cooldown_ms: Some(1_000),
+        },
+        Op::SetSlowMode {
+            room: "r".into(),
+            cooldown_ms: None,
+        },
         Op::SetNotify {
             user: "u".into(),
             room: "r".into(),
@@ -107,7 +115,7 @@ fn every_kind_of_record_round_trips() {
     let ops: Vec<Op> = records.iter().map(|r| r.op.clone()).collect();
     assert_eq!(ops, every_kind());
     let ats: Vec<u64> = records.iter().map(|r| r.at).collect();
-    assert_eq!(ats, (0..19).map(|i| i * 1000).collect::<Vec<_>>());
+    assert_eq!(ats, (0..21).map(|i| i * 1000).collect::<Vec<_>>());
 }
 
 #[test]

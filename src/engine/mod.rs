@@ -12,6 +12,7 @@ mod operations;
 mod pages;
 mod personal;
 mod rooms;
+mod slow_mode;
 mod submit;
 
 pub use builder::EngineBuilder;

@@ -2,9 +2,11 @@
 //!
 //! - `POST /v1/can_send` `{"user", "target", "module"?, "role"?}` →
 //!   `{"allowed": true}` or `{"allowed": false, "reason", "module"?, "until"}`, where
-//!   `reason` is `module_muted`, `member_muted` or `room_muted` and `until` is when
+//!   `reason` is `module_muted`, `member_muted`, `room_muted` or `slow_mode` and `until` is when
 //!   sending becomes possible (Unix ms; `-1` for no end). `module` defaults to `room`,
 //!   `role` to `member`.
+//! - `POST /v1/try_send`, the same body and answer: `can_send` that also counts an
+//!   allowed send against the room's slow mode.
 //! - `POST /v1/should_push` `{"user", "room", "mentioned"?, "mention"?, "sender"?,
 //!   "urgent"?}` → `{"push": bool}`. `mention` is `none`, `direct` or `room` (`@all`,
 //!   `@here`); `mentioned: true` is the older spelling of `"mention": "direct"`.
@@ -39,6 +41,7 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
         .route("/v1/can_send", post(can_send::<D>))
         .route("/v1/should_push", post(should_push::<D>))
         .route("/v1/push_targets", post(push_targets::<D>))
+        .route("/v1/try_send", post(try_send::<D>))
 }
 
 /// A failed check call.
@@ -236,9 +239,21 @@ async fn can_send<D: Directory>(
     Admitted(Authorized { shared }): Admitted<Authorized<D>>,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    send_check(&shared.engine, body, false)
+}
+
+async fn try_send<D: Directory>(
+    Admitted(Authorized { shared }): Admitted<Authorized<D>>,
+    body: Result<Bytes, BytesRejection>,
+) -> Response {
+    send_check(&shared.engine, body, true)
+}
+
+/// `can_send`, or with `count` the counting `try_send`.
+fn send_check(engine: &Engine, body: Result<Bytes, BytesRejection>, count: bool) -> Response {
     let ids = |r: &CanSend| {
         check_ids(
-            &shared.engine,
+            engine,
             &[(IdKind::User, &r.user), (IdKind::Target, &r.target)],
         )
     };
@@ -247,9 +262,11 @@ async fn can_send<D: Directory>(
         Err(e) => return e.into(),
     };
     let target = Target::new(req.module.into(), &req.target);
-    let verdict = shared
-        .engine
-        .check_send_as(&req.user, target, req.role.into());
+    let verdict = if count {
+        engine.try_send_as(&req.user, target, req.role.into())
+    } else {
+        engine.check_send_as(&req.user, target, req.role.into())
+    };
     let body = match verdict {
         Ok(()) => json!({ "allowed": true }),
         Err(denied) => {
@@ -257,6 +274,7 @@ async fn can_send<D: Directory>(
                 DenyReason::ModuleMuted(m) => ("module_muted", Value::from(m.to_string())),
                 DenyReason::MemberMuted => ("member_muted", Value::Null),
                 DenyReason::RoomMuted => ("room_muted", Value::Null),
+                DenyReason::SlowMode => ("slow_mode", Value::Null),
             };
             let until = end_ms(denied.until);
             let mut body = json!({ "allowed": false, "reason": reason, "until": until });

@@ -12,6 +12,7 @@
 //! | `/v1/users/{user}/muted_senders/{sender}` | `PUT`, `DELETE` | `{"duration_ms"?}` (absent: no end) |
 //! | `/v1/users/{user}/rooms/{room}/level` | `GET`, `PUT` | `{"level": "all" \| "mentions_only" \| "direct_mentions" \| "off", "duration_ms"?}` |
 //! | `/v1/rooms/{room}/mentions` | `GET`, `PUT` | `{"notify": bool}` |
+//! | `/v1/rooms/{room}/slow_mode` | `GET`, `PUT`, `DELETE` | `{"cooldown_ms": n}` (`null` when off) |
 //!
 //! The user's quiet hours read back as `{"schedule": {"zone", "windows"} | null,
 //! "snoozed_until": ms | -1 | null, "bypass": {"mentions", "urgent"}, "quiet_now"}`.
@@ -63,6 +64,12 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
             "/v1/rooms/{room}/mentions",
             get(mentions::<D>).put(set_mentions::<D>),
         )
+        .route(
+            "/v1/rooms/{room}/slow_mode",
+            get(slow_mode::<D>)
+                .put(set_slow_mode::<D>)
+                .delete(clear_slow_mode::<D>),
+        )
 }
 
 type Caller<D> = Admitted<Authorized<D>>;
@@ -92,6 +99,17 @@ fn answer(result: Result<Value, CheckError>) -> Response {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into(),
     }
+}
+
+/// `{key: flag}` for a call on the path's id that answers a flag (lifted, removed).
+fn flag_answer<T: DeserializeOwned>(
+    e: &Engine,
+    path: Result<Path<T>, PathRejection>,
+    kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
+    key: &str,
+    call: impl FnOnce(&T) -> Result<bool, crate::Error>,
+) -> Response {
+    answer(ids(e, path, kinds).and_then(|id| Ok(json!({ key: call(&id)? }))))
 }
 
 fn bad(message: String) -> CheckError {
@@ -158,10 +176,7 @@ async fn clear_quiet_hours<D: Directory>(
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
-        let user = ids(e, path, user_path)?;
-        Ok(json!({ "removed": e.clear_quiet_hours(&user)? }))
-    })())
+    flag_answer(e, path, user_path, "removed", |u| e.clear_quiet_hours(u))
 }
 
 #[derive(Deserialize)]
@@ -198,10 +213,7 @@ async fn unsnooze<D: Directory>(
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
-        let user = ids(e, path, user_path)?;
-        Ok(json!({ "lifted": e.unsnooze(&user)? }))
-    })())
+    flag_answer(e, path, user_path, "lifted", |u| e.unsnooze(u))
 }
 
 #[derive(Deserialize)]
@@ -303,10 +315,7 @@ async fn unmute_sender<D: Directory>(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
-        let (user, sender) = ids(e, path, pair_path)?;
-        Ok(json!({ "lifted": e.unmute_sender(&user, &sender)? }))
-    })())
+    flag_answer(e, path, pair_path, "lifted", |(u, s)| e.unmute_sender(u, s))
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -416,4 +425,45 @@ async fn set_mentions<D: Directory>(
         e.set_room_mentions(&room, body.notify)?;
         Ok(json!({ "notify": e.room_mentions(&room) }))
     })())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SlowModeBody {
+    cooldown_ms: u64,
+}
+
+fn slow_json(e: &Engine, room: &str) -> Value {
+    let cooldown = e.slow_mode(room).map(|d| d.as_millis() as u64);
+    json!({ "cooldown_ms": cooldown })
+}
+
+async fn slow_mode<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer(ids(e, path, room_path).map(|r| slow_json(e, &r)))
+}
+
+async fn set_slow_mode<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let room = ids(e, path, room_path)?;
+        let body: SlowModeBody = parse(body)?;
+        e.set_slow_mode(&room, Duration::from_millis(body.cooldown_ms))?;
+        Ok(slow_json(e, &room))
+    })())
+}
+
+async fn clear_slow_mode<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    flag_answer(e, path, room_path, "lifted", |r| e.clear_slow_mode(r))
 }

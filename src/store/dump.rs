@@ -156,6 +156,12 @@ impl Tables {
                     notify: false,
                 });
             }
+            if r.slow_mode != 0 {
+                ops.push(Op::SetSlowMode {
+                    room: room.into(),
+                    cooldown_ms: Some(r.slow_mode),
+                });
+            }
             for (&user, &raw) in r.members.iter().filter(|&(_, &raw)| active(raw, now)) {
                 members.push((room.into(), user, raw));
             }
@@ -253,8 +259,12 @@ impl Tables {
             if r.notify.as_ref().is_some_and(|m| m.is_empty()) {
                 problems.push(format!("room {room:?} keeps an empty settings map"));
             }
-            if r.mute != crate::expiry::NONE && !self.filters.room_mutes.may_contain(room) {
-                problems.push(format!("room {room:?} is muted but its filter says absent"));
+            if (r.mute != crate::expiry::NONE || r.slow_mode != 0)
+                && !self.filters.room_mutes.may_contain(room)
+            {
+                problems.push(format!(
+                    "room {room:?} is muted or slow but its filter says absent"
+                ));
             }
             pointed.extend(r.members.keys().map(|&u| (Key::from(room), u, true)));
             pointed.extend(r.allow_list().map(|u| (Key::from(room), u, false)));
@@ -300,6 +310,7 @@ pub(crate) fn canonical(ops: &mut [Op]) {
             Op::MuteSender { user, .. } => (0, user, 6, ""),
             Op::UnmuteSender { user, .. } | Op::RemoveUser { user } => (0, user, 7, ""),
             Op::SetRoomMentions { room, .. } => (1, room, 4, ""),
+            Op::SetSlowMode { room, .. } => (1, room, 5, ""),
         }
     }
     for op in ops.iter_mut() {

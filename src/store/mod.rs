@@ -37,6 +37,7 @@ use crate::ids::{Handle, Hasher, Key, Table};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
+use crate::slow::SlowLog;
 
 /// Counts `key` into `filter` or out of it as it gains or loses what the filter counts.
 fn count(filter: &crate::filter::Filter, key: &str, had: bool, has: bool) {
@@ -56,6 +57,8 @@ pub(crate) struct Tables {
     pub filters: Filters,
     /// Users with personal rules, for the push checks.
     pub personal: PersonalIndex,
+    /// Slow mode's soft state (never logged, replicated or dumped).
+    pub slow: SlowLog,
     /// The hash both tables (and the stripes) place ids by.
     pub hasher: Hasher,
 }
@@ -68,6 +71,7 @@ impl Tables {
             rooms: Table::new(shards, hasher.clone()),
             filters: Filters::new(filter_slots),
             personal: PersonalIndex::default(),
+            slow: SlowLog::default(),
             hasher,
         }
     }
@@ -104,13 +108,7 @@ impl Tables {
 
     /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
     fn set_room_mute(&self, room: Key, raw: Raw, changes: &mut impl Changes) {
-        let filter = &self.filters.room_mutes;
-        self.edit_room(&room, raw != NONE, |h, r| {
-            match (r.mute != NONE, raw != NONE) {
-                (false, true) => filter.add(&*room),
-                (true, false) => filter.remove(&*room),
-                _ => {}
-            }
+        self.edit_gates(&room, raw != NONE, |h, r| {
             if r.mute != NONE || raw != NONE {
                 changes.record(|| Change::Room {
                     room: room.clone(),
@@ -121,6 +119,32 @@ impl Tables {
             }
             r.mute = raw;
         });
+    }
+
+    /// Edits what gates sends in `room` (its mute, its slow mode), keeping its count in
+    /// the room-mute filter: counted while either is set.
+    fn edit_gates(&self, room: &str, create: bool, f: impl FnOnce(Handle, &mut RoomState)) {
+        let filter = &self.filters.room_mutes;
+        self.edit_room(room, create, |h, r| {
+            let had = r.gates_sends();
+            f(h, r);
+            count(filter, room, had, r.gates_sends());
+        });
+    }
+
+    fn set_slow_mode(&self, room: Key, cooldown_ms: u64, changes: &mut impl Changes) {
+        self.edit_gates(&room, cooldown_ms != 0, |_, r| {
+            if r.slow_mode != cooldown_ms {
+                changes.record(|| Change::SlowMode {
+                    room: room.clone(),
+                    cooldown_ms,
+                });
+            }
+            r.slow_mode = cooldown_ms;
+        });
+        if cooldown_ms == 0 {
+            self.slow.forget_room(&room);
+        }
     }
 
     /// The active notification setting of (user, room), if any.
@@ -191,6 +215,9 @@ impl Tables {
             } => self.mute_sender(user, sender, until.raw(), changes),
             Op::UnmuteSender { user, sender } => self.unmute_sender(user, sender, changes),
             Op::SetRoomMentions { room, notify } => self.set_room_mentions(room, notify, changes),
+            Op::SetSlowMode { room, cooldown_ms } => {
+                self.set_slow_mode(room, cooldown_ms.unwrap_or(0), changes);
+            }
         }
     }
 
@@ -348,6 +375,7 @@ impl Tables {
         for sh in held {
             self.users.release(sh);
         }
+        self.slow.forget_user(user);
         // Member mutes and allow entries are only indexed by room: visit every room.
         // Whatever still holds the user's id is one of them.
         let handle = self.users.find(user);
@@ -408,8 +436,17 @@ impl Tables {
                 notify: true,
             });
         }
-        if state.mute != NONE {
+        if state.mute != NONE || state.slow_mode != 0 {
             self.filters.room_mutes.remove(&**room);
+        }
+        if state.slow_mode != 0 {
+            self.slow.forget_room(room);
+            changes.record(|| Change::SlowMode {
+                room: room.clone(),
+                cooldown_ms: 0,
+            });
+        }
+        if state.mute != NONE {
             changes.record(|| Change::Room {
                 room: room.clone(),
                 old: state.mute,

@@ -128,9 +128,18 @@ pub(crate) struct RoomState {
     pub allow: Option<Box<HashSet<Handle, Seeded>>>,
     /// Room-wide mentions count as ordinary messages here (an admin's setting).
     pub plain_room_mentions: bool,
+    /// Slow mode's cooldown in ms (0: off).
+    pub slow_mode: u64,
 }
 
 impl RoomState {
+    /// Whether the room-mute filter counts this room: a room-wide mute or slow mode,
+    /// what a send check must read the room for.
+    #[inline]
+    pub fn gates_sends(&self) -> bool {
+        self.mute != NONE || self.slow_mode != 0
+    }
+
     /// Whether `user` is on the allow list.
     #[inline]
     pub fn allows(&self, user: Handle) -> bool {
@@ -183,5 +192,6 @@ impl Entry for RoomState {
             && self.mute == NONE
             && self.allow.is_none()
             && !self.plain_room_mentions
+            && self.slow_mode == 0
     }
 }

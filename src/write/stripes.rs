@@ -88,7 +88,7 @@ impl Stripes {
             | Op::SetBypass { user, .. }
             | Op::MuteSender { user, .. }
             | Op::UnmuteSender { user, .. } => one(user),
-            Op::SetRoomMentions { room, .. } => one(room),
+            Op::SetRoomMentions { room, .. } | Op::SetSlowMode { room, .. } => one(room),
             Op::MuteMembers { room, .. }
             | Op::UnmuteMembers { room, .. }
             | Op::Allow { room, .. }

@@ -94,7 +94,7 @@ pub fn second_part() -> Vec<Op> {
     ]
 }
 
-/// Operations of the kinds added after format 2 was first written (tags 11-16 and the
+/// Operations of the kinds added after format 2 was first written (tags 11-17 and the
 /// `DirectMentions` level): in the golden file, not in the format-1 fixture.
 pub fn third_part() -> Vec<Op> {
     let windows = ["mon 22:00-07:00", "sat 13:30-15:00"].map(|w| w.parse().expect("window"));
@@ -132,6 +132,10 @@ pub fn third_part() -> Vec<Op> {
             room: "r2".into(),
             level: NotifyLevel::DirectMentions,
             until: Expiry::Never,
+        },
+        Op::SetSlowMode {
+            room: "r2".into(),
+            cooldown_ms: Some(30_000),
         },
     ]
 }

@@ -14,6 +14,15 @@ pub fn engine() -> (Engine, ManualClock) {
     (Engine::builder().clock(clock.clone()).build(), clock)
 }
 
+/// A durable engine on `dir` (no fsync) on `clock`: reopen it by calling again.
+pub fn durable(dir: &std::path::Path, clock: &ManualClock) -> Engine {
+    Engine::builder()
+        .clock(clock.clone())
+        .sync(mutegate::SyncPolicy::Never)
+        .open(dir)
+        .expect("open")
+}
+
 /// Like [`engine`], with an allow-list policy.
 pub fn engine_with_policy(policy: AllowPolicy) -> (Engine, ManualClock) {
     let clock = ManualClock::new(T0);

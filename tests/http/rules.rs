@@ -254,3 +254,53 @@ async fn rule_calls_refuse_bad_input_by_name_and_change_nothing() {
     assert_eq!(s.events(), before, "nothing changed");
     assert_eq!(s.engine.quiet_hours("ann"), mutegate::QuietHours::default());
 }
+
+#[tokio::test]
+async fn slow_mode_over_rest_counts_only_in_try_send() {
+    let s = start(SEED_000_MS).await;
+    let path = "/v1/rooms/r/slow_mode";
+    let (status, body) = send(
+        s.rule(Method::PUT, path)
+            .json(&json!({ "cooldown_ms": 30_000 })),
+    )
+    .await;
+    assert_eq!((status, body), (200, json!({ "cooldown_ms": 30_000 })));
+    let send_as = |path: &str| s.check(path, json!({ "user": "ann", "target": "r" }));
+    assert_eq!(
+        send(send_as("/v1/can_send")).await.1,
+        json!({ "allowed": true })
+    );
+    assert_eq!(
+        send(send_as("/v1/try_send")).await.1,
+        json!({ "allowed": true })
+    );
+    let denied = json!({ "allowed": false, "reason": "slow_mode", "until": SEED_000_MS + 30_000 });
+    assert_eq!(send(send_as("/v1/try_send")).await.1, denied);
+    assert_eq!(send(send_as("/v1/can_send")).await.1, denied);
+    for bad in [0, 999, 21_600_001] {
+        let (status, body) = send(
+            s.rule(Method::PUT, path)
+                .json(&json!({ "cooldown_ms": bad })),
+        )
+        .await;
+        assert_eq!(status, 400, "{body}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&format!("{bad} ms")), "{message}");
+    }
+    assert_eq!(
+        send(s.rule(Method::GET, path)).await.1,
+        json!({ "cooldown_ms": 30_000 })
+    );
+    assert_eq!(
+        send(s.rule(Method::DELETE, path)).await.1,
+        json!({ "lifted": true })
+    );
+    assert_eq!(
+        send(s.rule(Method::GET, path)).await.1,
+        json!({ "cooldown_ms": null })
+    );
+    assert_eq!(
+        send(send_as("/v1/try_send")).await.1,
+        json!({ "allowed": true })
+    );
+}

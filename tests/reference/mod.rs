@@ -71,6 +71,10 @@ pub enum Step {
     SetRoomMentions(&'static str, bool),
     /// Moves the clock to `personal::leap(i)` if that is later.
     Leap(usize),
+    /// Slow mode: a cooldown in ms, or `None` to lift it.
+    SetSlowMode(&'static str, Option<u64>),
+    /// `try_send_as` to `Target::room`.
+    TrySend(&'static str, &'static str, Role),
 }
 
 /// The reference: plain ordered maps, no concurrency, stored entries kept until removed
@@ -94,6 +98,10 @@ pub struct Model {
     senders: BTreeMap<(String, String), (Expiry, u64)>,
     /// Rooms whose room-wide mentions are plain messages.
     plain: BTreeSet<String>,
+    /// Slow-mode cooldowns by room.
+    slow: BTreeMap<String, u64>,
+    /// (room, user) -> when the user last sent there (soft state: not stored state).
+    last_sent: BTreeMap<(String, String), u64>,
     /// Every `Expired` event the engine owes so far: an entry with a finite end that is
     /// overwritten, removed or swept at or after that end.
     pub expired: Vec<(Mute, u64)>,
@@ -358,6 +366,7 @@ impl Model {
                     _ => false,
                 });
                 self.allow.retain(|(_, x)| x != u);
+                self.last_sent.retain(|(_, x), _| x != u);
                 self.quiet.remove(*u);
                 self.bypass.remove(*u);
                 Ok((before != self.stored()).to_string())
@@ -373,6 +382,8 @@ impl Model {
                 });
                 self.allow.retain(|(x, _)| x != r);
                 self.plain.remove(*r);
+                self.slow.remove(*r);
+                self.last_sent.retain(|(x, _), _| x != r);
                 Ok((before != self.stored()).to_string())
             }
             Step::Advance(ms) => {
@@ -468,7 +479,40 @@ impl Model {
                 self.now = self.now.max(personal::leap(*i));
                 Ok(String::new())
             }
+            Step::SetSlowMode(r, cooldown) => {
+                valid(r)?;
+                match cooldown {
+                    Some(ms) if !(1_000..=6 * 3_600_000).contains(ms) => {
+                        Err(Error::CooldownOutOfRange {
+                            cooldown_ms: *ms,
+                            min_ms: 0,
+                            max_ms: 0,
+                        })
+                    }
+                    Some(ms) => {
+                        self.slow.insert(r.to_string(), *ms);
+                        Ok(String::new())
+                    }
+                    None => {
+                        self.last_sent.retain(|(x, _), _| x != r);
+                        Ok(self.slow.remove(*r).is_some().to_string())
+                    }
+                }
+            }
+            Step::TrySend(u, r, role) => {
+                let verdict = self.check(u, Target::room(r), *role);
+                if verdict.is_ok()
+                    && self.slow.contains_key(*r)
+                    && !self.allow.contains(&(r.to_string(), u.to_string()))
+                    && !matches!(role, Role::Owner | Role::Admin)
+                {
+                    self.last_sent.insert((r.to_string(), u.to_string()), now);
+                }
+                Ok(format!("{verdict:?}"))
+            }
             Step::SnapshotRestore | Step::Reopen => {
+                // Slow mode's last sends are soft state: a new engine forgets them.
+                self.last_sent.clear();
                 // Ended entries are not carried over, and no event announces them.
                 let owed = self.expired.len();
                 self.drain(|_| true);
@@ -540,6 +584,7 @@ impl Model {
             + self.bypass.len()
             + self.senders.len()
             + self.plain.len()
+            + self.slow.len()
     }
 
     fn module_status(&self, u: &str) -> String {
@@ -571,11 +616,22 @@ impl Model {
             {
                 blocks.push((DenyReason::MemberMuted, e));
             }
-            if let Some(&e) = self.room_mute.get(t.id) {
-                let exempt = matches!(role, Role::Owner | Role::Admin);
-                if on(e, now) && !allowed && !exempt {
-                    blocks.push((DenyReason::RoomMuted, e));
-                }
+            let exempt = matches!(role, Role::Owner | Role::Admin);
+            if let Some(&e) = self.room_mute.get(t.id)
+                && on(e, now)
+                && !allowed
+                && !exempt
+            {
+                blocks.push((DenyReason::RoomMuted, e));
+            }
+            if let (Some(&cooldown), Some(&last)) = (
+                self.slow.get(t.id),
+                self.last_sent.get(&(t.id.to_string(), u.to_string())),
+            ) && now < last + cooldown
+                && !allowed
+                && !exempt
+            {
+                blocks.push((DenyReason::SlowMode, Expiry::At(last + cooldown)));
             }
         }
         match blocks.first() {
@@ -627,6 +683,7 @@ impl Model {
             .chain(self.room_mute.keys().map(String::as_str))
             .chain(self.allow.iter().map(|(r, _)| r.as_str()))
             .chain(self.plain.iter().map(String::as_str))
+            .chain(self.slow.keys().map(String::as_str))
             .collect();
         [
             self.notify.values().filter(|(_, e, _)| on(*e, now)).count(),
@@ -781,6 +838,9 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
         Step::MuteSender(u, x, d) => e.mute_sender(u, x, *d).map(|x| format!("{x:?}")),
         Step::UnmuteSender(u, x) => e.unmute_sender(u, x).map(|b| b.to_string()),
         Step::SetRoomMentions(r, notify) => unit(e.set_room_mentions(r, *notify)),
+        Step::SetSlowMode(r, Some(ms)) => unit(e.set_slow_mode(r, Duration::from_millis(*ms))),
+        Step::SetSlowMode(r, None) => e.clear_slow_mode(r).map(|b| b.to_string()),
+        Step::TrySend(u, r, role) => Ok(format!("{:?}", e.try_send_as(u, Target::room(r), *role))),
         Step::Leap(i) => {
             let to = personal::leap(*i);
             let now = clock.now_ms();
@@ -961,6 +1021,10 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
     }
     for r in ROOMS {
         check_eq!(e.room_mentions(r), !m.plain.contains(r));
+        check_eq!(
+            e.slow_mode(r),
+            m.slow.get(r).map(|&ms| Duration::from_millis(ms))
+        );
         for msg in personal::messages() {
             let want: Vec<&&str> = USERS.iter().filter(|u| m.push(u, r, &msg)).collect();
             let message = msg.to_message();
@@ -1285,6 +1349,9 @@ pub enum FuzzStep {
     UnmuteSender(FuzzUser, FuzzUser),
     SetRoomMentions(FuzzRoom, bool),
     Leap(u8),
+    /// `None`: lift; else 10 ms per unit (under 1 s refused).
+    SetSlowMode(FuzzRoom, Option<u16>),
+    TrySend(FuzzUser, FuzzRoom, u8),
 }
 
 /// A whole fuzz case: the engine's configuration and its steps.
@@ -1364,6 +1431,10 @@ impl From<&FuzzStep> for Step {
             FuzzStep::UnmuteSender(u, x) => Step::UnmuteSender(u.id(), x.id()),
             FuzzStep::SetRoomMentions(r, n) => Step::SetRoomMentions(r.id(), *n),
             FuzzStep::Leap(i) => Step::Leap(usize::from(*i) % LEAPS.len()),
+            FuzzStep::SetSlowMode(r, d) => Step::SetSlowMode(r.id(), d.map(|d| u64::from(d) * 10)),
+            FuzzStep::TrySend(u, r, role) => {
+                Step::TrySend(u.id(), r.id(), ROLES[usize::from(*role) % ROLES.len()])
+            }
         }
     }
 }
