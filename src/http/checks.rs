@@ -319,12 +319,7 @@ async fn should_push<D: Directory>(
                 MentionName::Direct => Message::new().mentioning(&me),
                 MentionName::Room => Message::new().mentioning_everyone(),
             };
-            if let Some(s) = &req.sender {
-                msg = msg.sent_by(s);
-            }
-            if req.urgent {
-                msg = msg.urgent();
-            }
+            msg = from_and_urgency(msg, req.sender.as_deref(), req.urgent);
             let push = shared
                 .engine
                 .should_push_message(&req.user, &req.room, &msg);
@@ -332,6 +327,15 @@ async fn should_push<D: Directory>(
         }
         Err(e) => e.into(),
     }
+}
+
+/// `msg` with the request's sender (if named) and urgency.
+fn from_and_urgency<'a>(msg: Message<'a>, sender: Option<&'a str>, urgent: bool) -> Message<'a> {
+    let msg = match sender {
+        Some(s) => msg.sent_by(s),
+        None => msg,
+    };
+    if urgent { msg.urgent() } else { msg }
 }
 
 async fn push_targets<D: Directory>(
@@ -351,12 +355,7 @@ async fn push_targets<D: Directory>(
             if req.room_wide {
                 msg = msg.mentioning_everyone();
             }
-            if let Some(s) = &req.sender {
-                msg = msg.sent_by(s);
-            }
-            if req.urgent {
-                msg = msg.urgent();
-            }
+            msg = from_and_urgency(msg, req.sender.as_deref(), req.urgent);
             let targets = shared
                 .engine
                 .push_targets_for(&req.room, &req.members, &msg);
