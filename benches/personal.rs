@@ -2,10 +2,12 @@
 //! `support::interleave`): quiet hours and sender mutes in `push_targets` and
 //! `should_push`, against B — a naive store of the same rules (ahash maps, borrowed
 //! keys) that converts the time zone on every check, as code without a compiled
-//! schedule does; and slow mode's counting `try_send`.
+//! schedule does; slow mode's counting `try_send`; action-scoped `can_act`.
 //!
 //! ```sh
-//! cargo bench --bench personal            # fan-out, single checks, try_send
+//! cargo bench --bench personal            # fan-out, single checks, try_send, scoped checks
+//! cargo bench --bench personal -- slow    # try_send only
+//! cargo bench --bench personal -- scoped  # action-scoped checks only
 //! cargo bench --bench personal -- --test  # once, small (what CI runs)
 //! ```
 
@@ -17,7 +19,10 @@ use std::time::{Duration, Instant};
 
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
-use mutegate::{Bypass, Engine, ManualClock, Message, MuteFor, Schedule, Weekday, Window};
+use mutegate::{
+    Action, Actions, Bypass, Engine, ManualClock, Message, MuteFor, Schedule, Target, Weekday,
+    Window,
+};
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
@@ -349,6 +354,85 @@ fn slow_mode() {
     );
 }
 
+/// Action-scoped checks: `can_act` in a room where one member in ten has a scoped mute
+/// (reactions and edits) and the room a scoped room-wide mute (voice), every action in
+/// turn, against B (one ahash `HashMap<String, u64>` hit on the same ids), mutegate's
+/// own `can_send` on the same requests, and a naive scoped store (ahash maps by room,
+/// then member, of (end, action bits), borrowed keys).
+fn scoped() {
+    let members_n = if quick() { 1_000 } else { 10_000 };
+    let ids = Ids::numbered("m", members_n);
+    let engine = Engine::builder().clock(ManualClock::new(NOW)).build();
+    let scope = Actions::of([Action::React, Action::Edit]);
+    let muted: Vec<&str> = (0..members_n).step_by(10).map(|i| ids.get(i)).collect();
+    for chunk in muted.chunks(100) {
+        engine
+            .mute_members_scoped("room", chunk, MuteFor::Forever, scope)
+            .unwrap();
+    }
+    engine
+        .mute_room_scoped("room", MuteFor::Forever, Action::JoinVoice)
+        .unwrap();
+    let b: Map<u64> = (0..members_n).map(|i| (ids.get(i).to_owned(), 7)).collect();
+    let bit = |a: Action| 1u8 << Action::ALL.iter().position(|&x| x == a).unwrap();
+    let mut naive: Map<Map<(u64, u8)>> = Map::default();
+    let members = naive.entry("room".to_owned()).or_default();
+    for m in &muted {
+        members.insert(
+            (*m).to_owned(),
+            (u64::MAX, bit(Action::React) | bit(Action::Edit)),
+        );
+    }
+    let room_scope = (u64::MAX, bit(Action::JoinVoice));
+    let naive_can = |user: &str, action: Action| {
+        let b = bit(action);
+        let member = naive
+            .get("room")
+            .and_then(|r| r.get(user))
+            .is_some_and(|&(until, scope)| NOW < until && scope & b != 0);
+        let room = NOW < room_scope.0 && room_scope.1 & b != 0;
+        !(member || room)
+    };
+    // Request i: member (i * 7919) % n, action i % 6.
+    let req = |i: usize| {
+        (
+            ids.get((i * 7_919) % members_n),
+            Action::ALL[i % Action::ALL.len()],
+        )
+    };
+    let view = engine.at(NOW);
+    for i in 0..members_n * 6 {
+        let (u, a) = req(i);
+        assert_eq!(
+            view.can_act(u, Target::room("room"), a),
+            naive_can(u, a),
+            "{u} {a}"
+        );
+    }
+    let total = 1 << 22;
+    let mut c = vec![
+        counting("B: one HashMap<String, u64> hit", |i| {
+            b.get(req(i).0).is_some_and(|&v| v == 7)
+        }),
+        counting("mutegate can_act", |i| {
+            let (u, a) = req(i);
+            view.can_act(u, Target::room("room"), a)
+        }),
+        counting("mutegate can_send (same ids)", |i| {
+            view.can_send(req(i).0, Target::room("room"))
+        }),
+        counting("naive scoped store", |i| {
+            let (u, a) = req(i);
+            naive_can(u, a)
+        }),
+    ];
+    let m = interleave(&mut c, total, 2_000, 31);
+    report(
+        "can_act with scoped member and room mutes, 10k members (ns per check)",
+        &m,
+    );
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--test") {
@@ -359,11 +443,16 @@ fn main() {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(String::as_str);
-    if pick.is_none_or(|p| p != "slow") {
+    if pick.is_none() {
         fan_out();
         single();
     }
-    slow_mode();
+    if pick.is_none_or(|p| p == "slow") {
+        slow_mode();
+    }
+    if pick.is_none_or(|p| p == "scoped") {
+        scoped();
+    }
     black_box(());
     eprintln!("({:.0?})", Duration::from_secs(started.elapsed().as_secs()));
 }

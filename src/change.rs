@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::action::Actions;
 use crate::event::{Event, Mute};
 use crate::expiry::{Expiry, FOREVER, NONE, Raw, active};
 use crate::ids::{Key, Seeded, Slot};
@@ -21,11 +22,13 @@ pub(crate) enum Change {
         new: Option<Setting>,
         at: Timed,
     },
+    /// `scope`: what the new mute blocks (every action when lifted).
     Member {
         room: Key,
         user: Key,
         old: Raw,
         new: Raw,
+        scope: Actions,
         at: Timed,
     },
     Module {
@@ -33,12 +36,14 @@ pub(crate) enum Change {
         module: Module,
         old: Raw,
         new: Raw,
+        scope: Actions,
         at: Timed,
     },
     Room {
         room: Key,
         old: Raw,
         new: Raw,
+        scope: Actions,
         at: Timed,
     },
     Allow {
@@ -158,6 +163,16 @@ impl Change {
             | Change::RoomMentions { .. }
             | Change::SlowMode { .. } => return None,
         })
+    }
+
+    /// What the entry's new value blocks (every action for the kinds without a scope).
+    fn scope(&self) -> Actions {
+        match self {
+            Change::Member { scope, .. }
+            | Change::Module { scope, .. }
+            | Change::Room { scope, .. } => *scope,
+            _ => Actions::ALL,
+        }
     }
 
     /// The old and new end of the entry, for the kinds that can end.
@@ -336,6 +351,7 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
                     out.push(Event::Muted {
                         mute,
                         expiry: Expiry::from_raw(new),
+                        actions: c.scope(),
                     });
                 } else if active(old, now) {
                     out.push(Event::Unmuted { mute });

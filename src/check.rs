@@ -5,6 +5,7 @@
 //! lets [`decide`](crate::decide) judge them. Nothing here allocates (but the `Vec` that
 //! `push_targets` returns) or calls user code while a guard is held, besides `AsRef<str>`.
 
+use crate::action::Action;
 use crate::clock::Now;
 use crate::decide::{self, Denied, DenyReason, PersonalFacts, SendFacts};
 use crate::engine::Engine;
@@ -74,6 +75,46 @@ impl Engine {
     /// ```
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
         self.at_now().check_send_as(user, target, role)
+    }
+
+    /// Whether `user` may do `action` in `target` now, as an ordinary member: the
+    /// general form of [`can_send`](Engine::can_send) (which is `Action::SendMessage`).
+    ///
+    /// A mute blocks the actions of its scope; an unscoped one blocks every action.
+    /// Slow mode only counts messages: other actions are not slowed.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Action, Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_members("r1", ["bob"], MuteFor::Forever)?; // unscoped: every action
+    /// assert!(!engine.can_act("bob", Target::room("r1"), Action::React));
+    /// engine.mute_members_scoped("r1", ["ann"], MuteFor::Forever, Action::JoinVoice)?;
+    /// assert!(engine.can_act("ann", Target::room("r1"), Action::React));
+    /// assert!(!engine.can_act("ann", Target::room("r1"), Action::JoinVoice));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn can_act(&self, user: &str, target: Target<'_>, action: Action) -> bool {
+        self.at_now().can_act(user, target, action)
+    }
+
+    /// [`check_send_as`](Engine::check_send_as) for any action: whether `user` with
+    /// `role` may do `action` in `target` now; if not, why and until when.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `check_send`, from the mutes whose scope holds `action`.
+    pub fn check_act_as(
+        &self,
+        user: &str,
+        target: Target<'_>,
+        action: Action,
+        role: Role,
+    ) -> Result<(), Denied> {
+        self.at_now().check_act_as(user, target, action, role)
     }
 
     /// Whether a message in `room` that does not mention `user` pushes to them now.
@@ -255,8 +296,30 @@ impl At<'_> {
     ///
     /// [`Denied`], as for `Engine::check_send`.
     pub fn check_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
+        self.check_act_as(user, target, Action::SendMessage, role)
+    }
+
+    /// [`Engine::can_act`] at this view's time.
+    #[must_use]
+    pub fn can_act(&self, user: &str, target: Target<'_>, action: Action) -> bool {
+        self.check_act_as(user, target, action, Role::Member)
+            .is_ok()
+    }
+
+    /// [`Engine::check_act_as`] at this view's time.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `Engine::check_act_as`.
+    pub fn check_act_as(
+        &self,
+        user: &str,
+        target: Target<'_>,
+        action: Action,
+        role: Role,
+    ) -> Result<(), Denied> {
         let mut now = self.clock();
-        let facts = self.send_facts(user, target, role, &mut now, true);
+        let facts = self.send_facts(user, target, action, role, &mut now, true);
         self.judge_send(user, target, &facts, &mut now)
     }
 
@@ -268,7 +331,7 @@ impl At<'_> {
     pub fn try_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
         let mut now = self.clock();
         // The cooldown is judged (and the send counted) in one step below.
-        let facts = self.send_facts(user, target, role, &mut now, false);
+        let facts = self.send_facts(user, target, Action::SendMessage, role, &mut now, false);
         self.judge_send(user, target, &facts, &mut now)?;
         if !facts.slowed() {
             return Ok(());
@@ -312,12 +375,13 @@ impl At<'_> {
         verdict
     }
 
-    /// Everything that bears on `user` sending to `target` as `role`; with `slow`, also
-    /// when slow mode next lets them send.
+    /// Everything that bears on `user` doing `action` in `target` as `role`; with
+    /// `slow`, also when slow mode next lets them send.
     fn send_facts(
         &self,
         user: &str,
         target: Target<'_>,
+        action: Action,
         role: Role,
         now: &mut Now<'_>,
         slow: bool,
@@ -340,7 +404,7 @@ impl At<'_> {
         let mut me = if looked_up {
             tables.users.read(user, |h, u| {
                 if module_maybe && let Some(u) = u {
-                    facts.module = u.module(target.module);
+                    facts.module = u.module_blocking(target.module, action);
                 }
                 h
             })
@@ -351,7 +415,7 @@ impl At<'_> {
         if room_maybe || (member_maybe && (me.is_some() || room_muted())) {
             let allow_list = tables.rooms.read(target.id, |_, r| {
                 r.is_some_and(|r| {
-                    self.room_facts(r, me, &mut facts);
+                    self.room_facts(r, me, action, &mut facts);
                     r.allow.is_some()
                 })
             });
@@ -384,16 +448,30 @@ impl At<'_> {
     }
 
     /// What a room's state says about a sender with handle `me` (`None`: the sender's
-    /// id is not interned, so nothing in the room points at them).
+    /// id is not interned, so nothing in the room points at them) doing `action`: the
+    /// mutes whose scope holds it, and slow mode for a message.
     #[inline]
-    pub(crate) fn room_facts(&self, r: &RoomState, me: Option<Handle>, facts: &mut SendFacts) {
+    pub(crate) fn room_facts(
+        &self,
+        r: &RoomState,
+        me: Option<Handle>,
+        action: Action,
+        facts: &mut SendFacts,
+    ) {
         if let Some(me) = me
             && !r.members.is_empty()
         {
             facts.member = r.members.get(&me).copied().unwrap_or(NONE);
+            if facts.member != NONE && !r.member_scope(me).contains(action) {
+                facts.member = NONE;
+            }
         }
-        facts.room = r.mute;
-        facts.cooldown = r.slow_mode;
+        if r.mute_scope.contains(action) {
+            facts.room = r.mute;
+        }
+        if action == Action::SendMessage {
+            facts.cooldown = r.slow_mode;
+        }
         if facts.allow_matters(self.engine.inner.policy) {
             facts.allowed = me.is_some_and(|me| r.allows(me));
         }

@@ -154,6 +154,18 @@ pub enum Error {
         /// The longest cooldown.
         max_ms: u64,
     },
+    /// A name that is not an [`Action`](crate::Action) (over HTTP, in JSON, in text).
+    #[error(
+        "unknown action {name:?} (expected one of send_message, react, edit, upload_media, start_thread, join_voice)"
+    )]
+    UnknownAction {
+        /// The name given.
+        name: String,
+    },
+    /// A mute scoped to no action at all (a mute must block something; leave the scope
+    /// out to block every action).
+    #[error("empty action scope: name at least one action, or none for every action")]
+    NoActionGiven,
     /// Reading or writing a store file failed; the mutation was not applied (see the
     /// README's durability section for what each failure leaves behind).
     #[error("i/o error: {op} {path}: {message}")]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use parking_lot::RwLock;
 use serde::{Deserialize, Serialize};
 
+use crate::action::Actions;
 use crate::expiry::Expiry;
 use crate::health::{Monitor, panic_message};
 use crate::module::Module;
@@ -70,6 +71,10 @@ pub enum Event {
         mute: Mute,
         /// When it ends.
         expiry: Expiry,
+        /// What it blocks ([`Actions::ALL`] for an unscoped mute and for the kinds
+        /// without a scope: sender mutes, snoozes).
+        #[serde(default)]
+        actions: Actions,
     },
     /// A member, module or room-wide mute was lifted by hand.
     Unmuted {

@@ -10,6 +10,7 @@
 //! id with no state would, never as another id's state. Handles are per engine and per
 //! process: nothing stored or replicated depends on them.
 
+use crate::action::Action;
 use crate::check::At;
 use crate::decide::{self, Denied, PersonalFacts, SendFacts};
 use crate::engine::Engine;
@@ -175,6 +176,21 @@ impl Engine {
         self.at_now().check_send_handle(user, target, role)
     }
 
+    /// [`check_act_as`](Engine::check_act_as) by handle.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `check_act_as`.
+    pub fn check_act_handle(
+        &self,
+        user: UserHandle,
+        target: TargetHandle,
+        action: Action,
+        role: Role,
+    ) -> Result<(), Denied> {
+        self.at_now().check_act_handle(user, target, action, role)
+    }
+
     /// [`should_push_mentioned`](Engine::should_push_mentioned) by handle.
     #[must_use]
     pub fn should_push_handle(&self, user: UserHandle, room: RoomHandle, mentioned: bool) -> bool {
@@ -200,18 +216,33 @@ impl At<'_> {
         target: TargetHandle,
         role: Role,
     ) -> Result<(), Denied> {
+        self.check_act_handle(user, target, Action::SendMessage, role)
+    }
+
+    /// [`Engine::check_act_handle`] at this view's time.
+    ///
+    /// # Errors
+    ///
+    /// [`Denied`], as for `Engine::check_act_as`.
+    pub fn check_act_handle(
+        &self,
+        user: UserHandle,
+        target: TargetHandle,
+        action: Action,
+        role: Role,
+    ) -> Result<(), Denied> {
         let engine = self.engine();
         let tables = &engine.inner.tables;
         let mut facts = SendFacts::default();
         tables.users.read_handle(user.0, |u| {
             if let Some(u) = u {
-                facts.module = u.module(target.module);
+                facts.module = u.module_blocking(target.module, action);
             }
         });
         if let Some(room) = target.room {
             tables.rooms.read_handle(room.0, |r| {
                 if let Some(r) = r {
-                    self.room_facts(r, Some(user.0), &mut facts);
+                    self.room_facts(r, Some(user.0), action, &mut facts);
                 }
             });
             facts.exempt = engine.inner.exempt.contains(role);

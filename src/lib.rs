@@ -44,6 +44,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod action;
 mod background;
 mod change;
 mod check;
@@ -77,6 +78,7 @@ mod write;
 #[cfg_attr(docsrs, doc(cfg(feature = "http")))]
 pub mod http;
 
+pub use action::{Action, Actions};
 pub use check::At;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use decide::{Denied, DenyReason};

@@ -3,6 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::Actions;
 use crate::expiry::{Expiry, MuteFor, Raw, active};
 
 /// Where a message goes: NetEase's four modules.
@@ -123,6 +124,9 @@ pub struct ModuleChange {
     pub qchat: Option<bool>,
     /// How long the mutes this change sets last (default: forever).
     pub duration: MuteFor,
+    /// What the mutes this change sets block (default: every action).
+    #[serde(default)]
+    pub actions: Actions,
 }
 
 impl ModuleChange {
@@ -140,6 +144,12 @@ impl ModuleChange {
     /// How long the mutes set by this change last.
     pub fn lasting(mut self, duration: MuteFor) -> ModuleChange {
         self.duration = duration;
+        self
+    }
+
+    /// Scopes the mutes this change sets to `actions` (default: every action).
+    pub fn only(mut self, actions: impl Into<Actions>) -> ModuleChange {
+        self.actions = actions.into();
         self
     }
 
@@ -176,20 +186,41 @@ impl ModuleChange {
 /// assert!(!status.is_muted(Module::P2p));
 /// # Ok::<(), mutegate::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ModuleStatus {
     expiries: [Option<Expiry>; 4],
+    #[serde(default = "all_scopes")]
+    scopes: [Actions; 4],
+}
+
+impl Default for ModuleStatus {
+    fn default() -> ModuleStatus {
+        ModuleStatus {
+            expiries: [None; 4],
+            scopes: all_scopes(),
+        }
+    }
+}
+
+fn all_scopes() -> [Actions; 4] {
+    [Actions::ALL; 4]
 }
 
 impl ModuleStatus {
-    pub(crate) fn from_raw(raw: &[Raw; 4], now: u64) -> ModuleStatus {
+    pub(crate) fn from_raw(raw: &[Raw; 4], scopes: [Actions; 4], now: u64) -> ModuleStatus {
         let mut expiries = [None; 4];
         for (slot, &r) in expiries.iter_mut().zip(raw) {
             if active(r, now) {
                 *slot = Some(Expiry::from_raw(r));
             }
         }
-        ModuleStatus { expiries }
+        ModuleStatus { expiries, scopes }
+    }
+
+    /// What the user's mute in `module` blocks, or `None` if not muted there.
+    #[must_use]
+    pub fn actions(&self, module: Module) -> Option<Actions> {
+        self.is_muted(module).then(|| self.scopes[module.index()])
     }
 
     /// Whether the user is muted in `module`.

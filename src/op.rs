@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::action::Actions;
 use crate::error::{Error, IdKind, check_id};
 use crate::expiry::Expiry;
 use crate::ids::Key;
@@ -39,6 +40,9 @@ pub enum Op {
         users: Vec<Key>,
         /// When the mutes end.
         until: Expiry,
+        /// The actions the mutes block ([`Actions::ALL`]: every one, an unscoped mute).
+        #[serde(default)]
+        actions: Actions,
     },
     /// Lifts members' speech mutes.
     UnmuteMembers {
@@ -55,6 +59,9 @@ pub enum Op {
         change: [Option<bool>; 4],
         /// When the mutes set here end.
         until: Expiry,
+        /// The actions the mutes block ([`Actions::ALL`]: every one, an unscoped mute).
+        #[serde(default)]
+        actions: Actions,
     },
     /// Mutes a whole room until `until`.
     MuteRoom {
@@ -62,6 +69,9 @@ pub enum Op {
         room: Key,
         /// When the mute ends.
         until: Expiry,
+        /// The actions the mutes block ([`Actions::ALL`]: every one, an unscoped mute).
+        #[serde(default)]
+        actions: Actions,
     },
     /// Lifts a room-wide mute.
     UnmuteRoom {
@@ -168,28 +178,50 @@ impl Op {
                 .iter()
                 .try_for_each(|u| check_id(IdKind::User, u, max))
         };
+        let scope = |actions: Actions| {
+            if actions.is_empty() {
+                return Err(Error::NoActionGiven);
+            }
+            Ok(())
+        };
         match self {
             Op::SetNotify { user, room, .. } => {
                 check_id(IdKind::User, user, max)?;
                 check_id(IdKind::Room, room, max)
             }
-            Op::MuteMembers { room, users, .. }
-            | Op::UnmuteMembers { room, users }
+            Op::MuteMembers {
+                room,
+                users,
+                actions,
+                ..
+            } => {
+                check_id(IdKind::Room, room, max)?;
+                batch(users)?;
+                scope(*actions)
+            }
+            Op::UnmuteMembers { room, users }
             | Op::Allow { room, users }
             | Op::Disallow { room, users } => {
                 check_id(IdKind::Room, room, max)?;
                 batch(users)
             }
-            Op::SetModules { user, change, .. } => {
+            Op::SetModules {
+                user,
+                change,
+                actions,
+                ..
+            } => {
                 check_id(IdKind::User, user, max)?;
                 if change.iter().all(Option::is_none) {
                     return Err(Error::NoModuleGiven);
                 }
-                Ok(())
+                scope(*actions)
             }
-            Op::MuteRoom { room, .. } | Op::UnmuteRoom { room } | Op::RemoveRoom { room } => {
-                check_id(IdKind::Room, room, max)
+            Op::MuteRoom { room, actions, .. } => {
+                check_id(IdKind::Room, room, max)?;
+                scope(*actions)
             }
+            Op::UnmuteRoom { room } | Op::RemoveRoom { room } => check_id(IdKind::Room, room, max),
             Op::RemoveUser { user }
             | Op::Snooze { user, .. }
             | Op::SetBypass { user, .. }

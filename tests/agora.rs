@@ -129,11 +129,13 @@ fn listing_returns_active_members_with_their_expire() {
         [
             MutedMember {
                 user: "user1".into(),
-                expiry: Expiry::Never
+                expiry: Expiry::Never,
+                actions: mutegate::Actions::ALL,
             },
             MutedMember {
                 user: "user2".into(),
-                expiry: Expiry::At(T0 + 5_000)
+                expiry: Expiry::At(T0 + 5_000),
+                actions: mutegate::Actions::ALL,
             },
         ]
     );

@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mutegate::{
-    Engine, Expiry, Message, Module, ModuleChange, MuteFor, NotifyLevel, Schedule, Target, Weekday,
-    Window,
+    Action, Engine, Expiry, Message, Module, ModuleChange, MuteFor, NotifyLevel, Schedule, Target,
+    Weekday, Window,
 };
 
 const DIR: &str = "MUTEGATE_CRASH_DIR";
@@ -38,8 +38,23 @@ fn always_quiet() -> Schedule {
 /// Mutation `i` touches only user `u{i}`, so each can be checked on its own.
 fn mutate(e: &Engine, i: usize) {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 9 {
+    match i % 12 {
         0 => e.mute_members(&room, [&user], MuteFor::Forever).map(drop),
+        // Scoped mutes: the scope survives with the mute.
+        9 => e
+            .mute_members_scoped(&room, [&user], MuteFor::Forever, Action::React)
+            .map(drop),
+        10 => e
+            .set_module_mutes(
+                &user,
+                ModuleChange::new()
+                    .set(Module::Team, true)
+                    .only(Action::JoinVoice),
+            )
+            .map(drop),
+        11 => e
+            .mute_room_scoped(&format!("scoped{i}"), MuteFor::Forever, Action::Edit)
+            .map(drop),
         1 => e.set_notification_level(&user, &room, NotifyLevel::Off, MuteFor::Forever),
         2 => e.allow(&room, [&user]),
         3 => e
@@ -57,8 +72,14 @@ fn mutate(e: &Engine, i: usize) {
 
 fn present(e: &Engine, i: usize) -> bool {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 9 {
+    match i % 12 {
         0 => !e.can_send(&user, Target::room(&room)),
+        9 => {
+            e.member_mute_actions(&room, &user) == Some(Action::React.into())
+                && e.can_send(&user, Target::room(&room))
+        }
+        10 => e.module_status(&user).actions(Module::Team) == Some(Action::JoinVoice.into()),
+        11 => e.room_mute_actions(&format!("scoped{i}")) == Some(Action::Edit.into()),
         1 => !e.should_push(&user, &room),
         2 => e.is_allowed(&room, &user),
         3 => e.module_status(&user).is_muted(Module::P2p),

@@ -51,7 +51,8 @@ fn each_kind_of_change_is_announced() {
         [
             Event::Muted {
                 mute: member("r", "u"),
-                expiry: Expiry::Never
+                expiry: Expiry::Never,
+                actions: mutegate::Actions::ALL,
             },
             Event::Unmuted {
                 mute: member("r", "u")
@@ -61,11 +62,13 @@ fn each_kind_of_change_is_announced() {
                     user: "u".into(),
                     module: Module::Team
                 },
-                expiry: Expiry::Never
+                expiry: Expiry::Never,
+                actions: mutegate::Actions::ALL,
             },
             Event::Muted {
                 mute: Mute::Room { room: "r".into() },
-                expiry: Expiry::At(T0 + 1000)
+                expiry: Expiry::At(T0 + 1000),
+                actions: mutegate::Actions::ALL,
             },
             Event::Unmuted {
                 mute: Mute::Room { room: "r".into() }
@@ -154,7 +157,8 @@ fn an_ended_mute_touched_before_any_sweep_is_announced_by_that_touch() {
             },
             Event::Muted {
                 mute: member("r", "a"),
-                expiry: Expiry::Never
+                expiry: Expiry::Never,
+                actions: mutegate::Actions::ALL,
             },
             Event::Expired {
                 mute: member("r", "b"),
@@ -264,6 +268,7 @@ fn apply_is_idempotent_and_validates() {
             room: "r".into(),
             users: vec!["a".into(), "b".into()],
             until: Expiry::At(T0 + 500),
+            actions: mutegate::Actions::ALL,
         },
         Op::SetNotify {
             user: "a".into(),
@@ -275,6 +280,7 @@ fn apply_is_idempotent_and_validates() {
             user: "a".into(),
             change: [Some(true), None, None, None],
             until: Expiry::Never,
+            actions: mutegate::Actions::ALL,
         },
         Op::Allow {
             room: "r".into(),
@@ -283,6 +289,7 @@ fn apply_is_idempotent_and_validates() {
         Op::MuteRoom {
             room: "r".into(),
             until: Expiry::Never,
+            actions: mutegate::Actions::ALL,
         },
     ];
     for op in &ops {
@@ -316,6 +323,7 @@ fn apply_is_idempotent_and_validates() {
             Op::MuteRoom {
                 room: "x".repeat(65).into(),
                 until: Expiry::Never,
+                actions: mutegate::Actions::ALL,
             },
             "over the limit",
         ),
@@ -331,6 +339,7 @@ fn apply_is_idempotent_and_validates() {
                 user: "a".into(),
                 change: [None; 4],
                 until: Expiry::Never,
+                actions: mutegate::Actions::ALL,
             },
             "no module",
         ),
@@ -350,6 +359,7 @@ fn operations_and_events_round_trip_through_serde() {
             room: "r".into(),
             users: vec!["a".into(), "b".into()],
             until: Expiry::At(5),
+            actions: mutegate::Actions::ALL,
         },
         Op::SetNotify {
             user: "a".into(),
@@ -361,6 +371,12 @@ fn operations_and_events_round_trip_through_serde() {
             user: "a".into(),
             change: [Some(true), None, Some(false), None],
             until: Expiry::At(9),
+            actions: mutegate::Actions::ALL,
+        },
+        Op::MuteRoom {
+            room: "r".into(),
+            until: Expiry::Never,
+            actions: mutegate::Actions::only(mutegate::Action::JoinVoice),
         },
         Op::RemoveRoom { room: "r".into() },
     ];
@@ -371,6 +387,13 @@ fn operations_and_events_round_trip_through_serde() {
     let event = Event::Expired {
         mute: member("r", "a"),
         at_ms: 5,
+    };
+    let bytes = postcard::to_stdvec(&event).unwrap();
+    assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), event);
+    let event = Event::Muted {
+        mute: member("r", "a"),
+        expiry: Expiry::Never,
+        actions: mutegate::Actions::of([mutegate::Action::React, mutegate::Action::Edit]),
     };
     let bytes = postcard::to_stdvec(&event).unwrap();
     assert_eq!(postcard::from_bytes::<Event>(&bytes).unwrap(), event);

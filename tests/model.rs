@@ -6,7 +6,7 @@
 
 mod reference;
 
-use mutegate::{AllowPolicy, MuteFor, NotifyLevel};
+use mutegate::{Actions, AllowPolicy, MuteFor, NotifyLevel};
 use proptest::prelude::*;
 use reference::{LONG, ROOMS, Step, T0, USERS};
 
@@ -35,6 +35,10 @@ fn level() -> impl Strategy<Value = NotifyLevel> {
         Just(NotifyLevel::DirectMentions)
     ]
 }
+/// Mostly unscoped mutes; else any set of actions, the empty one (refused) included.
+fn scope() -> impl Strategy<Value = Actions> {
+    prop_oneof![3 => Just(Actions::ALL), 4 => (0u8..64).prop_map(reference::scope_of_bits)]
+}
 fn flag() -> impl Strategy<Value = Option<bool>> {
     prop_oneof![Just(None), Just(Some(true)), Just(Some(false))]
 }
@@ -44,11 +48,11 @@ fn step() -> impl Strategy<Value = Step> {
         2 => (user(), room()).prop_map(|(u, r)| Step::MuteNotifications(u, r)),
         2 => (user(), room(), level(), duration()).prop_map(|(u, r, l, d)| Step::SetLevel(u, r, l, d)),
         2 => (user(), room()).prop_map(|(u, r)| Step::UnmuteNotifications(u, r)),
-        2 => (room(), users(), duration()).prop_map(|(r, us, d)| Step::MuteMembers(r, us, d)),
+        2 => (room(), users(), duration(), scope()).prop_map(|(r, us, d, a)| Step::MuteMembers(r, us, d, a)),
         2 => (room(), users()).prop_map(|(r, us)| Step::UnmuteMembers(r, us)),
-        2 => (user(), [flag(), flag(), flag(), flag()], duration())
-            .prop_map(|(u, f, d)| Step::SetModules(u, f, d)),
-        2 => (room(), duration()).prop_map(|(r, d)| Step::MuteRoom(r, d)),
+        2 => (user(), [flag(), flag(), flag(), flag()], duration(), scope())
+            .prop_map(|(u, f, d, a)| Step::SetModules(u, f, d, a)),
+        2 => (room(), duration(), scope()).prop_map(|(r, d, a)| Step::MuteRoom(r, d, a)),
         2 => room().prop_map(Step::UnmuteRoom),
         2 => (room(), users()).prop_map(|(r, us)| Step::Allow(r, us)),
         2 => (room(), users()).prop_map(|(r, us)| Step::Disallow(r, us)),

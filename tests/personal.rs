@@ -157,11 +157,13 @@ fn snoozes_and_sender_mutes_end_with_events() {
         [
             Event::Muted {
                 mute: snooze.clone(),
-                expiry: Expiry::At(T0 + 1_000)
+                expiry: Expiry::At(T0 + 1_000),
+                actions: mutegate::Actions::ALL,
             },
             Event::Muted {
                 mute: sender.clone(),
-                expiry: Expiry::At(T0 + 500)
+                expiry: Expiry::At(T0 + 500),
+                actions: mutegate::Actions::ALL,
             },
             Event::RoomMentionsChanged {
                 room: "r".into(),

@@ -26,15 +26,24 @@
 //! | 15 | `UnmuteSender` | user, sender |
 //! | 16 | `SetRoomMentions` | room, notify (bool byte) |
 //! | 17 | `SetSlowMode` | room, `0x00` (lifted) or `0x01` + cooldown in ms |
+//! | 18 | `MuteMembers` scoped | room, users, until, action set |
+//! | 19 | `SetModules` scoped | user, four module codes, until, action set |
+//! | 20 | `MuteRoom` scoped | room, until, action set |
 //!
-//! Tags 11-17 and level code 3 were added in format 2's second revision (0.2): a store
-//! written before holds none of them and reads as it did; an older build refuses a
-//! record with one by its tag, as it refuses any unknown tag.
+//! An action set is one byte, bit `i` for `Action::ALL[i]` (1 send message, 2 react, 4
+//! edit, 8 upload media, 16 start thread, 32 join voice), never 0. A mute of every action
+//! is written with the unscoped tag (2, 4, 5), as before scopes existed.
+//!
+//! Tags 11-17 and level code 3 were added in format 2's second revision (0.2), tags
+//! 18-20 in its third (0.3): a store written before holds none of them and reads as it
+//! did; an older build refuses a record with one by its tag, as it refuses any unknown
+//! tag.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use super::Record;
+use crate::action::Actions;
 use crate::expiry::Expiry;
 use crate::ids::Key;
 use crate::notify::NotifyLevel;
@@ -58,6 +67,9 @@ const MUTE_SENDER: u8 = 14;
 const UNMUTE_SENDER: u8 = 15;
 const SET_ROOM_MENTIONS: u8 = 16;
 const SET_SLOW_MODE: u8 = 17;
+const MUTE_MEMBERS_SCOPED: u8 = 18;
+const SET_MODULES_SCOPED: u8 = 19;
+const MUTE_ROOM_SCOPED: u8 = 20;
 
 /// A schedule's fields: zone, then (day, start, end) per window.
 type ScheduleFields = (String, Vec<(u8, u16, u16)>);
@@ -132,6 +144,11 @@ fn module_change(codes: [u8; 4]) -> Result<[Option<bool>; 4], String> {
     Ok(change)
 }
 
+/// A scope's code, if it is not every action (which the unscoped tags stand for).
+fn scoped(actions: Actions) -> Option<u8> {
+    (!actions.is_all()).then_some(actions.bits())
+}
+
 fn put(out: &mut Vec<u8>, fields: &impl Serialize) {
     let buf =
         postcard::to_extend(fields, std::mem::take(out)).expect("encoding to a Vec cannot fail");
@@ -154,19 +171,35 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
             room,
             users,
             until: u,
-        } => {
-            put(out, &(at, MUTE_MEMBERS, room, users, until(*u)));
-        }
+            actions,
+        } => match scoped(*actions) {
+            None => put(out, &(at, MUTE_MEMBERS, room, users, until(*u))),
+            Some(bits) => put(
+                out,
+                &(at, MUTE_MEMBERS_SCOPED, room, users, until(*u), bits),
+            ),
+        },
         Op::UnmuteMembers { room, users } => put(out, &(at, UNMUTE_MEMBERS, room, users)),
         Op::SetModules {
             user,
             change,
             until: u,
-        } => put(
-            out,
-            &(at, SET_MODULES, user, module_codes(change), until(*u)),
-        ),
-        Op::MuteRoom { room, until: u } => put(out, &(at, MUTE_ROOM, room, until(*u))),
+            actions,
+        } => {
+            let codes = module_codes(change);
+            match scoped(*actions) {
+                None => put(out, &(at, SET_MODULES, user, codes, until(*u))),
+                Some(bits) => put(out, &(at, SET_MODULES_SCOPED, user, codes, until(*u), bits)),
+            }
+        }
+        Op::MuteRoom {
+            room,
+            until: u,
+            actions,
+        } => match scoped(*actions) {
+            None => put(out, &(at, MUTE_ROOM, room, until(*u))),
+            Some(bits) => put(out, &(at, MUTE_ROOM_SCOPED, room, until(*u), bits)),
+        },
         Op::UnmuteRoom { room } => put(out, &(at, UNMUTE_ROOM, room)),
         Op::Allow { room, users } => put(out, &(at, ALLOW, room, users)),
         Op::Disallow { room, users } => put(out, &(at, DISALLOW, room, users)),
@@ -229,6 +262,16 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
                 room,
                 users,
                 until: expiry(u),
+                actions: Actions::ALL,
+            }
+        }
+        MUTE_MEMBERS_SCOPED => {
+            let (room, users, u, bits): (Key, Vec<Key>, Option<u64>, u8) = fields(body)?;
+            Op::MuteMembers {
+                room,
+                users,
+                until: expiry(u),
+                actions: Actions::from_bits(bits)?,
             }
         }
         UNMUTE_MEMBERS => {
@@ -241,6 +284,16 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
                 user,
                 change: module_change(codes)?,
                 until: expiry(u),
+                actions: Actions::ALL,
+            }
+        }
+        SET_MODULES_SCOPED => {
+            let (user, codes, u, bits): (Key, [u8; 4], Option<u64>, u8) = fields(body)?;
+            Op::SetModules {
+                user,
+                change: module_change(codes)?,
+                until: expiry(u),
+                actions: Actions::from_bits(bits)?,
             }
         }
         MUTE_ROOM => {
@@ -248,6 +301,15 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
             Op::MuteRoom {
                 room,
                 until: expiry(u),
+                actions: Actions::ALL,
+            }
+        }
+        MUTE_ROOM_SCOPED => {
+            let (room, u, bits): (Key, Option<u64>, u8) = fields(body)?;
+            Op::MuteRoom {
+                room,
+                until: expiry(u),
+                actions: Actions::from_bits(bits)?,
             }
         }
         UNMUTE_ROOM => Op::UnmuteRoom {

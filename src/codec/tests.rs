@@ -4,6 +4,7 @@
 use super::*;
 use crate::expiry::Expiry;
 use crate::notify::NotifyLevel;
+use crate::{Action, Actions};
 
 fn every_kind() -> Vec<Op> {
     vec![
@@ -17,6 +18,13 @@ fn every_kind() -> Vec<Op> {
             room: "r".into(),
             users: vec!["a".into(), "b".into()],
             until: Expiry::Never,
+            actions: Actions::ALL,
+        },
+        Op::MuteMembers {
+            room: "r".into(),
+            users: vec!["a".into()],
+            until: Expiry::At(9),
+            actions: Actions::of([Action::React, Action::JoinVoice]),
         },
         Op::UnmuteMembers {
             room: "r".into(),
@@ -26,10 +34,23 @@ fn every_kind() -> Vec<Op> {
             user: "u".into(),
             change: [Some(true), None, Some(false), None],
             until: Expiry::At(u64::MAX - 1),
+            actions: Actions::ALL,
+        },
+        Op::SetModules {
+            user: "u".into(),
+            change: [None, Some(true), None, None],
+            until: Expiry::Never,
+            actions: Actions::only(Action::UploadMedia),
         },
         Op::MuteRoom {
             room: "r".into(),
             until: Expiry::At(0),
+            actions: Actions::ALL,
+        },
+        Op::MuteRoom {
+            room: "r".into(),
+            until: Expiry::Never,
+            actions: Actions::of([Action::SendMessage, Action::StartThread]),
         },
         Op::UnmuteRoom { room: "r".into() },
         Op::Allow {
@@ -115,7 +136,12 @@ fn every_kind_of_record_round_trips() {
     let ops: Vec<Op> = records.iter().map(|r| r.op.clone()).collect();
     assert_eq!(ops, every_kind());
     let ats: Vec<u64> = records.iter().map(|r| r.at).collect();
-    assert_eq!(ats, (0..21).map(|i| i * 1000).collect::<Vec<_>>());
+    assert_eq!(
+        ats,
+        (0..every_kind().len() as u64)
+            .map(|i| i * 1000)
+            .collect::<Vec<_>>()
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! freeze that layout, so the public types may change without breaking this reader.
 //! Do not reorder anything here.
 
+use crate::action::Actions;
 use serde::Deserialize;
 
 use super::Record;
@@ -112,6 +113,7 @@ impl From<V1Op> for Op {
                 until: until.into(),
             },
             V1Op::MuteMembers { room, users, until } => Op::MuteMembers {
+                actions: Actions::ALL,
                 room,
                 users,
                 until: until.into(),
@@ -122,11 +124,13 @@ impl From<V1Op> for Op {
                 change,
                 until,
             } => Op::SetModules {
+                actions: Actions::ALL,
                 user,
                 change,
                 until: until.into(),
             },
             V1Op::MuteRoom { room, until } => Op::MuteRoom {
+                actions: Actions::ALL,
                 room,
                 until: until.into(),
             },

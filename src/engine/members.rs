@@ -39,6 +39,43 @@ impl Engine {
         self.blocking().mute_members(room, users, duration).wait()
     }
 
+    /// [`mute_members`](Engine::mute_members) scoped to `actions`: the members may still
+    /// do what the scope leaves out (a mute of [`Action::React`](crate::Action::React)
+    /// alone lets them send). Re-muting replaces the scope with the new one.
+    ///
+    /// # Errors
+    ///
+    /// As for `mute_members`, and [`Error::NoActionGiven`] for an empty scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Action, Actions, Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// let scope = Actions::of([Action::React, Action::Edit]);
+    /// engine.mute_members_scoped("r1", ["ann"], MuteFor::Forever, scope)?;
+    /// assert!(engine.can_send("ann", Target::room("r1")));
+    /// assert!(!engine.can_act("ann", Target::room("r1"), Action::React));
+    /// assert_eq!(engine.muted_members("r1")[0].actions, scope);
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_members_scoped<I, S>(
+        &self,
+        room: &str,
+        users: I,
+        duration: MuteFor,
+        actions: impl Into<Actions>,
+    ) -> Result<Expiry, Error>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
+        self.blocking()
+            .mute_members_scoped(room, users, duration, actions)
+            .wait()
+    }
+
     /// Lifts the speech mutes of `users` in `room` (Agora `DELETE .../mute/{member}`).
     /// Returns how many of them were muted.
     ///
@@ -70,21 +107,22 @@ impl Engine {
         let now = self.inner.clock.now_ms();
         let tables = &self.inner.tables;
         // Handles under the room's guard, ids after it is released.
-        let muted: Vec<(Handle, Raw)> = match tables.rooms.get(room) {
+        let muted: Vec<(Handle, Raw, Actions)> = match tables.rooms.get(room) {
             None => return Vec::new(),
             Some(r) => r
                 .members
                 .iter()
                 .filter(|&(_, &e)| active(e, now))
-                .map(|(&u, &e)| (u, e))
+                .map(|(&u, &e)| (u, e, r.member_scope(u)))
                 .collect(),
         };
         let mut out: Vec<MutedMember> = muted
             .into_iter()
-            .filter_map(|(u, e)| {
+            .filter_map(|(u, e, actions)| {
                 Some(MutedMember {
                     user: tables.users.id_of(u)?.into(),
                     expiry: Expiry::from_raw(e),
+                    actions,
                 })
             })
             .collect();
@@ -100,5 +138,16 @@ impl Engine {
         let user = tables.users.find(user)?;
         let e = *tables.rooms.get(room)?.members.get(&user)?;
         active(e, now).then(|| Expiry::from_raw(e))
+    }
+
+    /// What `user`'s speech mute in `room` blocks, or `None` if not muted there.
+    #[must_use]
+    pub fn member_mute_actions(&self, room: &str, user: &str) -> Option<Actions> {
+        let now = self.inner.clock.now_ms();
+        let tables = &self.inner.tables;
+        let user = tables.users.find(user)?;
+        let r = tables.rooms.get(room)?;
+        let e = *r.members.get(&user)?;
+        active(e, now).then(|| r.member_scope(user))
     }
 }

@@ -28,6 +28,7 @@ use std::time::Duration;
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
+use crate::action::Actions;
 use crate::background::Background;
 use crate::change::{self, Change};
 use crate::clock::{Clock, SystemClock};
@@ -194,6 +195,9 @@ pub struct MutedMember {
     pub user: String,
     /// When the mute ends (Agora's `expire`).
     pub expiry: Expiry,
+    /// What the mute blocks ([`Actions::ALL`] for an unscoped mute).
+    #[serde(default)]
+    pub actions: Actions,
 }
 
 impl Engine {

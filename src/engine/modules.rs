@@ -35,13 +35,15 @@ impl Engine {
     #[must_use]
     pub fn module_status(&self, user: &str) -> ModuleStatus {
         let now = self.inner.clock.now_ms();
-        let raw = self
+        let (raw, scopes) = self
             .inner
             .tables
             .users
             .get(user)
-            .map_or([0; 4], |u| u.modules());
-        ModuleStatus::from_raw(&raw, now)
+            .map_or(([0; 4], [Actions::ALL; 4]), |u| {
+                (u.modules(), u.module_scopes())
+            });
+        ModuleStatus::from_raw(&raw, scopes, now)
     }
 
     /// When `user`'s mute in `module` ends, or `None` if not muted there.

@@ -27,6 +27,35 @@ impl Engine {
         self.blocking().mute_room(room, duration).wait()
     }
 
+    /// [`mute_room`](Engine::mute_room) scoped to `actions`: members may still do what
+    /// the scope leaves out (a room-wide mute of voice alone lets them type).
+    ///
+    /// # Errors
+    ///
+    /// As for `mute_room`, and [`Error::NoActionGiven`] for an empty scope.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Action, Engine, MuteFor, Target};
+    ///
+    /// let engine = Engine::new();
+    /// engine.mute_room_scoped("r1", MuteFor::Forever, Action::UploadMedia)?;
+    /// assert!(engine.can_send("ann", Target::room("r1")));
+    /// assert!(!engine.can_act("ann", Target::room("r1"), Action::UploadMedia));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn mute_room_scoped(
+        &self,
+        room: &str,
+        duration: MuteFor,
+        actions: impl Into<Actions>,
+    ) -> Result<Expiry, Error> {
+        self.blocking()
+            .mute_room_scoped(room, duration, actions)
+            .wait()
+    }
+
     /// Lifts `room`'s room-wide mute (Agora `DELETE .../ban`). Returns whether it was muted.
     ///
     /// # Errors
@@ -42,6 +71,14 @@ impl Engine {
         let now = self.inner.clock.now_ms();
         let raw = self.inner.tables.rooms.get(room)?.mute;
         active(raw, now).then(|| Expiry::from_raw(raw))
+    }
+
+    /// What `room`'s room-wide mute blocks, or `None` if it is not muted.
+    #[must_use]
+    pub fn room_mute_actions(&self, room: &str) -> Option<Actions> {
+        let now = self.inner.clock.now_ms();
+        let r = self.inner.tables.rooms.get(room)?;
+        active(r.mute, now).then_some(r.mute_scope)
     }
 
     /// Adds `users` to `room`'s allow list (Agora `POST .../white/users`).

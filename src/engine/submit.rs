@@ -242,11 +242,27 @@ impl Submit<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
+        self.mute_members_scoped(room, members, duration, Actions::ALL)
+    }
+
+    /// [`Engine::mute_members_scoped`], as a ticket.
+    pub fn mute_members_scoped<I, S>(
+        &self,
+        room: &str,
+        members: I,
+        duration: MuteFor,
+        actions: impl Into<Actions>,
+    ) -> Ticket<Expiry>
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let (users, len) = users(members, &self.engine.inner.limits);
         let op = Op::MuteMembers {
             room: room.into(),
             users,
             until: Expiry::Never,
+            actions: actions.into(),
         };
         self.request(op, len, Check::None, lasting(duration), expiry)
     }
@@ -278,6 +294,7 @@ impl Submit<'_> {
             user: user.into(),
             change: flags,
             until: Expiry::Never,
+            actions: change.actions,
         };
         let finish = |op: &mut Op, now| {
             if !flags.contains(&Some(true)) && change.duration != MuteFor::Forever {
@@ -293,9 +310,20 @@ impl Submit<'_> {
 
     /// [`Engine::mute_room`], as a ticket.
     pub fn mute_room(&self, room: &str, duration: MuteFor) -> Ticket<Expiry> {
+        self.mute_room_scoped(room, duration, Actions::ALL)
+    }
+
+    /// [`Engine::mute_room_scoped`], as a ticket.
+    pub fn mute_room_scoped(
+        &self,
+        room: &str,
+        duration: MuteFor,
+        actions: impl Into<Actions>,
+    ) -> Ticket<Expiry> {
         let op = Op::MuteRoom {
             room: room.into(),
             until: Expiry::Never,
+            actions: actions.into(),
         };
         self.request(op, 0, Check::None, lasting(duration), expiry)
     }

@@ -1,12 +1,13 @@
 //! mutegate's own checks over HTTP, for services not written in Rust.
 //!
-//! - `POST /v1/can_send` `{"user", "target", "module"?, "role"?}` →
+//! - `POST /v1/can_send` `{"user", "target", "module"?, "role"?, "action"?}` →
 //!   `{"allowed": true}` or `{"allowed": false, "reason", "module"?, "until"}`, where
 //!   `reason` is `module_muted`, `member_muted`, `room_muted` or `slow_mode` and `until` is when
 //!   sending becomes possible (Unix ms; `-1` for no end). `module` defaults to `room`,
-//!   `role` to `member`.
+//!   `role` to `member`, `action` to `send_message` (else `react`, `edit`,
+//!   `upload_media`, `start_thread` or `join_voice`; an unknown name is a `400`).
 //! - `POST /v1/try_send`, the same body and answer: `can_send` that also counts an
-//!   allowed send against the room's slow mode.
+//!   allowed message against the room's slow mode (other actions are not counted).
 //! - `POST /v1/should_push` `{"user", "room", "mentioned"?, "mention"?, "sender"?,
 //!   "urgent"?}` → `{"push": bool}`. `mention` is `none`, `direct` or `room` (`@all`,
 //!   `@here`); `mentioned: true` is the older spelling of `"mention": "direct"`.
@@ -34,7 +35,7 @@ use serde_json::{Value, json};
 use super::admission::{Admission, Admitted};
 use super::{Directory, Shared, auth, body_problem, end_ms};
 use crate::error::{IdKind, check_id};
-use crate::{DenyReason, Engine, Message, Module, Role, Target};
+use crate::{Action, DenyReason, Engine, Message, Module, Role, Target};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -104,6 +105,7 @@ struct CanSend {
     module: ModuleName,
     #[serde(default)]
     role: RoleName,
+    action: Option<String>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -261,11 +263,15 @@ fn send_check(engine: &Engine, body: Result<Bytes, BytesRejection>, count: bool)
         Ok(r) => r,
         Err(e) => return e.into(),
     };
+    let action = match req.action.as_deref().map(str::parse::<Action>).transpose() {
+        Ok(a) => a.unwrap_or(Action::SendMessage),
+        Err(e) => return CheckError::Engine(e).into(),
+    };
     let target = Target::new(req.module.into(), &req.target);
-    let verdict = if count {
+    let verdict = if count && action == Action::SendMessage {
         engine.try_send_as(&req.user, target, req.role.into())
     } else {
-        engine.check_send_as(&req.user, target, req.role.into())
+        engine.check_act_as(&req.user, target, action, req.role.into())
     };
     let body = match verdict {
         Ok(()) => json!({ "allowed": true }),

@@ -46,6 +46,7 @@ mod config;
 mod directory;
 mod imkit;
 mod limit;
+mod moderation;
 mod netease;
 pub mod rules;
 mod server;
@@ -124,7 +125,10 @@ pub fn router<D: Directory>(engine: Arc<Engine>, config: Config, directory: D) -
         app = app.merge(agora::routes());
     }
     if shared.config.checks.is_some() {
-        app = app.merge(checks::routes()).merge(rules::routes());
+        app = app
+            .merge(checks::routes())
+            .merge(rules::routes())
+            .merge(moderation::routes());
     }
     app.fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

@@ -36,7 +36,7 @@ use super::admission::Admitted;
 use super::checks::{Authorized, CheckError, check_ids, parse};
 use super::{Directory, MAX_END_MS, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Bypass, Engine, Expiry, MuteFor, NotifyLevel, Schedule, Window};
+use crate::{Bypass, Engine, Expiry, MuteFor, NotifyLevel, Page, Schedule, Window};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -72,11 +72,11 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
         )
 }
 
-type Caller<D> = Admitted<Authorized<D>>;
-type Body = Result<Bytes, BytesRejection>;
+pub(super) type Caller<D> = Admitted<Authorized<D>>;
+pub(super) type Body = Result<Bytes, BytesRejection>;
 
 /// The path's ids, each held to the engine's rules.
-fn ids<T: DeserializeOwned>(
+pub(super) fn ids<T: DeserializeOwned>(
     engine: &Engine,
     path: Result<Path<T>, PathRejection>,
     kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
@@ -90,11 +90,11 @@ fn ids<T: DeserializeOwned>(
     clippy::ptr_arg,
     reason = "the path's own type, as `ids` hands it over"
 )]
-fn user_path(u: &String) -> Vec<(IdKind, &str)> {
+pub(super) fn user_path(u: &String) -> Vec<(IdKind, &str)> {
     vec![(IdKind::User, u)]
 }
 
-fn answer(result: Result<Value, CheckError>) -> Response {
+pub(super) fn answer(result: Result<Value, CheckError>) -> Response {
     match result {
         Ok(body) => Json(body).into_response(),
         Err(e) => e.into(),
@@ -102,7 +102,7 @@ fn answer(result: Result<Value, CheckError>) -> Response {
 }
 
 /// `{key: flag}` for a call on the path's id that answers a flag (lifted, removed).
-fn flag_answer<T: DeserializeOwned>(
+pub(super) fn flag_answer<T: DeserializeOwned>(
     e: &Engine,
     path: Result<Path<T>, PathRejection>,
     kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
@@ -112,12 +112,12 @@ fn flag_answer<T: DeserializeOwned>(
     answer(ids(e, path, kinds).and_then(|id| Ok(json!({ key: call(&id)? }))))
 }
 
-fn bad(message: String) -> CheckError {
+pub(super) fn bad(message: String) -> CheckError {
     CheckError::BadRequest(StatusCode::BAD_REQUEST, message)
 }
 
 /// A duration in milliseconds (absent: no end).
-fn duration(ms: Option<u64>) -> MuteFor {
+pub(super) fn duration(ms: Option<u64>) -> MuteFor {
     ms.map_or(MuteFor::Forever, |ms| {
         MuteFor::For(Duration::from_millis(ms))
     })
@@ -247,7 +247,7 @@ async fn bypass<D: Directory>(
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Paging {
+pub(super) struct Paging {
     after: Option<String>,
     limit: Option<usize>,
 }
@@ -261,19 +261,35 @@ async fn muted_senders<D: Directory>(
     query: Result<Query<Paging>, QueryRejection>,
 ) -> Response {
     let e = &shared.engine;
+    page_answer(
+        e,
+        path,
+        user_path,
+        query,
+        |user, after, limit| e.muted_senders_page(user, after, limit),
+        |m| json!({ "sender": m.sender, "until": end_ms(m.expiry) }),
+    )
+}
+
+/// `{"items", "next"}` for a page of a listing of the path's id (checked by `kinds`):
+/// `fetch` gets the id, the cursor and the limit, `item` renders each entry.
+pub(super) fn page_answer<T>(
+    e: &Engine,
+    path: Result<Path<String>, PathRejection>,
+    kinds: impl Fn(&String) -> Vec<(IdKind, &str)>,
+    query: Result<Query<Paging>, QueryRejection>,
+    fetch: impl FnOnce(&str, Option<&str>, usize) -> Result<Page<T>, crate::Error>,
+    item: impl Fn(&T) -> Value,
+) -> Response {
     answer((|| {
-        let user = ids(e, path, user_path)?;
+        let id = ids(e, path, kinds)?;
         let Query(paging) = query.map_err(|q| bad(q.body_text()))?;
-        let page = e.muted_senders_page(
-            &user,
+        let page = fetch(
+            &id,
             paging.after.as_deref(),
             paging.limit.unwrap_or(DEFAULT_PAGE),
         )?;
-        let items: Vec<Value> = page
-            .items
-            .iter()
-            .map(|m| json!({ "sender": m.sender, "until": end_ms(m.expiry) }))
-            .collect();
+        let items: Vec<Value> = page.items.iter().map(item).collect();
         Ok(json!({ "items": items, "next": page.next }))
     })())
 }
@@ -285,7 +301,7 @@ struct DurationBody {
 }
 
 /// A body that may be empty (then `T::default()`).
-fn parse_or_default<T: DeserializeOwned + Default>(body: Body) -> Result<T, CheckError> {
+pub(super) fn parse_or_default<T: DeserializeOwned + Default>(body: Body) -> Result<T, CheckError> {
     match body {
         Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
         body => parse(body),
@@ -401,7 +417,7 @@ struct MentionsBody {
     clippy::ptr_arg,
     reason = "the path's own type, as `ids` hands it over"
 )]
-fn room_path(r: &String) -> Vec<(IdKind, &str)> {
+pub(super) fn room_path(r: &String) -> Vec<(IdKind, &str)> {
     vec![(IdKind::Room, r)]
 }
 

@@ -146,6 +146,7 @@ mod tests {
             room: Key::from("r1"),
             users: vec![Key::from("bob")],
             until: Expiry::At(1_700_000_060_000),
+            actions: crate::Actions::ALL,
         };
         let fields = encode("0000000000000abc", 7, &Check::None, 1_700_000_000_000, &op);
         let shown: Vec<(&str, String)> = fields

@@ -279,6 +279,7 @@ mod tests {
             &Op::MuteRoom {
                 room: Key::from("r"),
                 until: crate::expiry::Expiry::Never,
+                actions: crate::Actions::ALL,
             },
         );
         batch
@@ -304,6 +305,7 @@ mod tests {
         let room = Op::MuteRoom {
             room: Key::from("r"),
             until: crate::expiry::Expiry::Never,
+            actions: crate::Actions::ALL,
         };
         codec::record::encode(&mut op, 9, &room);
         let mut payload = vec![5, 0, 5, 2, 9, 1, 0xab, 0x01, 3, 1, op.len() as u8];

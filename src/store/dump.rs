@@ -6,6 +6,7 @@
 
 use std::sync::Arc;
 
+use crate::action::Actions;
 use crate::change::Timed;
 use crate::expiry::{Expiry, Raw, active};
 use crate::ids::{Entry, Handle, Key};
@@ -62,6 +63,7 @@ impl Tables {
                     user: self.users.id(user)?.0,
                     change,
                     until: Expiry::Never,
+                    actions: Actions::ALL,
                 }
             }
             Timed::Room(room) => Op::UnmuteRoom {
@@ -116,14 +118,15 @@ impl Tables {
                     settings.push((user.into(), *room, s.level, s.until));
                 }
             }
-            for (i, raw) in u.modules().into_iter().enumerate() {
+            for (module, raw) in Module::ALL.into_iter().zip(u.modules()) {
                 if active(raw, now) {
                     let mut change = [None; 4];
-                    change[i] = Some(true);
+                    change[module.index()] = Some(true);
                     ops.push(Op::SetModules {
                         user: user.into(),
                         change,
                         until: Expiry::from_raw(raw),
+                        actions: u.module_scope(module),
                     });
                 }
             }
@@ -147,7 +150,7 @@ impl Tables {
                 until: Expiry::from_raw(raw),
             })
         }));
-        let mut members: Vec<(Key, Handle, Raw)> = Vec::new();
+        let mut members: Vec<(Key, Handle, Raw, Actions)> = Vec::new();
         let mut allowed: Vec<(Key, Vec<Handle>)> = Vec::new();
         self.rooms.for_each(|_, room, r| {
             if r.plain_room_mentions {
@@ -163,12 +166,13 @@ impl Tables {
                 });
             }
             for (&user, &raw) in r.members.iter().filter(|&(_, &raw)| active(raw, now)) {
-                members.push((room.into(), user, raw));
+                members.push((room.into(), user, raw, r.member_scope(user)));
             }
             if active(r.mute, now) {
                 ops.push(Op::MuteRoom {
                     room: room.into(),
                     until: Expiry::from_raw(r.mute),
+                    actions: r.mute_scope,
                 });
             }
             let list: Vec<Handle> = r.allow_list().collect();
@@ -176,13 +180,18 @@ impl Tables {
                 allowed.push((room.into(), list));
             }
         });
-        ops.extend(members.into_iter().filter_map(|(room, user, raw)| {
-            Some(Op::MuteMembers {
-                room,
-                users: vec![self.users.id_of(user)?],
-                until: Expiry::from_raw(raw),
-            })
-        }));
+        ops.extend(
+            members
+                .into_iter()
+                .filter_map(|(room, user, raw, actions)| {
+                    Some(Op::MuteMembers {
+                        room,
+                        users: vec![self.users.id_of(user)?],
+                        until: Expiry::from_raw(raw),
+                        actions,
+                    })
+                }),
+        );
         ops.extend(allowed.into_iter().filter_map(|(room, list)| {
             let users: Vec<Key> = list
                 .into_iter()
@@ -207,6 +216,18 @@ impl Tables {
                 problems.push(format!(
                     "user {user:?} has settings but its filter says absent"
                 ));
+            }
+            let scoped = u.module_scopes();
+            for (module, raw) in Module::ALL.into_iter().zip(u.modules()) {
+                let scope = scoped[module.index()];
+                if scope.is_empty() || (raw == crate::expiry::NONE && !scope.is_all()) {
+                    problems.push(format!(
+                        "user {user:?} keeps scope {scope:?} for {module:?}"
+                    ));
+                }
+            }
+            if u.module_scopes.as_deref() == Some(&[Actions::ALL; 4]) {
+                problems.push(format!("user {user:?} keeps an unscoped scope table"));
             }
             if u.modules.is_some() && !self.filters.module_users.may_contain(user) {
                 problems.push(format!(
@@ -265,6 +286,20 @@ impl Tables {
                 problems.push(format!(
                     "room {room:?} is muted or slow but its filter says absent"
                 ));
+            }
+            if (r.mute == crate::expiry::NONE && !r.mute_scope.is_all()) || r.mute_scope.is_empty()
+            {
+                problems.push(format!("room {room:?} keeps mute scope {:?}", r.mute_scope));
+            }
+            for (u, scope) in r.member_scopes.iter().flat_map(|m| m.iter()) {
+                if !r.members.contains_key(u) || scope.is_all() || scope.is_empty() {
+                    problems.push(format!(
+                        "room {room:?} keeps a stray member scope {scope:?}"
+                    ));
+                }
+            }
+            if r.member_scopes.as_ref().is_some_and(|m| m.is_empty()) {
+                problems.push(format!("room {room:?} keeps an empty scope map"));
             }
             pointed.extend(r.members.keys().map(|&u| (Key::from(room), u, true)));
             pointed.extend(r.allow_list().map(|u| (Key::from(room), u, false)));

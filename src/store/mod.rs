@@ -30,6 +30,7 @@ pub(crate) use fanout::hash as fanout_hash;
 pub(crate) use personal_index::PersonalIndex;
 pub(crate) use state::{Personal, RoomState, Setting, UserState};
 
+use crate::action::Actions;
 use crate::change::{Change, Changes, Timed};
 use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::filter::Filters;
@@ -107,17 +108,20 @@ impl Tables {
     }
 
     /// Sets or clears a room-wide mute, keeping the room-mute filter's count.
-    fn set_room_mute(&self, room: Key, raw: Raw, changes: &mut impl Changes) {
+    fn set_room_mute(&self, room: Key, raw: Raw, scope: Actions, changes: &mut impl Changes) {
+        let scope = if raw == NONE { Actions::ALL } else { scope };
         self.edit_gates(&room, raw != NONE, |h, r| {
             if r.mute != NONE || raw != NONE {
                 changes.record(|| Change::Room {
                     room: room.clone(),
                     old: r.mute,
                     new: raw,
+                    scope,
                     at: Timed::Room(h.slot()),
                 });
             }
             r.mute = raw;
+            r.mute_scope = scope;
         });
     }
 
@@ -165,40 +169,54 @@ impl Tables {
                 level,
                 until,
             } => self.set_notify(user, room, level, until.raw(), now, changes),
-            Op::MuteMembers { room, users, until } => {
-                self.mute_members(room, users, until.raw(), changes);
+            Op::MuteMembers {
+                room,
+                users,
+                until,
+                actions,
+            } => {
+                self.mute_members(room, users, until.raw(), actions, changes);
             }
             Op::UnmuteMembers { room, users } => self.unmute_members(room, users, changes),
             Op::SetModules {
                 user,
                 change,
                 until,
+                actions,
             } => {
                 let create = change.contains(&Some(true));
                 self.edit_user(&user, create, |h, u| {
                     let mut modules = u.modules();
+                    let mut scopes = u.module_scopes();
                     for ((slot, c), module) in modules.iter_mut().zip(change).zip(Module::ALL) {
-                        let new = match c {
-                            Some(true) => until.raw(),
-                            Some(false) => NONE,
+                        let (new, scope) = match c {
+                            Some(true) => (until.raw(), actions),
+                            Some(false) => (NONE, Actions::ALL),
                             None => continue,
                         };
+                        scopes[module.index()] = scope;
                         if *slot != NONE || new != NONE {
                             changes.record(|| Change::Module {
                                 user: user.clone(),
                                 module,
                                 old: *slot,
                                 new,
+                                scope,
                                 at: Timed::Module(h.slot(), module),
                             });
                         }
                         *slot = new;
                     }
                     u.modules = (modules != [NONE; 4]).then(|| Box::new(modules));
+                    u.module_scopes = (scopes != [Actions::ALL; 4]).then(|| Box::new(scopes));
                 });
             }
-            Op::MuteRoom { room, until } => self.set_room_mute(room, until.raw(), changes),
-            Op::UnmuteRoom { room } => self.set_room_mute(room, NONE, changes),
+            Op::MuteRoom {
+                room,
+                until,
+                actions,
+            } => self.set_room_mute(room, until.raw(), actions, changes),
+            Op::UnmuteRoom { room } => self.set_room_mute(room, NONE, Actions::ALL, changes),
             Op::Allow { room, users } => self.allow(room, users, changes),
             Op::Disallow { room, users } => self.disallow(room, users, changes),
             Op::RemoveUser { user } => self.remove_user(&user, changes),
@@ -258,9 +276,17 @@ impl Tables {
         }
     }
 
-    fn mute_members(&self, room: Key, users: Vec<Key>, raw: Raw, changes: &mut impl Changes) {
+    fn mute_members(
+        &self,
+        room: Key,
+        users: Vec<Key>,
+        raw: Raw,
+        scope: Actions,
+        changes: &mut impl Changes,
+    ) {
         let filter = &self.filters.members;
         self.each_user(&room, users, true, |rh, r, user, h| {
+            r.scope_member(h, scope);
             let (old, kept) = match r.members.entry(h) {
                 Slot::Occupied(mut e) => (e.insert(raw), false),
                 Slot::Vacant(e) => {
@@ -274,6 +300,7 @@ impl Tables {
                 user,
                 old,
                 new: raw,
+                scope,
                 at: Timed::Member(rh.slot(), h.slot()),
             });
             kept
@@ -286,12 +313,14 @@ impl Tables {
             let Some(old) = r.members.remove(&h) else {
                 return false;
             };
+            r.scope_member(h, Actions::ALL);
             filter.remove((&*room, &*user));
             changes.record(|| Change::Member {
                 room: room.clone(),
                 user,
                 old,
                 new: NONE,
+                scope: Actions::ALL,
                 at: Timed::Member(rh.slot(), h.slot()),
             });
             true
@@ -366,6 +395,7 @@ impl Tables {
                         module,
                         old,
                         new: NONE,
+                        scope: Actions::ALL,
                         at: Timed::Module(uh.slot(), module),
                     });
                 }
@@ -385,6 +415,7 @@ impl Tables {
             r.clear_setting(user);
             let Some(h) = handle else { return };
             if let Some(old) = r.members.remove(&h) {
+                r.scope_member(h, Actions::ALL);
                 freed += 1;
                 members.remove((room, &**user));
                 changes.record(|| Change::Member {
@@ -392,6 +423,7 @@ impl Tables {
                     user: user.clone(),
                     old,
                     new: NONE,
+                    scope: Actions::ALL,
                     at: Timed::Member(rh.slot(), h.slot()),
                 });
             }
@@ -425,6 +457,7 @@ impl Tables {
                     user,
                     old,
                     new: NONE,
+                    scope: Actions::ALL,
                     at: Timed::Member(rh.slot(), h.slot()),
                 });
             }
@@ -451,6 +484,7 @@ impl Tables {
                 room: room.clone(),
                 old: state.mute,
                 new: NONE,
+                scope: Actions::ALL,
                 at: Timed::Room(rh.slot()),
             });
         }

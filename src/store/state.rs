@@ -6,6 +6,7 @@ use std::sync::Arc;
 use smallvec::SmallVec;
 
 use super::fanout::Fanout;
+use crate::action::{Action, Actions};
 use crate::expiry::{NONE, Raw, active};
 use crate::ids::{Entry, Handle, Seeded};
 use crate::module::Module;
@@ -26,6 +27,8 @@ pub(crate) struct UserState {
     pub notify: SmallVec<[(Handle, Setting); 1]>,
     /// Module mutes, indexed by `Module::index`; boxed because few users have any.
     pub modules: Option<Box<[Raw; 4]>>,
+    /// The scopes of the module mutes, when one of them does not block every action.
+    pub module_scopes: Option<Box<[Actions; 4]>>,
     /// Quiet hours, snooze, bypass rules and sender mutes; shared with the engine's
     /// index of users with such rules (a change makes a new one).
     pub personal: Option<Arc<Personal>>,
@@ -85,6 +88,34 @@ impl UserState {
         self.modules.as_deref().map_or(NONE, |m| m[module.index()])
     }
 
+    /// The user's mute in one module if it blocks `action` (`NONE` if none does).
+    #[inline]
+    pub fn module_blocking(&self, module: Module, action: Action) -> Raw {
+        let raw = self.module(module);
+        if raw == NONE || self.module_scope(module).contains(action) {
+            raw
+        } else {
+            NONE
+        }
+    }
+
+    /// The scope of the user's mute in one module (every action if unscoped or none).
+    #[inline]
+    pub fn module_scope(&self, module: Module) -> Actions {
+        self.module_scopes
+            .as_deref()
+            .map_or(Actions::ALL, |s| s[module.index()])
+    }
+
+    /// The scopes of the user's module mutes (every action where unscoped or none).
+    #[inline]
+    pub fn module_scopes(&self) -> [Actions; 4] {
+        self.module_scopes
+            .as_deref()
+            .copied()
+            .unwrap_or([Actions::ALL; 4])
+    }
+
     /// The user's module mutes (`NONE` where there is none).
     #[inline]
     pub fn modules(&self) -> [Raw; 4] {
@@ -117,8 +148,17 @@ pub(crate) struct RoomState {
     pub notify: Option<Arc<Fanout>>,
     /// Individual speech mutes, by user handle (each holds a reference on its user).
     pub members: HashMap<Handle, Raw, Seeded>,
+    /// The scopes of the member mutes that do not block every action (few rooms have
+    /// any, so one pointer in every other room).
+    #[expect(
+        clippy::box_collection,
+        reason = "one pointer instead of an empty map in every room without scoped mutes"
+    )]
+    pub member_scopes: Option<Box<HashMap<Handle, Actions, Seeded>>>,
     /// Room-wide mute (`NONE` when unset).
     pub mute: Raw,
+    /// The room-wide mute's scope (every action when there is none).
+    pub mute_scope: Actions,
     /// Users who may speak through a room-wide mute, by handle (each holds a reference
     /// on its user); boxed because few rooms have one.
     #[expect(
@@ -138,6 +178,31 @@ impl RoomState {
     #[inline]
     pub fn gates_sends(&self) -> bool {
         self.mute != NONE || self.slow_mode != 0
+    }
+
+    /// The scope of `user`'s member mute (every action if unscoped or none).
+    #[inline]
+    pub fn member_scope(&self, user: Handle) -> Actions {
+        self.member_scopes
+            .as_ref()
+            .and_then(|s| s.get(&user).copied())
+            .unwrap_or(Actions::ALL)
+    }
+
+    /// Records the scope of `user`'s member mute (`ALL` keeps no entry).
+    pub(super) fn scope_member(&mut self, user: Handle, scope: Actions) {
+        if scope.is_all() {
+            if let Some(s) = &mut self.member_scopes {
+                s.remove(&user);
+                if s.is_empty() {
+                    self.member_scopes = None;
+                }
+            }
+        } else {
+            self.member_scopes
+                .get_or_insert_with(Box::default)
+                .insert(user, scope);
+        }
     }
 
     /// Whether `user` is on the allow list.

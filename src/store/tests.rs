@@ -26,7 +26,12 @@ fn facts_with(engine: &Engine, room: &str, me: Handle) -> SendFacts {
     let mut facts = SendFacts::default();
     let at = engine.at(0);
     engine.inner.tables.rooms.read(room, |_, r| {
-        at.room_facts(r.expect("room stored"), Some(me), &mut facts);
+        at.room_facts(
+            r.expect("room stored"),
+            Some(me),
+            crate::Action::SendMessage,
+            &mut facts,
+        );
     });
     facts
 }

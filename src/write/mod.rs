@@ -15,6 +15,7 @@
 mod stripes;
 mod ticket;
 
+use crate::action::Actions;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -191,8 +192,13 @@ impl Derive {
             Derive::Changed => Outcome::Count(changes.len()),
             Derive::AnyChange => Outcome::Flag(!changes.is_empty()),
             Derive::Modules(user) => {
-                let raw = tables.users.get(user).map_or([0; 4], |u| u.modules());
-                Outcome::Modules(ModuleStatus::from_raw(&raw, now))
+                let (raw, scopes) = tables
+                    .users
+                    .get(user)
+                    .map_or(([0; 4], [Actions::ALL; 4]), |u| {
+                        (u.modules(), u.module_scopes())
+                    });
+                Outcome::Modules(ModuleStatus::from_raw(&raw, scopes, now))
             }
         }
     }

@@ -3,7 +3,7 @@
 //! code, and the format tests replay it on today's.
 #![allow(dead_code)]
 
-use mutegate::{Engine, Expiry, Module, NotifyLevel, Op};
+use mutegate::{Action, Actions, Engine, Expiry, Module, NotifyLevel, Op};
 
 use super::T0;
 
@@ -32,20 +32,24 @@ pub fn first_part() -> Vec<Op> {
             room: "r1".into(),
             users: ids(&["u1", "u2", "u3"]),
             until: Expiry::At(T0 + 2 * HOUR),
+            actions: Actions::ALL,
         },
         Op::MuteMembers {
             room: "r2".into(),
             users: ids(&["u4"]),
             until: Expiry::Never,
+            actions: Actions::ALL,
         },
         Op::SetModules {
             user: "u5".into(),
             change: [Some(true), None, Some(true), None],
             until: Expiry::At(T0 + 3 * HOUR),
+            actions: Actions::ALL,
         },
         Op::MuteRoom {
             room: "r3".into(),
             until: Expiry::Never,
+            actions: Actions::ALL,
         },
         Op::Allow {
             room: "r3".into(),
@@ -65,10 +69,12 @@ pub fn second_part() -> Vec<Op> {
             user: "u5".into(),
             change: [None, Some(true), Some(false), None],
             until: Expiry::Never,
+            actions: Actions::ALL,
         },
         Op::MuteRoom {
             room: "r4".into(),
             until: Expiry::At(T0 + HOUR),
+            actions: Actions::ALL,
         },
         Op::UnmuteRoom { room: "r4".into() },
         Op::Disallow {
@@ -79,6 +85,7 @@ pub fn second_part() -> Vec<Op> {
         Op::MuteRoom {
             room: "r5".into(),
             until: Expiry::Never,
+            actions: Actions::ALL,
         },
         Op::SetNotify {
             user: "u1".into(),
@@ -90,11 +97,12 @@ pub fn second_part() -> Vec<Op> {
         Op::MuteRoom {
             room: "r6".into(),
             until: Expiry::At(T0 + 4 * HOUR),
+            actions: Actions::ALL,
         },
     ]
 }
 
-/// Operations of the kinds added after format 2 was first written (tags 11-17 and the
+/// Operations of the kinds added after format 2 was first written (tags 11-20 and the
 /// `DirectMentions` level): in the golden file, not in the format-1 fixture.
 pub fn third_part() -> Vec<Op> {
     let windows = ["mon 22:00-07:00", "sat 13:30-15:00"].map(|w| w.parse().expect("window"));
@@ -137,6 +145,23 @@ pub fn third_part() -> Vec<Op> {
             room: "r2".into(),
             cooldown_ms: Some(30_000),
         },
+        Op::MuteMembers {
+            room: "r2".into(),
+            users: ids(&["u2"]),
+            until: Expiry::At(T0 + HOUR),
+            actions: Actions::of([Action::React, Action::Edit]),
+        },
+        Op::SetModules {
+            user: "u2".into(),
+            change: [None, None, Some(true), None],
+            until: Expiry::Never,
+            actions: Actions::only(Action::JoinVoice),
+        },
+        Op::MuteRoom {
+            room: "r2".into(),
+            until: Expiry::Never,
+            actions: Actions::of([Action::UploadMedia, Action::StartThread]),
+        },
     ]
 }
 
@@ -164,19 +189,40 @@ pub fn dump_ids(e: &Engine, users: &[&str], rooms: &[&str]) -> String {
         s.users,
         s.rooms
     );
+    // A scope is shown only where a mute has one, so unscoped state reads as it did
+    // before scopes existed (the format-1 fixture's text).
+    let scope = |a: Option<Actions>| match a {
+        Some(a) if !a.is_all() => format!(" only {a}"),
+        _ => String::new(),
+    };
     for u in users {
+        let status = e.module_status(u);
+        let scopes: String = Module::ALL.map(|m| scope(status.actions(m))).concat();
         out += &format!(
-            "{u}: {:?} {:?} {:?}\n",
+            "{u}: {:?} {:?} {:?}{scopes}\n",
             e.notification_settings(u),
             e.muted_rooms(u),
             Module::ALL.map(|m| e.module_mute(u, m)),
         );
     }
     for r in rooms {
+        let members: Vec<String> = e
+            .muted_members(r)
+            .into_iter()
+            .map(|m| {
+                format!(
+                    "MutedMember {{ user: {:?}, expiry: {:?}{} }}",
+                    m.user,
+                    m.expiry,
+                    scope(Some(m.actions))
+                )
+            })
+            .collect();
         out += &format!(
-            "{r}: {:?} {:?} {:?}\n",
-            e.muted_members(r),
+            "{r}: [{}] {:?}{} {:?}\n",
+            members.join(", "),
             e.room_mute(r),
+            scope(e.room_mute_actions(r)),
             e.allow_list(r)
         );
     }

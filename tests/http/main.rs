@@ -12,6 +12,7 @@ mod demo;
 mod agora;
 mod checks;
 mod imkit;
+mod moderation;
 mod netease;
 mod rules;
 

@@ -3,7 +3,7 @@
 use super::*;
 
 impl Server {
-    fn rule(&self, method: Method, path: &str) -> RequestBuilder {
+    pub(super) fn rule(&self, method: Method, path: &str) -> RequestBuilder {
         self.request(method, path)
             .header("Authorization", format!("Bearer {}", demo::CHECK_TOKEN))
     }

@@ -14,9 +14,9 @@ use std::time::Duration;
 use arbitrary::{Arbitrary, Unstructured};
 use mutegate::Clock as _;
 use mutegate::{
-    AllowPolicy, Bypass, Denied, DenyReason, Engine, Error, Event, Expiry, ManualClock, Mentions,
-    Module, ModuleChange, Mute, MuteFor, NotifyLevel, Page, Role, RoomHandle, Target, TargetHandle,
-    UserHandle,
+    Action, Actions, AllowPolicy, Bypass, Denied, DenyReason, Engine, Error, Event, Expiry,
+    ManualClock, Mentions, Module, ModuleChange, Mute, MuteFor, NotifyLevel, Page, Role,
+    RoomHandle, Target, TargetHandle, UserHandle,
 };
 
 pub const T0: u64 = 1_000_000;
@@ -43,10 +43,11 @@ pub enum Step {
     MuteNotifications(&'static str, &'static str),
     SetLevel(&'static str, &'static str, NotifyLevel, MuteFor),
     UnmuteNotifications(&'static str, &'static str),
-    MuteMembers(&'static str, Vec<&'static str>, MuteFor),
+    /// Member mutes with their scope (`Actions::ALL` goes through the unscoped call).
+    MuteMembers(&'static str, Vec<&'static str>, MuteFor, Actions),
     UnmuteMembers(&'static str, Vec<&'static str>),
-    SetModules(&'static str, [Option<bool>; 4], MuteFor),
-    MuteRoom(&'static str, MuteFor),
+    SetModules(&'static str, [Option<bool>; 4], MuteFor, Actions),
+    MuteRoom(&'static str, MuteFor, Actions),
     UnmuteRoom(&'static str),
     Allow(&'static str, Vec<&'static str>),
     Disallow(&'static str, Vec<&'static str>),
@@ -85,9 +86,9 @@ pub struct Model {
     seq: u64,
     pub policy: AllowPolicy,
     notify: BTreeMap<(String, String), (NotifyLevel, Expiry, u64)>,
-    members: BTreeMap<(String, String), Expiry>,
-    modules: BTreeMap<(String, Module), Expiry>,
-    room_mute: BTreeMap<String, Expiry>,
+    members: BTreeMap<(String, String), (Expiry, Actions)>,
+    modules: BTreeMap<(String, Module), (Expiry, Actions)>,
+    room_mute: BTreeMap<String, (Expiry, Actions)>,
     allow: BTreeSet<(String, String)>,
     /// Quiet-hours schedules, by spec index.
     quiet: BTreeMap<String, usize>,
@@ -180,6 +181,15 @@ pub fn expiry(now: u64, d: MuteFor) -> Result<Expiry, Error> {
     }
 }
 
+/// A scope must name an action.
+pub fn some_action(scope: Actions) -> Result<(), Error> {
+    if scope.is_empty() {
+        Err(Error::NoActionGiven)
+    } else {
+        Ok(())
+    }
+}
+
 pub fn on(e: Expiry, now: u64) -> bool {
     match e {
         Expiry::Never => true,
@@ -261,12 +271,16 @@ impl Model {
                     }),
                 }
             }
-            Step::MuteMembers(r, us, d) => {
+            Step::MuteMembers(r, us, d, scope) => {
                 valid(r)?;
                 batch(us)?;
+                some_action(*scope)?;
                 let until = expiry(now, *d)?;
                 for u in us {
-                    if let Some(old) = self.members.insert((r.to_string(), u.to_string()), until) {
+                    if let Some((old, _)) = self
+                        .members
+                        .insert((r.to_string(), u.to_string()), (until, *scope))
+                    {
                         self.ended(member(r, u), old);
                     }
                 }
@@ -277,29 +291,30 @@ impl Model {
                 batch(us)?;
                 let mut lifted = 0;
                 for u in us {
-                    if let Some(e) = self.members.remove(&(r.to_string(), u.to_string())) {
+                    if let Some((e, _)) = self.members.remove(&(r.to_string(), u.to_string())) {
                         lifted += usize::from(on(e, now));
                         self.ended(member(r, u), e);
                     }
                 }
                 Ok(lifted.to_string())
             }
-            Step::SetModules(u, flags, d) => {
+            Step::SetModules(u, flags, d, scope) => {
                 valid(u)?;
                 if flags.iter().all(Option::is_none) {
                     return Err(Error::NoModuleGiven);
                 }
+                some_action(*scope)?;
                 if !flags.contains(&Some(true)) && *d != MuteFor::Forever {
                     return Err(Error::InvalidCombination(""));
                 }
                 let until = expiry(now, *d)?;
                 for (m, f) in Module::ALL.into_iter().zip(flags) {
                     let old = match f {
-                        Some(true) => self.modules.insert((u.to_string(), m), until),
+                        Some(true) => self.modules.insert((u.to_string(), m), (until, *scope)),
                         Some(false) => self.modules.remove(&(u.to_string(), m)),
                         None => None,
                     };
-                    if let Some(old) = old {
+                    if let Some((old, _)) = old {
                         self.ended(
                             Mute::Module {
                                 user: u.to_string(),
@@ -311,10 +326,11 @@ impl Model {
                 }
                 Ok(self.module_status(u))
             }
-            Step::MuteRoom(r, d) => {
+            Step::MuteRoom(r, d, scope) => {
                 valid(r)?;
+                some_action(*scope)?;
                 let until = expiry(now, *d)?;
-                if let Some(old) = self.room_mute.insert(r.to_string(), until) {
+                if let Some((old, _)) = self.room_mute.insert(r.to_string(), (until, *scope)) {
                     self.ended(
                         Mute::Room {
                             room: r.to_string(),
@@ -326,7 +342,7 @@ impl Model {
             }
             Step::UnmuteRoom(r) => {
                 valid(r)?;
-                let old = self.room_mute.remove(*r);
+                let old = self.room_mute.remove(*r).map(|(e, _)| e);
                 if let Some(old) = old {
                     self.ended(
                         Mute::Room {
@@ -500,7 +516,7 @@ impl Model {
                 }
             }
             Step::TrySend(u, r, role) => {
-                let verdict = self.check(u, Target::room(r), *role);
+                let verdict = self.check(u, Target::room(r), Action::SendMessage, *role);
                 if verdict.is_ok()
                     && self.slow.contains_key(*r)
                     && !self.allow.contains(&(r.to_string(), u.to_string()))
@@ -528,8 +544,11 @@ impl Model {
             .notify
             .iter()
             .map(|((u, r), &(_, e, _))| (notification(u, r), e));
-        let m = self.members.iter().map(|((r, u), &e)| (member(r, u), e));
-        let d = self.modules.iter().map(|((u, m), &e)| {
+        let m = self
+            .members
+            .iter()
+            .map(|((r, u), &(e, _))| (member(r, u), e));
+        let d = self.modules.iter().map(|((u, m), &(e, _))| {
             (
                 Mute::Module {
                     user: u.clone(),
@@ -541,7 +560,7 @@ impl Model {
         let w = self
             .room_mute
             .iter()
-            .map(|(r, &e)| (Mute::Room { room: r.clone() }, e));
+            .map(|(r, &(e, _))| (Mute::Room { room: r.clone() }, e));
         let x = self
             .senders
             .iter()
@@ -593,32 +612,48 @@ impl Model {
             .map(|&m| {
                 self.modules
                     .get(&(u.to_string(), m))
-                    .copied()
+                    .map(|&(e, _)| e)
                     .filter(|&e| on(e, self.now))
             })
             .collect();
         format!("{v:?}")
     }
 
-    fn check(&self, u: &str, t: Target<'_>, role: Role) -> Result<(), Denied> {
+    /// What `u`'s mutes in each module block (`None` where not muted).
+    fn module_scopes(&self, u: &str) -> Vec<Option<Actions>> {
+        Module::ALL
+            .iter()
+            .map(|&m| {
+                self.modules
+                    .get(&(u.to_string(), m))
+                    .filter(|&&(e, _)| on(e, self.now))
+                    .map(|&(_, a)| a)
+            })
+            .collect()
+    }
+
+    fn check(&self, u: &str, t: Target<'_>, action: Action, role: Role) -> Result<(), Denied> {
         let now = self.now;
         let mut blocks: Vec<(DenyReason, Expiry)> = Vec::new();
-        if let Some(&e) = self.modules.get(&(u.to_string(), t.module))
+        if let Some(&(e, scope)) = self.modules.get(&(u.to_string(), t.module))
             && on(e, now)
+            && scope.contains(action)
         {
             blocks.push((DenyReason::ModuleMuted(t.module), e));
         }
         if t.module != Module::P2p {
             let allowed = self.allow.contains(&(t.id.to_string(), u.to_string()));
-            if let Some(&e) = self.members.get(&(t.id.to_string(), u.to_string()))
+            if let Some(&(e, scope)) = self.members.get(&(t.id.to_string(), u.to_string()))
                 && on(e, now)
+                && scope.contains(action)
                 && !(allowed && self.policy == AllowPolicy::AllowListWins)
             {
                 blocks.push((DenyReason::MemberMuted, e));
             }
             let exempt = matches!(role, Role::Owner | Role::Admin);
-            if let Some(&e) = self.room_mute.get(t.id)
+            if let Some(&(e, scope)) = self.room_mute.get(t.id)
                 && on(e, now)
+                && scope.contains(action)
                 && !allowed
                 && !exempt
             {
@@ -627,7 +662,8 @@ impl Model {
             if let (Some(&cooldown), Some(&last)) = (
                 self.slow.get(t.id),
                 self.last_sent.get(&(t.id.to_string(), u.to_string())),
-            ) && now < last + cooldown
+            ) && action == Action::SendMessage
+                && now < last + cooldown
                 && !allowed
                 && !exempt
             {
@@ -687,9 +723,9 @@ impl Model {
             .collect();
         [
             self.notify.values().filter(|(_, e, _)| on(*e, now)).count(),
-            self.members.values().filter(|e| on(**e, now)).count(),
-            self.modules.values().filter(|e| on(**e, now)).count(),
-            self.room_mute.values().filter(|e| on(**e, now)).count(),
+            self.members.values().filter(|(e, _)| on(*e, now)).count(),
+            self.modules.values().filter(|(e, _)| on(*e, now)).count(),
+            self.room_mute.values().filter(|(e, _)| on(*e, now)).count(),
             self.allow.len(),
             self.senders.values().filter(|(e, _)| on(*e, now)).count(),
             self.quiet.len(),
@@ -785,22 +821,30 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
         Step::MuteNotifications(u, r) => unit(e.mute_notifications(u, r)),
         Step::SetLevel(u, r, l, d) => unit(e.set_notification_level(u, r, *l, *d)),
         Step::UnmuteNotifications(u, r) => unit(e.unmute_notifications(u, r)),
-        Step::MuteMembers(r, us, d) => e.mute_members(r, us, *d).map(|x| format!("{x:?}")),
+        Step::MuteMembers(r, us, d, a) if a.is_all() => {
+            e.mute_members(r, us, *d).map(|x| format!("{x:?}"))
+        }
+        Step::MuteMembers(r, us, d, a) => e
+            .mute_members_scoped(r, us, *d, *a)
+            .map(|x| format!("{x:?}")),
         Step::UnmuteMembers(r, us) => e.unmute_members(r, us).map(|n| n.to_string()),
-        Step::SetModules(u, f, d) => {
-            let change = ModuleChange {
-                p2p: f[0],
-                team: f[1],
-                room: f[2],
-                qchat: f[3],
-                duration: *d,
-            };
+        Step::SetModules(u, f, d, a) => {
+            let mut change = ModuleChange::new().lasting(*d);
+            for (m, f) in Module::ALL.into_iter().zip(f) {
+                if let Some(f) = f {
+                    change = change.set(m, *f);
+                }
+            }
+            if !a.is_all() {
+                change = change.only(*a);
+            }
             e.set_module_mutes(u, change).map(|s| {
                 let v: Vec<Option<Expiry>> = Module::ALL.iter().map(|&m| s.expiry(m)).collect();
                 format!("{v:?}")
             })
         }
-        Step::MuteRoom(r, d) => e.mute_room(r, *d).map(|x| format!("{x:?}")),
+        Step::MuteRoom(r, d, a) if a.is_all() => e.mute_room(r, *d).map(|x| format!("{x:?}")),
+        Step::MuteRoom(r, d, a) => e.mute_room_scoped(r, *d, *a).map(|x| format!("{x:?}")),
         Step::UnmuteRoom(r) => e.unmute_room(r).map(|b| b.to_string()),
         Step::Allow(r, us) => unit(e.allow(r, us)),
         Step::Disallow(r, us) => e.disallow(r, us).map(|n| n.to_string()),
@@ -916,7 +960,7 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             for module in Module::ALL {
                 let t = Target::new(module, id);
                 for role in ROLES {
-                    let want = m.check(u, t, role);
+                    let want = m.check(u, t, Action::SendMessage, role);
                     check_eq!(
                         e.check_send_as(u, t, role),
                         want,
@@ -926,8 +970,23 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
                         role
                     );
                     check_eq!(view.check_send_as(u, t, role), want);
+                    let want = m.check(u, t, Action::React, role);
+                    check_eq!(e.check_act_as(u, t, Action::React, role), want);
                 }
-                check_eq!(e.can_send(u, t), m.check(u, t, Role::Member).is_ok());
+                check_eq!(
+                    e.can_send(u, t),
+                    m.check(u, t, Action::SendMessage, Role::Member).is_ok()
+                );
+                for action in Action::ALL {
+                    check_eq!(
+                        view.can_act(u, t, action),
+                        m.check(u, t, action, Role::Member).is_ok(),
+                        "{} {} -> {:?}",
+                        u,
+                        action,
+                        t
+                    );
+                }
             }
         }
         for r in ROOMS {
@@ -1018,6 +1077,11 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             .map(|&x| e.module_status(u).expiry(x))
             .collect();
         check_eq!(format!("{status:?}"), m.module_status(u));
+        let scopes: Vec<Option<Actions>> = Module::ALL
+            .iter()
+            .map(|&x| e.module_status(u).actions(x))
+            .collect();
+        check_eq!(scopes, m.module_scopes(u), "module scopes of {}", u);
     }
     for r in ROOMS {
         check_eq!(e.room_mentions(r), !m.plain.contains(r));
@@ -1057,28 +1121,33 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             );
             check_eq!(view.push_targets(r, &USERS, mentions), want);
         }
-        let muted: Vec<(String, Expiry)> = m
+        let muted: Vec<(String, Expiry, Actions)> = m
             .members
             .iter()
-            .filter(|((x, _), e)| x == r && on(**e, now))
-            .map(|((_, u), &e)| (u.clone(), e))
+            .filter(|((x, _), (e, _))| x == r && on(*e, now))
+            .map(|((_, u), &(e, a))| (u.clone(), e, a))
             .collect();
-        let got: Vec<(String, Expiry)> = e
+        let got: Vec<(String, Expiry, Actions)> = e
             .muted_members(r)
             .into_iter()
-            .map(|x| (x.user, x.expiry))
+            .map(|x| (x.user, x.expiry, x.actions))
             .collect();
         check_eq!(got, muted);
-        let paged: Vec<(String, Expiry)> =
+        let paged: Vec<(String, Expiry, Actions)> =
             walk(|a, n| e.muted_members_page(r, a, n), |x| x.user.clone(), 2)?
                 .into_iter()
-                .map(|x| (x.user, x.expiry))
+                .map(|x| (x.user, x.expiry, x.actions))
                 .collect();
         check_eq!(paged, muted, "muted members of {} by page", r);
-        check_eq!(
-            e.room_mute(r),
-            m.room_mute.get(r).copied().filter(|&x| on(x, now))
-        );
+        for u in USERS {
+            check_eq!(
+                e.member_mute_actions(r, u),
+                muted.iter().find(|x| x.0 == u).map(|x| x.2)
+            );
+        }
+        let room_mute = m.room_mute.get(r).copied().filter(|&(x, _)| on(x, now));
+        check_eq!(e.room_mute(r), room_mute.map(|x| x.0));
+        check_eq!(e.room_mute_actions(r), room_mute.map(|x| x.1));
         let allow: Vec<String> = m
             .allow
             .iter()
@@ -1175,7 +1244,7 @@ pub fn compare_handles(e: &Engine, m: &Model, h: &Handles) -> Result<(), String>
     for (u, &uh) in USERS.iter().zip(&h.users) {
         check_eq!(e.user_id(uh), Some(u.to_string()));
         for role in ROLES {
-            let want = m.check(u, Target::p2p(USERS[0]), role);
+            let want = m.check(u, Target::p2p(USERS[0]), Action::SendMessage, role);
             check_eq!(
                 e.check_send_handle(uh, TargetHandle::p2p(), role),
                 want,
@@ -1188,7 +1257,7 @@ pub fn compare_handles(e: &Engine, m: &Model, h: &Handles) -> Result<(), String>
             for module in Module::ALL {
                 let t = TargetHandle::new(module, rh);
                 for role in ROLES {
-                    let want = m.check(u, Target::new(module, r), role);
+                    let want = m.check(u, Target::new(module, r), Action::SendMessage, role);
                     check_eq!(
                         e.check_send_handle(uh, t, role),
                         want,
@@ -1198,10 +1267,15 @@ pub fn compare_handles(e: &Engine, m: &Model, h: &Handles) -> Result<(), String>
                         module
                     );
                     check_eq!(view.check_send_handle(uh, t, role), want);
+                    check_eq!(
+                        e.check_act_handle(uh, t, Action::JoinVoice, role),
+                        m.check(u, Target::new(module, r), Action::JoinVoice, role)
+                    );
                 }
                 check_eq!(
                     e.can_send_handle(uh, t),
-                    m.check(u, Target::new(module, r), Role::Member).is_ok()
+                    m.check(u, Target::new(module, r), Action::SendMessage, Role::Member)
+                        .is_ok()
                 );
             }
             for mentioned in [false, true] {
@@ -1298,6 +1372,34 @@ pub enum FuzzDuration {
     Overflow,
 }
 
+/// A mute's scope: mostly every action, else the set of the low six bits (0: empty,
+/// refused).
+#[derive(Arbitrary, Clone, Copy, Debug)]
+pub enum FuzzScope {
+    All,
+    Bits(u8),
+}
+
+impl FuzzScope {
+    fn get(self) -> Actions {
+        match self {
+            FuzzScope::All => Actions::ALL,
+            FuzzScope::Bits(b) => scope_of_bits(b),
+        }
+    }
+}
+
+/// The set of the actions whose bit (in `Action::ALL` order) is set in `bits`.
+pub fn scope_of_bits(bits: u8) -> Actions {
+    Actions::of(
+        Action::ALL
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| bits & (1 << i) != 0)
+            .map(|(_, a)| a),
+    )
+}
+
 /// A notification level.
 #[derive(Arbitrary, Clone, Copy, Debug)]
 pub enum FuzzLevel {
@@ -1324,10 +1426,10 @@ pub enum FuzzStep {
     MuteNotifications(FuzzUser, FuzzRoom),
     SetLevel(FuzzUser, FuzzRoom, FuzzLevel, FuzzDuration),
     UnmuteNotifications(FuzzUser, FuzzRoom),
-    MuteMembers(FuzzRoom, Vec<FuzzUser>, FuzzDuration),
+    MuteMembers(FuzzRoom, Vec<FuzzUser>, FuzzDuration, FuzzScope),
     UnmuteMembers(FuzzRoom, Vec<FuzzUser>),
-    SetModules(FuzzUser, [Option<bool>; 4], FuzzDuration),
-    MuteRoom(FuzzRoom, FuzzDuration),
+    SetModules(FuzzUser, [Option<bool>; 4], FuzzDuration, FuzzScope),
+    MuteRoom(FuzzRoom, FuzzDuration, FuzzScope),
     UnmuteRoom(FuzzRoom),
     Allow(FuzzRoom, Vec<FuzzUser>),
     Disallow(FuzzRoom, Vec<FuzzUser>),
@@ -1407,10 +1509,14 @@ impl From<&FuzzStep> for Step {
             FuzzStep::MuteNotifications(u, r) => Step::MuteNotifications(u.id(), r.id()),
             FuzzStep::SetLevel(u, r, l, d) => Step::SetLevel(u.id(), r.id(), (*l).into(), d.get()),
             FuzzStep::UnmuteNotifications(u, r) => Step::UnmuteNotifications(u.id(), r.id()),
-            FuzzStep::MuteMembers(r, us, d) => Step::MuteMembers(r.id(), users(us), d.get()),
+            FuzzStep::MuteMembers(r, us, d, a) => {
+                Step::MuteMembers(r.id(), users(us), d.get(), a.get())
+            }
             FuzzStep::UnmuteMembers(r, us) => Step::UnmuteMembers(r.id(), users(us)),
-            FuzzStep::SetModules(u, change, d) => Step::SetModules(u.id(), *change, d.get()),
-            FuzzStep::MuteRoom(r, d) => Step::MuteRoom(r.id(), d.get()),
+            FuzzStep::SetModules(u, change, d, a) => {
+                Step::SetModules(u.id(), *change, d.get(), a.get())
+            }
+            FuzzStep::MuteRoom(r, d, a) => Step::MuteRoom(r.id(), d.get(), a.get()),
             FuzzStep::UnmuteRoom(r) => Step::UnmuteRoom(r.id()),
             FuzzStep::Allow(r, us) => Step::Allow(r.id(), users(us)),
             FuzzStep::Disallow(r, us) => Step::Disallow(r.id(), users(us)),

@@ -1,0 +1,274 @@
+//! mutegate's own REST for moderators: member, room-wide and module mutes with an
+//! optional action scope. Same bearer token, error envelope and body limit as the JSON
+//! checks.
+//!
+//! | route | methods | body / answer |
+//! |---|---|---|
+//! | `/v1/rooms/{room}/muted_members` | `GET` | `?after=&limit=` → `{"items": [{"user", "until", "actions"}], "next"}` |
+//! | `/v1/rooms/{room}/muted_members/{user}` | `GET`, `PUT`, `DELETE` | `{"duration_ms"?, "actions"?}` |
+//! | `/v1/rooms/{room}/mute` | `GET`, `PUT`, `DELETE` | `{"duration_ms"?, "actions"?}` |
+//! | `/v1/users/{user}/modules/{module}/mute` | `GET`, `PUT`, `DELETE` | `{"duration_ms"?, "actions"?}` |
+//!
+//! `actions` is a list of action names (`send_message`, `react`, `edit`, `upload_media`,
+//! `start_thread`, `join_voice`); absent, the mute blocks every action. An unknown name
+//! or an empty list is a `400` naming what was wrong, and nothing changes. A mute reads
+//! back (and `PUT` answers) as `{"muted": bool, "until": ms | -1, "actions": [..]}`;
+//! `DELETE` answers `{"lifted": bool}`. `{module}` is `p2p`, `team`, `room` or `qchat`.
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::rejection::{PathRejection, QueryRejection};
+use axum::extract::{Path, Query};
+use axum::response::Response;
+use axum::routing::get;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::admission::Admitted;
+use super::checks::{Authorized, CheckError};
+use super::rules::{
+    Body, Caller, Paging, answer, bad, duration, flag_answer, ids, page_answer, parse_or_default,
+    room_path, user_path,
+};
+use super::{Directory, Shared, end_ms};
+use crate::error::IdKind;
+use crate::{Action, Actions, Engine, Expiry, Module, ModuleChange};
+
+pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
+    Router::new()
+        .route("/v1/rooms/{room}/muted_members", get(muted_members::<D>))
+        .route(
+            "/v1/rooms/{room}/muted_members/{user}",
+            get(member::<D>)
+                .put(mute_member::<D>)
+                .delete(unmute_member::<D>),
+        )
+        .route(
+            "/v1/rooms/{room}/mute",
+            get(room::<D>).put(mute_room::<D>).delete(unmute_room::<D>),
+        )
+        .route(
+            "/v1/users/{user}/modules/{module}/mute",
+            get(module::<D>)
+                .put(mute_module::<D>)
+                .delete(unmute_module::<D>),
+        )
+}
+
+/// A mute's duration and scope.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct MuteBody {
+    duration_ms: Option<u64>,
+    actions: Option<Vec<String>>,
+}
+
+impl MuteBody {
+    /// The scope named (every action if none is): an unknown name is the engine's
+    /// typed error, an empty list its [`Error::NoActionGiven`](crate::Error::NoActionGiven).
+    fn scope(&self) -> Result<Actions, CheckError> {
+        let Some(names) = &self.actions else {
+            return Ok(Actions::ALL);
+        };
+        let actions = names
+            .iter()
+            .map(|n| n.parse::<Action>())
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Actions::of(actions))
+    }
+}
+
+/// How a mute reads back: whether there is one, until when, what it blocks.
+fn mute_json(mute: Option<(Expiry, Actions)>) -> Value {
+    match mute {
+        Some((until, actions)) => json!({
+            "muted": true,
+            "until": end_ms(until),
+            "actions": actions,
+        }),
+        None => json!({ "muted": false }),
+    }
+}
+
+fn room_user_path((r, u): &(String, String)) -> Vec<(IdKind, &str)> {
+    vec![(IdKind::Room, r), (IdKind::User, u)]
+}
+
+/// A module by its name in the path.
+fn module_named(name: &str) -> Result<Module, CheckError> {
+    Module::ALL
+        .into_iter()
+        .find(|m| m.to_string() == name)
+        .ok_or_else(|| {
+            bad(format!(
+                "unknown module {name:?} (expected p2p, team, room or qchat)"
+            ))
+        })
+}
+
+async fn muted_members<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+    query: Result<Query<Paging>, QueryRejection>,
+) -> Response {
+    let e = &shared.engine;
+    page_answer(
+        e,
+        path,
+        room_path,
+        query,
+        |room, after, limit| e.muted_members_page(room, after, limit),
+        |m| json!({ "user": m.user, "until": end_ms(m.expiry), "actions": m.actions }),
+    )
+}
+
+fn member_json(e: &Engine, room: &str, user: &str) -> Value {
+    let until = e.member_mute(room, user);
+    mute_json(until.zip(e.member_mute_actions(room, user)))
+}
+
+async fn member<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer(ids(e, path, room_user_path).map(|(r, u)| member_json(e, &r, &u)))
+}
+
+async fn mute_member<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let (room, user) = ids(e, path, room_user_path)?;
+        let body: MuteBody = parse_or_default(body)?;
+        let until = duration(body.duration_ms);
+        e.mute_members_scoped(&room, [&user], until, body.scope()?)?;
+        Ok(member_json(e, &room, &user))
+    })())
+}
+
+async fn unmute_member<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    flag_answer(e, path, room_user_path, "lifted", |(r, u)| {
+        e.unmute_members(r, [u]).map(|n| n > 0)
+    })
+}
+
+fn room_json(e: &Engine, room: &str) -> Value {
+    mute_json(e.room_mute(room).zip(e.room_mute_actions(room)))
+}
+
+async fn room<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer(ids(e, path, room_path).map(|r| room_json(e, &r)))
+}
+
+async fn mute_room<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let room = ids(e, path, room_path)?;
+        let body: MuteBody = parse_or_default(body)?;
+        e.mute_room_scoped(&room, duration(body.duration_ms), body.scope()?)?;
+        Ok(room_json(e, &room))
+    })())
+}
+
+async fn unmute_room<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    flag_answer(e, path, room_path, "lifted", |r| e.unmute_room(r))
+}
+
+/// The user and the module of the path, each checked.
+fn user_module(
+    e: &Engine,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Result<(String, Module), CheckError> {
+    let (user, module) = ids(e, path, |(u, _)| user_path(u))?;
+    Ok((user, module_named(&module)?))
+}
+
+fn module_json(e: &Engine, user: &str, module: Module) -> Value {
+    let status = e.module_status(user);
+    mute_json(status.expiry(module).zip(status.actions(module)))
+}
+
+async fn module<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer(user_module(e, path).map(|(u, m)| module_json(e, &u, m)))
+}
+
+async fn mute_module<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let (user, module) = user_module(e, path)?;
+        let body: MuteBody = parse_or_default(body)?;
+        let change = ModuleChange::new()
+            .set(module, true)
+            .lasting(duration(body.duration_ms))
+            .only(body.scope()?);
+        e.set_module_mutes(&user, change)?;
+        Ok(module_json(e, &user, module))
+    })())
+}
+
+async fn unmute_module<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let (user, module) = user_module(e, path)?;
+        let was = e.module_status(&user).is_muted(module);
+        e.set_module_mutes(&user, ModuleChange::new().set(module, false))?;
+        Ok(json!({ "lifted": was }))
+    })())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_body_names_its_scope_or_every_action() {
+        let body = |actions: Option<&[&str]>| MuteBody {
+            duration_ms: None,
+            actions: actions.map(|a| a.iter().map(|s| (*s).to_owned()).collect()),
+        };
+        assert_eq!(body(None).scope().unwrap(), Actions::ALL);
+        assert_eq!(
+            body(Some(&["react", "edit"])).scope().unwrap(),
+            Actions::of([Action::React, Action::Edit])
+        );
+        assert!(body(Some(&[])).scope().unwrap().is_empty());
+        let err = body(Some(&["react", "wave"])).scope().unwrap_err();
+        assert!(
+            matches!(err, CheckError::Engine(crate::Error::UnknownAction { name }) if name == "wave")
+        );
+        assert!(module_named("voice").is_err());
+        assert_eq!(module_named("qchat").unwrap(), Module::QChat);
+    }
+}
