@@ -7,6 +7,7 @@ use crate::action::Actions;
 use crate::event::{Event, Mute};
 use crate::expiry::{Expiry, FOREVER, NONE, Raw, active};
 use crate::ids::{Key, Seeded, Slot};
+use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
@@ -80,6 +81,21 @@ pub(crate) enum Change {
         room: Key,
         cooldown_ms: u64,
     },
+    Ladder {
+        room: Key,
+        ladder: Option<Ladder>,
+    },
+    /// A member's strikes: how many are in force before and after, and the latest
+    /// decay before and after (`NONE`: no entry), which the expiry index follows.
+    Strikes {
+        room: Key,
+        user: Key,
+        before: usize,
+        after: usize,
+        old: Raw,
+        new: Raw,
+        at: Timed,
+    },
 }
 
 /// Where [`Tables::apply`](crate::store::Tables::apply) reports changes. A change is
@@ -116,6 +132,8 @@ pub(crate) enum Timed {
     /// (user, sender)
     Sender(Slot, Slot),
     Snooze(Slot),
+    /// (room, user): a member's strikes, by their latest decay.
+    Strikes(Slot, Slot),
 }
 
 impl Timed {
@@ -126,7 +144,7 @@ impl Timed {
             | Timed::Module(user, _)
             | Timed::Sender(user, _)
             | Timed::Snooze(user) => user,
-            Timed::Member(room, _) | Timed::Room(room) => room,
+            Timed::Member(room, _) | Timed::Room(room) | Timed::Strikes(room, _) => room,
         }
     }
 }
@@ -161,7 +179,9 @@ impl Change {
             | Change::Quiet { .. }
             | Change::Bypass { .. }
             | Change::RoomMentions { .. }
-            | Change::SlowMode { .. } => return None,
+            | Change::SlowMode { .. }
+            | Change::Ladder { .. }
+            | Change::Strikes { .. } => return None,
         })
     }
 
@@ -189,7 +209,9 @@ impl Change {
             | Change::Quiet { .. }
             | Change::Bypass { .. }
             | Change::RoomMentions { .. }
-            | Change::SlowMode { .. } => None,
+            | Change::SlowMode { .. }
+            | Change::Ladder { .. } => None,
+            Change::Strikes { old, new, .. } => Some((*old, *new)),
         }
     }
 
@@ -212,7 +234,8 @@ impl Change {
             | Change::Module { at, .. }
             | Change::Room { at, .. }
             | Change::Sender { at, .. }
-            | Change::Snooze { at, .. } => Some((*at, old, new)),
+            | Change::Snooze { at, .. }
+            | Change::Strikes { at, .. } => Some((*at, old, new)),
             _ => None,
         }
     }
@@ -343,6 +366,25 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
                 room: room.to_string(),
                 cooldown_ms: (*cooldown_ms != 0).then_some(*cooldown_ms),
             }),
+            Change::Ladder { room, ladder } => out.push(Event::LadderChanged {
+                room: room.to_string(),
+                ladder: ladder.clone(),
+            }),
+            Change::Strikes {
+                room,
+                user,
+                before,
+                after,
+                ..
+            } => {
+                if before != after {
+                    out.push(Event::StrikesChanged {
+                        room: room.to_string(),
+                        user: user.to_string(),
+                        strikes: *after,
+                    });
+                }
+            }
             _ => {
                 let (Some((old, new)), Some(mute)) = (c.ends(), c.mute()) else {
                     continue;

@@ -154,6 +154,15 @@ pub enum Error {
         /// The longest cooldown.
         max_ms: u64,
     },
+    /// An escalation ladder that cannot be: no step, too many, or a step or decay out of
+    /// range.
+    #[error("invalid ladder {ladder}: {what}")]
+    InvalidLadder {
+        /// The ladder, as given.
+        ladder: String,
+        /// What is wrong with it.
+        what: String,
+    },
     /// A name that is not an [`Action`](crate::Action) (over HTTP, in JSON, in text).
     #[error(
         "unknown action {name:?} (expected one of send_message, react, edit, upload_media, start_thread, join_voice)"

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use crate::action::Actions;
 use crate::expiry::Expiry;
 use crate::health::{Monitor, panic_message};
+use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 
@@ -136,6 +137,23 @@ pub enum Event {
         room: String,
         /// The cooldown between two messages of one member, in ms.
         cooldown_ms: Option<u64>,
+    },
+    /// A room's escalation ladder was set, or cleared (`None`: the engine's applies).
+    LadderChanged {
+        /// The room.
+        room: String,
+        /// The room's own ladder.
+        ladder: Option<Ladder>,
+    },
+    /// A member's strikes in a room changed: a strike (its mute comes as
+    /// [`Event::Muted`]) or a pardon (`strikes: 0`).
+    StrikesChanged {
+        /// The room.
+        room: String,
+        /// The member.
+        user: String,
+        /// Strikes in force.
+        strikes: usize,
     },
 }
 

@@ -39,6 +39,9 @@ impl Op {
             Op::UnmuteSender { .. } => "unmute_sender",
             Op::SetRoomMentions { .. } => "set_room_mentions",
             Op::SetSlowMode { .. } => "set_slow_mode",
+            Op::SetLadder { .. } => "set_ladder",
+            Op::Strike { .. } => "strike",
+            Op::SetStrikes { .. } => "set_strikes",
         }
     }
 
@@ -62,7 +65,11 @@ impl Op {
             | Op::UnmuteRoom { room }
             | Op::RemoveRoom { room }
             | Op::SetRoomMentions { room, .. }
-            | Op::SetSlowMode { room, .. } => (None, Some(room)),
+            | Op::SetSlowMode { room, .. }
+            | Op::SetLadder { room, .. } => (None, Some(room)),
+            Op::Strike { room, user, .. } | Op::SetStrikes { room, user, .. } => {
+                (Some(user), Some(room))
+            }
         }
     }
 }
@@ -185,6 +192,8 @@ pub(crate) fn events(events: &[Event]) {
             Event::BypassChanged { .. } => "bypass_changed",
             Event::RoomMentionsChanged { .. } => "room_mentions_changed",
             Event::SlowModeChanged { .. } => "slow_mode_changed",
+            Event::LadderChanged { .. } => "ladder_changed",
+            Event::StrikesChanged { .. } => "strikes_changed",
         };
         metrics::counter!("mutegate_events_total", "kind" => kind).increment(1);
     }
@@ -338,7 +347,9 @@ impl Entries {
                     | Change::Quiet { .. }
                     | Change::Bypass { .. }
                     | Change::RoomMentions { .. }
-                    | Change::SlowMode { .. } => continue,
+                    | Change::SlowMode { .. }
+                    | Change::Ladder { .. }
+                    | Change::Strikes { .. } => continue,
                 };
                 self.counts[i].fetch_add(d, Ordering::Relaxed);
             }

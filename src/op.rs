@@ -8,6 +8,7 @@ use crate::action::Actions;
 use crate::error::{Error, IdKind, check_id};
 use crate::expiry::Expiry;
 use crate::ids::Key;
+use crate::ladder::{Ladder, MAX_STRIKES};
 use crate::limits::Limits;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
@@ -145,6 +146,35 @@ pub enum Op {
         /// The cooldown in milliseconds.
         cooldown_ms: Option<u64>,
     },
+    /// Sets (`Some`) or clears (`None`, back to the engine's) a room's escalation ladder.
+    SetLadder {
+        /// The room.
+        room: Key,
+        /// The ladder.
+        ladder: Option<Ladder>,
+    },
+    /// Records a strike against `user` in `room` at the operation's time, and mutes them
+    /// (every action) for the step of `ladder` their strikes in force reach, unless a
+    /// longer mute is in force. The ladder is the one in force when the strike was
+    /// made, so replaying the operation gives the same mute on every node.
+    Strike {
+        /// The room.
+        room: Key,
+        /// The member.
+        user: Key,
+        /// The ladder applied.
+        ladder: Ladder,
+    },
+    /// Replaces `user`'s strikes in `room` by strikes ending at `ends_ms` (empty: a
+    /// pardon; the mute in force is left alone). What a snapshot restores strikes with.
+    SetStrikes {
+        /// The room.
+        room: Key,
+        /// The member.
+        user: Key,
+        /// When each strike decays (Unix ms), at most [`MAX_STRIKES`](crate::ladder::MAX_STRIKES).
+        ends_ms: Vec<u64>,
+    },
     /// Purges every trace of a user.
     RemoveUser {
         /// The user.
@@ -240,7 +270,37 @@ impl Op {
                 check_id(IdKind::User, user, max)?;
                 check_id(IdKind::User, sender, max)
             }
-            Op::SetRoomMentions { room, .. } => check_id(IdKind::Room, room, max),
+            Op::SetRoomMentions { room, .. }
+            | Op::SetLadder {
+                room, ladder: None, ..
+            } => check_id(IdKind::Room, room, max),
+            Op::SetLadder {
+                room,
+                ladder: Some(ladder),
+            } => {
+                check_id(IdKind::Room, room, max)?;
+                ladder.check()
+            }
+            Op::Strike { room, user, ladder } => {
+                check_id(IdKind::Room, room, max)?;
+                check_id(IdKind::User, user, max)?;
+                ladder.check()
+            }
+            Op::SetStrikes {
+                room,
+                user,
+                ends_ms,
+            } => {
+                check_id(IdKind::Room, room, max)?;
+                check_id(IdKind::User, user, max)?;
+                if ends_ms.len() > MAX_STRIKES {
+                    return Err(Error::InvalidCombination("more strikes than are kept"));
+                }
+                if ends_ms.iter().any(|&e| e == 0 || e == u64::MAX) {
+                    return Err(Error::InvalidCombination("a strike's end is not a time"));
+                }
+                Ok(())
+            }
             Op::SetSlowMode { room, cooldown_ms } => {
                 check_id(IdKind::Room, room, max)?;
                 match *cooldown_ms {

@@ -38,8 +38,10 @@ fn always_quiet() -> Schedule {
 /// Mutation `i` touches only user `u{i}`, so each can be checked on its own.
 fn mutate(e: &Engine, i: usize) {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 12 {
+    match i % 13 {
         0 => e.mute_members(&room, [&user], MuteFor::Forever).map(drop),
+        // A strike (its 5 s mute may be over by the check; its count lasts 30 days).
+        12 => e.strike(&room, &user).map(drop),
         // Scoped mutes: the scope survives with the mute.
         9 => e
             .mute_members_scoped(&room, [&user], MuteFor::Forever, Action::React)
@@ -72,8 +74,11 @@ fn mutate(e: &Engine, i: usize) {
 
 fn present(e: &Engine, i: usize) -> bool {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 12 {
+    match i % 13 {
         0 => !e.can_send(&user, Target::room(&room)),
+        // At least one: the next child may make mutation i again (it starts past the
+        // last ack its parent read, not past the last one made), and a strike counts.
+        12 => e.strikes(&room, &user) >= 1,
         9 => {
             e.member_mute_actions(&room, &user) == Some(Action::React.into())
                 && e.can_send(&user, Target::room(&room))

@@ -83,6 +83,10 @@ fn step() -> impl Strategy<Value = Step> {
             .prop_map(|(r, c)| Step::SetSlowMode(r, c)),
         4 => (user(), room(), proptest::sample::select(reference::ROLES.to_vec()))
             .prop_map(|(u, r, role)| Step::TrySend(u, r, role)),
+        1 => (room(), prop_oneof![Just(None), (0..reference::LADDERS.len()).prop_map(Some)])
+            .prop_map(|(r, i)| Step::SetLadder(r, i)),
+        3 => (room(), user()).prop_map(|(r, u)| Step::Strike(r, u)),
+        1 => (room(), user()).prop_map(|(r, u)| Step::ClearStrikes(r, u)),
     ]
 }
 

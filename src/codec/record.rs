@@ -29,13 +29,16 @@
 //! | 18 | `MuteMembers` scoped | room, users, until, action set |
 //! | 19 | `SetModules` scoped | user, four module codes, until, action set |
 //! | 20 | `MuteRoom` scoped | room, until, action set |
+//! | 21 | `SetLadder` | room, `0x00` (cleared) or `0x01` + steps (a count, then ms each) + decay ms |
+//! | 22 | `Strike` | room, user, steps (a count, then ms each), decay ms |
+//! | 23 | `SetStrikes` | room, user, ends (a count, then Unix ms each) |
 //!
 //! An action set is one byte, bit `i` for `Action::ALL[i]` (1 send message, 2 react, 4
 //! edit, 8 upload media, 16 start thread, 32 join voice), never 0. A mute of every action
 //! is written with the unscoped tag (2, 4, 5), as before scopes existed.
 //!
 //! Tags 11-17 and level code 3 were added in format 2's second revision (0.2), tags
-//! 18-20 in its third (0.3): a store written before holds none of them and reads as it
+//! 18-23 in its third (0.3): a store written before holds none of them and reads as it
 //! did; an older build refuses a record with one by its tag, as it refuses any unknown
 //! tag.
 
@@ -46,6 +49,7 @@ use super::Record;
 use crate::action::Actions;
 use crate::expiry::Expiry;
 use crate::ids::Key;
+use crate::ladder::Ladder;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 use crate::quiet::{Bypass, Schedule, Weekday, Window};
@@ -70,6 +74,9 @@ const SET_SLOW_MODE: u8 = 17;
 const MUTE_MEMBERS_SCOPED: u8 = 18;
 const SET_MODULES_SCOPED: u8 = 19;
 const MUTE_ROOM_SCOPED: u8 = 20;
+const SET_LADDER: u8 = 21;
+const STRIKE: u8 = 22;
+const SET_STRIKES: u8 = 23;
 
 /// A schedule's fields: zone, then (day, start, end) per window.
 type ScheduleFields = (String, Vec<(u8, u16, u16)>);
@@ -230,6 +237,19 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
         Op::SetSlowMode { room, cooldown_ms } => {
             put(out, &(at, SET_SLOW_MODE, room, cooldown_ms));
         }
+        Op::SetLadder { room, ladder } => {
+            let fields = ladder.as_ref().map(|l| (l.steps_ms(), l.decay_ms()));
+            put(out, &(at, SET_LADDER, room, fields));
+        }
+        Op::Strike { room, user, ladder } => put(
+            out,
+            &(at, STRIKE, room, user, ladder.steps_ms(), ladder.decay_ms()),
+        ),
+        Op::SetStrikes {
+            room,
+            user,
+            ends_ms,
+        } => put(out, &(at, SET_STRIKES, room, user, ends_ms)),
     }
 }
 
@@ -369,6 +389,31 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
         SET_SLOW_MODE => {
             let (room, cooldown_ms) = fields(body)?;
             Op::SetSlowMode { room, cooldown_ms }
+        }
+        SET_LADDER => {
+            let (room, fields): (Key, Option<(Vec<u64>, u64)>) = fields(body)?;
+            Op::SetLadder {
+                room,
+                ladder: fields
+                    .map(|(steps, decay)| Ladder::from_ms(steps, decay))
+                    .transpose()?,
+            }
+        }
+        STRIKE => {
+            let (room, user, steps, decay): (Key, Key, Vec<u64>, u64) = fields(body)?;
+            Op::Strike {
+                room,
+                user,
+                ladder: Ladder::from_ms(steps, decay)?,
+            }
+        }
+        SET_STRIKES => {
+            let (room, user, ends_ms) = fields(body)?;
+            Op::SetStrikes {
+                room,
+                user,
+                ends_ms,
+            }
         }
         t => return Err(format!("unknown record tag {t}")),
     };

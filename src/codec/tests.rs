@@ -122,6 +122,33 @@ fn every_kind() -> Vec<Op> {
             level: NotifyLevel::DirectMentions,
             until: Expiry::Never,
         },
+        Op::SetLadder {
+            room: "r".into(),
+            ladder: Some(
+                crate::Ladder::new(
+                    [
+                        std::time::Duration::from_secs(5),
+                        std::time::Duration::from_secs(60),
+                    ],
+                    std::time::Duration::from_secs(86_400),
+                )
+                .unwrap(),
+            ),
+        },
+        Op::SetLadder {
+            room: "r".into(),
+            ladder: None,
+        },
+        Op::Strike {
+            room: "r".into(),
+            user: "u".into(),
+            ladder: crate::Ladder::default(),
+        },
+        Op::SetStrikes {
+            room: "r".into(),
+            user: "u".into(),
+            ends_ms: vec![5, 9],
+        },
     ]
 }
 

@@ -6,10 +6,10 @@
 //! freeze that layout, so the public types may change without breaking this reader.
 //! Do not reorder anything here.
 
-use crate::action::Actions;
 use serde::Deserialize;
 
 use super::Record;
+use crate::action::Actions;
 use crate::expiry::Expiry;
 use crate::ids::Key;
 use crate::notify::NotifyLevel;

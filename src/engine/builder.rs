@@ -29,6 +29,7 @@ pub struct EngineBuilder {
     pub(super) sync: SyncPolicy,
     pub(super) compact_after: u64,
     pub(super) faults: Arc<Faults>,
+    pub(super) ladder: Ladder,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -59,6 +60,15 @@ impl EngineBuilder {
     /// Roles that may speak through a room-wide mute (default: owner and admin).
     pub fn exempt_roles(mut self, roles: impl IntoIterator<Item = crate::Role>) -> Self {
         self.exempt = RoleSet::from_roles(roles);
+        self
+    }
+
+    /// The escalation ladder of rooms without their own (default [`Ladder::default`]).
+    /// Give every node of a cluster the same one: a strike carries the ladder it was
+    /// made with, so nodes never disagree on a mute, but which ladder a new strike
+    /// gets is the node's.
+    pub fn ladder(mut self, ladder: Ladder) -> Self {
+        self.ladder = ladder;
         self
     }
 
@@ -230,6 +240,7 @@ impl EngineBuilder {
             limits: self.limits,
             exempt: self.exempt,
             policy: self.policy,
+            ladder: self.ladder,
             subscribers: Subscribers::default(),
             in_memory,
             monitor,

@@ -13,6 +13,7 @@ mod pages;
 mod personal;
 mod rooms;
 mod slow_mode;
+mod strikes;
 mod submit;
 
 pub use builder::EngineBuilder;
@@ -40,6 +41,7 @@ use crate::expiry::Raw;
 use crate::expiry::{Expiry, MuteFor, active};
 use crate::health::{Health, Monitor};
 use crate::ids::Handle;
+use crate::ladder::{Ladder, Strike};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
@@ -93,6 +95,8 @@ pub(crate) struct Inner {
     pub(crate) limits: Limits,
     pub(crate) exempt: RoleSet,
     pub(crate) policy: AllowPolicy,
+    /// The ladder of rooms without their own.
+    pub(crate) ladder: Ladder,
     pub(crate) subscribers: Subscribers,
     /// No store: blocking mutations run at once on their caller's thread.
     pub(crate) in_memory: bool,
@@ -220,6 +224,7 @@ impl Engine {
             sync: SyncPolicy::default(),
             compact_after: 64 << 20,
             faults: Arc::default(),
+            ladder: Ladder::default(),
         }
     }
 
@@ -297,7 +302,12 @@ impl Inner {
         held.track(changes);
         drop(held);
         drop(writer);
-        let freed = quiet.len() + due.len();
+        // Decayed strikes are freed too, but they are not mutes.
+        let freed = quiet
+            .iter()
+            .chain(&due)
+            .filter(|k| !matches!(k, crate::change::Timed::Strikes(..)))
+            .count();
         observe::swept(freed, started.elapsed());
         self.subscribers.deliver(&events, &self.monitor);
         #[cfg(feature = "redis")]

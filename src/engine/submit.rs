@@ -27,7 +27,7 @@ use crate::write::{Check, Derive, Outcome, Request, Slot, Ticket};
 /// ```
 #[derive(Clone, Copy, Debug)]
 pub struct Submit<'e> {
-    engine: &'e Engine,
+    pub(super) engine: &'e Engine,
     /// Set for the blocking methods: an engine with no store then applies the mutation
     /// on the calling thread at once (there is no I/O to share through a queue).
     now_on_this_thread: bool,

@@ -8,6 +8,8 @@
 //! | `/v1/rooms/{room}/muted_members/{user}` | `GET`, `PUT`, `DELETE` | `{"duration_ms"?, "actions"?}` |
 //! | `/v1/rooms/{room}/mute` | `GET`, `PUT`, `DELETE` | `{"duration_ms"?, "actions"?}` |
 //! | `/v1/users/{user}/modules/{module}/mute` | `GET`, `PUT`, `DELETE` | `{"duration_ms"?, "actions"?}` |
+//! | `/v1/rooms/{room}/strikes/{user}` | `GET`, `POST`, `DELETE` | `POST` strikes: `{"strikes", "until"}`; `GET` `{"strikes"}`; `DELETE` pardons: `{"pardoned": bool}` |
+//! | `/v1/rooms/{room}/ladder` | `GET`, `PUT`, `DELETE` | `{"steps_ms": [..], "decay_ms"}`; reads back with `"own": bool` |
 //!
 //! `actions` is a list of action names (`send_message`, `react`, `edit`, `upload_media`,
 //! `start_thread`, `join_voice`); absent, the mute blocks every action. An unknown name
@@ -16,6 +18,7 @@
 //! `DELETE` answers `{"lifted": bool}`. `{module}` is `p2p`, `team`, `room` or `qchat`.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
@@ -26,14 +29,14 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admission::Admitted;
-use super::checks::{Authorized, CheckError};
+use super::checks::{Authorized, CheckError, parse};
 use super::rules::{
     Body, Caller, Paging, answer, bad, duration, flag_answer, ids, page_answer, parse_or_default,
     room_path, user_path,
 };
 use super::{Directory, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Action, Actions, Engine, Expiry, Module, ModuleChange};
+use crate::{Action, Actions, Engine, Expiry, Ladder, Module, ModuleChange};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -47,6 +50,16 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
         .route(
             "/v1/rooms/{room}/mute",
             get(room::<D>).put(mute_room::<D>).delete(unmute_room::<D>),
+        )
+        .route(
+            "/v1/rooms/{room}/strikes/{user}",
+            get(strikes::<D>).post(strike::<D>).delete(pardon::<D>),
+        )
+        .route(
+            "/v1/rooms/{room}/ladder",
+            get(ladder::<D>)
+                .put(set_ladder::<D>)
+                .delete(clear_ladder::<D>),
         )
         .route(
             "/v1/users/{user}/modules/{module}/mute",
@@ -246,6 +259,87 @@ async fn unmute_module<D: Directory>(
         e.set_module_mutes(&user, ModuleChange::new().set(module, false))?;
         Ok(json!({ "lifted": was }))
     })())
+}
+
+async fn strikes<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer(ids(e, path, room_user_path).map(|(r, u)| json!({ "strikes": e.strikes(&r, &u) })))
+}
+
+async fn strike<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let (room, user) = ids(e, path, room_user_path)?;
+        let s = e.strike(&room, &user)?;
+        Ok(json!({ "strikes": s.strikes, "until": end_ms(s.expiry) }))
+    })())
+}
+
+async fn pardon<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<(String, String)>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    flag_answer(e, path, room_user_path, "pardoned", |(r, u)| {
+        e.clear_strikes(r, u)
+    })
+}
+
+/// A ladder in a request body.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LadderBody {
+    steps_ms: Vec<u64>,
+    decay_ms: u64,
+}
+
+fn ladder_json(e: &Engine, room: &str) -> Value {
+    let ladder = e.ladder(room);
+    let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    let steps: Vec<u64> = ladder.steps().map(ms).collect();
+    json!({
+        "steps_ms": steps,
+        "decay_ms": ms(ladder.decay()),
+        "own": e.has_own_ladder(room),
+    })
+}
+
+async fn ladder<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    answer(ids(e, path, room_path).map(|r| ladder_json(e, &r)))
+}
+
+async fn set_ladder<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+    body: Body,
+) -> Response {
+    let e = &shared.engine;
+    answer((|| {
+        let room = ids(e, path, room_path)?;
+        let body: LadderBody = parse(body)?;
+        let steps = body.steps_ms.iter().map(|&ms| Duration::from_millis(ms));
+        let ladder = Ladder::new(steps, Duration::from_millis(body.decay_ms))?;
+        e.set_ladder(&room, ladder)?;
+        Ok(ladder_json(e, &room))
+    })())
+}
+
+async fn clear_ladder<D: Directory>(
+    Admitted(Authorized { shared }): Caller<D>,
+    path: Result<Path<String>, PathRejection>,
+) -> Response {
+    let e = &shared.engine;
+    flag_answer(e, path, room_path, "cleared", |r| e.clear_ladder(r))
 }
 
 #[cfg(test)]

@@ -39,6 +39,11 @@ impl Tables {
                 f(raw, Timed::Member(rh.slot(), user.slot()));
             }
             f(r.mute, Timed::Room(rh.slot()));
+            for (user, ends) in r.strikes.iter().flat_map(|m| m.iter()) {
+                if let Some(&end) = ends.last() {
+                    f(end, Timed::Strikes(rh.slot(), user.slot()));
+                }
+            }
         });
     }
 
@@ -76,6 +81,11 @@ impl Tables {
             Timed::Snooze(user) => Op::Snooze {
                 user: self.users.id(user)?.0,
                 until: None,
+            },
+            Timed::Strikes(room, user) => Op::SetStrikes {
+                room: self.rooms.id(room)?.0,
+                user: self.users.id(user)?.0,
+                ends_ms: Vec::new(),
             },
         })
     }
@@ -152,12 +162,25 @@ impl Tables {
         }));
         let mut members: Vec<(Key, Handle, Raw, Actions)> = Vec::new();
         let mut allowed: Vec<(Key, Vec<Handle>)> = Vec::new();
+        let mut strikes: Vec<(Key, Handle, Vec<u64>)> = Vec::new();
         self.rooms.for_each(|_, room, r| {
             if r.plain_room_mentions {
                 ops.push(Op::SetRoomMentions {
                     room: room.into(),
                     notify: false,
                 });
+            }
+            if let Some(ladder) = &r.ladder {
+                ops.push(Op::SetLadder {
+                    room: room.into(),
+                    ladder: Some((**ladder).clone()),
+                });
+            }
+            for (&user, ends) in r.strikes.iter().flat_map(|m| m.iter()) {
+                let ends: Vec<u64> = ends.iter().copied().filter(|&e| e > now).collect();
+                if !ends.is_empty() {
+                    strikes.push((room.into(), user, ends));
+                }
             }
             if r.slow_mode != 0 {
                 ops.push(Op::SetSlowMode {
@@ -192,6 +215,13 @@ impl Tables {
                     })
                 }),
         );
+        ops.extend(strikes.into_iter().filter_map(|(room, user, ends_ms)| {
+            Some(Op::SetStrikes {
+                room,
+                user: self.users.id_of(user)?,
+                ends_ms,
+            })
+        }));
         ops.extend(allowed.into_iter().filter_map(|(room, list)| {
             let users: Vec<Key> = list
                 .into_iter()
@@ -303,6 +333,15 @@ impl Tables {
             }
             pointed.extend(r.members.keys().map(|&u| (Key::from(room), u, true)));
             pointed.extend(r.allow_list().map(|u| (Key::from(room), u, false)));
+            for (&u, ends) in r.strikes.iter().flat_map(|m| m.iter()) {
+                pointed.push((Key::from(room), u, false));
+                if ends.is_empty() || ends.windows(2).any(|w| w[0] > w[1]) {
+                    problems.push(format!("room {room:?} keeps strikes out of order"));
+                }
+            }
+            if r.strikes.as_ref().is_some_and(|m| m.is_empty()) {
+                problems.push(format!("room {room:?} keeps an empty strike map"));
+            }
         });
         for (room, user, member) in pointed {
             match self.users.id_of(user) {
@@ -346,6 +385,9 @@ pub(crate) fn canonical(ops: &mut [Op]) {
             Op::UnmuteSender { user, .. } | Op::RemoveUser { user } => (0, user, 7, ""),
             Op::SetRoomMentions { room, .. } => (1, room, 4, ""),
             Op::SetSlowMode { room, .. } => (1, room, 5, ""),
+            Op::SetLadder { room, .. } => (1, room, 6, ""),
+            Op::SetStrikes { room, user, .. } => (1, room, 7, user),
+            Op::Strike { room, .. } => (1, room, 8, ""),
         }
     }
     for op in ops.iter_mut() {

@@ -18,6 +18,7 @@ mod fanout;
 mod personal;
 mod personal_index;
 mod state;
+mod strikes;
 #[cfg(test)]
 mod tests;
 
@@ -98,7 +99,7 @@ impl Tables {
         })
     }
 
-    fn edit_room<R>(
+    pub(super) fn edit_room<R>(
         &self,
         room: &str,
         create: bool,
@@ -219,8 +220,8 @@ impl Tables {
             Op::UnmuteRoom { room } => self.set_room_mute(room, NONE, Actions::ALL, changes),
             Op::Allow { room, users } => self.allow(room, users, changes),
             Op::Disallow { room, users } => self.disallow(room, users, changes),
-            Op::RemoveUser { user } => self.remove_user(&user, changes),
-            Op::RemoveRoom { room } => self.remove_room(&room, changes),
+            Op::RemoveUser { user } => self.remove_user(&user, now, changes),
+            Op::RemoveRoom { room } => self.remove_room(&room, now, changes),
             Op::SetQuietHours { user, schedule } => self.set_quiet_hours(user, schedule, changes),
             Op::Snooze { user, until } => {
                 self.snooze(user, until.map_or(NONE, Expiry::raw), changes);
@@ -236,6 +237,13 @@ impl Tables {
             Op::SetSlowMode { room, cooldown_ms } => {
                 self.set_slow_mode(room, cooldown_ms.unwrap_or(0), changes);
             }
+            Op::SetLadder { room, ladder } => self.set_ladder(room, ladder, changes),
+            Op::Strike { room, user, ladder } => self.strike(room, user, &ladder, now, changes),
+            Op::SetStrikes {
+                room,
+                user,
+                ends_ms,
+            } => self.set_strikes(room, user, ends_ms, now, changes),
         }
     }
 
@@ -244,7 +252,7 @@ impl Tables {
     /// `f` says whether its entry kept it (`false`: the user was there already, so it
     /// is given back). Removing: users are looked up (one not interned has no entry)
     /// and `f` says whether it dropped an entry, whose reference is then given back.
-    fn each_user(
+    pub(super) fn each_user(
         &self,
         room: &str,
         users: Vec<Key>,
@@ -276,7 +284,7 @@ impl Tables {
         }
     }
 
-    fn mute_members(
+    pub(super) fn mute_members(
         &self,
         room: Key,
         users: Vec<Key>,
@@ -355,7 +363,7 @@ impl Tables {
         });
     }
 
-    fn remove_user(&self, user: &Key, changes: &mut impl Changes) {
+    fn remove_user(&self, user: &Key, now: u64, changes: &mut impl Changes) {
         let mut held = Vec::new();
         if let Some((uh, mut state)) = self.users.take(user) {
             count(
@@ -427,6 +435,23 @@ impl Tables {
                     at: Timed::Member(rh.slot(), h.slot()),
                 });
             }
+            if let Some(m) = &mut r.strikes
+                && let Some(ends) = m.remove(&h)
+            {
+                freed += 1;
+                if m.is_empty() {
+                    r.strikes = None;
+                }
+                changes.record(|| Change::Strikes {
+                    room: room.into(),
+                    user: user.clone(),
+                    before: ends.iter().filter(|&&e| e > now).count(),
+                    after: 0,
+                    old: ends.last().copied().unwrap_or(NONE),
+                    new: NONE,
+                    at: Timed::Strikes(rh.slot(), h.slot()),
+                });
+            }
             if r.disallow(h) {
                 freed += 1;
                 changes.record(|| Change::Allow {
@@ -445,7 +470,7 @@ impl Tables {
         }
     }
 
-    fn remove_room(&self, room: &Key, changes: &mut impl Changes) {
+    fn remove_room(&self, room: &Key, now: u64, changes: &mut impl Changes) {
         let Some((rh, state)) = self.rooms.take(room) else {
             return;
         };
@@ -487,6 +512,26 @@ impl Tables {
                 scope: Actions::ALL,
                 at: Timed::Room(rh.slot()),
             });
+        }
+        if state.ladder.is_some() {
+            changes.record(|| Change::Ladder {
+                room: room.clone(),
+                ladder: None,
+            });
+        }
+        for (h, ends) in state.strikes.into_iter().flat_map(|m| m.into_iter()) {
+            if let Some(user) = self.users.id_of(h) {
+                changes.record(|| Change::Strikes {
+                    room: room.clone(),
+                    user,
+                    before: ends.iter().filter(|&&e| e > now).count(),
+                    after: 0,
+                    old: ends.last().copied().unwrap_or(NONE),
+                    new: NONE,
+                    at: Timed::Strikes(rh.slot(), h.slot()),
+                });
+            }
+            self.users.release(h);
         }
         for h in state.allow.into_iter().flat_map(|a| a.into_iter()) {
             if let Some(user) = self.users.id_of(h) {

@@ -9,6 +9,7 @@ use super::fanout::Fanout;
 use crate::action::{Action, Actions};
 use crate::expiry::{NONE, Raw, active};
 use crate::ids::{Entry, Handle, Seeded};
+use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Cached, Compiled};
@@ -138,6 +139,10 @@ impl Entry for UserState {
     }
 }
 
+/// Members' strikes in one room: by user handle, when each strike decays, in order.
+/// Boxed in the room: one pointer instead of an empty map in every room without any.
+pub(crate) type Strikes = HashMap<Handle, SmallVec<[u64; 2]>, Seeded>;
+
 /// What the engine knows about one room.
 #[derive(Debug, Default)]
 pub(crate) struct RoomState {
@@ -170,6 +175,11 @@ pub(crate) struct RoomState {
     pub plain_room_mentions: bool,
     /// Slow mode's cooldown in ms (0: off).
     pub slow_mode: u64,
+    /// The room's own escalation ladder (the engine's when `None`).
+    pub ladder: Option<Box<Ladder>>,
+    /// Strikes by user handle (each entry holds a reference on its user): when each
+    /// decays, oldest first. Decayed ones are dropped at the member's next strike.
+    pub strikes: Option<Box<Strikes>>,
 }
 
 impl RoomState {
@@ -203,6 +213,14 @@ impl RoomState {
                 .get_or_insert_with(Box::default)
                 .insert(user, scope);
         }
+    }
+
+    /// `user`'s strikes in force at `now`.
+    pub fn strikes_at(&self, user: Handle, now: u64) -> usize {
+        self.strikes
+            .as_ref()
+            .and_then(|s| s.get(&user))
+            .map_or(0, |ends| ends.iter().filter(|&&e| e > now).count())
     }
 
     /// Whether `user` is on the allow list.
@@ -258,5 +276,7 @@ impl Entry for RoomState {
             && self.allow.is_none()
             && !self.plain_room_mentions
             && self.slow_mode == 0
+            && self.ladder.is_none()
+            && self.strikes.is_none()
     }
 }

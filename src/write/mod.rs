@@ -15,7 +15,6 @@
 mod stripes;
 mod ticket;
 
-use crate::action::Actions;
 use std::collections::VecDeque;
 use std::sync::Arc;
 
@@ -25,6 +24,7 @@ pub(crate) use stripes::{Held, Stripes};
 pub(crate) use ticket::Slot;
 pub use ticket::Ticket;
 
+use crate::action::Actions;
 use crate::change::Change;
 use crate::durable::{Compaction, Waiter};
 use crate::engine::{Inner, Writer};
@@ -32,6 +32,7 @@ use crate::error::Error;
 use crate::event::Event;
 use crate::expiry::{Expiry, active};
 use crate::ids::Key;
+use crate::ladder::Strike;
 use crate::module::ModuleStatus;
 use crate::observe::Mutation;
 use crate::op::Op;
@@ -165,6 +166,8 @@ pub(crate) enum Derive {
     AnyChange,
     /// The user's module status after the operation.
     Modules(Key),
+    /// The member's strikes in force and mute after a strike in (room, user).
+    Strike(Key, Key),
 }
 
 /// A caller's answer, before the typed conversion of its method.
@@ -175,6 +178,7 @@ pub(crate) enum Outcome {
     Count(usize),
     Flag(bool),
     Modules(ModuleStatus),
+    Strike(Strike),
 }
 
 impl Derive {
@@ -191,6 +195,21 @@ impl Derive {
             Derive::Lifted => Outcome::Flag(changes.iter().any(|c| c.lifted(now))),
             Derive::Changed => Outcome::Count(changes.len()),
             Derive::AnyChange => Outcome::Flag(!changes.is_empty()),
+            Derive::Strike(room, user) => {
+                let (strikes, raw) = tables
+                    .users
+                    .find(user)
+                    .and_then(|h| {
+                        let r = tables.rooms.get(room)?;
+                        let raw = r.members.get(&h).copied().unwrap_or(crate::expiry::NONE);
+                        Some((r.strikes_at(h, now), raw))
+                    })
+                    .unwrap_or((0, crate::expiry::NONE));
+                Outcome::Strike(Strike {
+                    strikes,
+                    expiry: Expiry::from_raw(raw),
+                })
+            }
             Derive::Modules(user) => {
                 let (raw, scopes) = tables
                     .users

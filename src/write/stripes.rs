@@ -88,7 +88,11 @@ impl Stripes {
             | Op::SetBypass { user, .. }
             | Op::MuteSender { user, .. }
             | Op::UnmuteSender { user, .. } => one(user),
-            Op::SetRoomMentions { room, .. } | Op::SetSlowMode { room, .. } => one(room),
+            Op::SetRoomMentions { room, .. }
+            | Op::SetSlowMode { room, .. }
+            | Op::SetLadder { room, .. }
+            | Op::Strike { room, .. }
+            | Op::SetStrikes { room, .. } => one(room),
             Op::MuteMembers { room, .. }
             | Op::UnmuteMembers { room, .. }
             | Op::Allow { room, .. }

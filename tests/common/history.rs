@@ -3,6 +3,8 @@
 //! code, and the format tests replay it on today's.
 #![allow(dead_code)]
 
+use std::time::Duration;
+
 use mutegate::{Action, Actions, Engine, Expiry, Module, NotifyLevel, Op};
 
 use super::T0;
@@ -102,7 +104,7 @@ pub fn second_part() -> Vec<Op> {
     ]
 }
 
-/// Operations of the kinds added after format 2 was first written (tags 11-20 and the
+/// Operations of the kinds added after format 2 was first written (tags 11-23 and the
 /// `DirectMentions` level): in the golden file, not in the format-1 fixture.
 pub fn third_part() -> Vec<Op> {
     let windows = ["mon 22:00-07:00", "sat 13:30-15:00"].map(|w| w.parse().expect("window"));
@@ -161,6 +163,26 @@ pub fn third_part() -> Vec<Op> {
             room: "r2".into(),
             until: Expiry::Never,
             actions: Actions::of([Action::UploadMedia, Action::StartThread]),
+        },
+        Op::SetLadder {
+            room: "r2".into(),
+            ladder: Some(
+                mutegate::Ladder::new(
+                    [Duration::from_secs(60), Duration::from_secs(3_600)],
+                    Duration::from_secs(86_400),
+                )
+                .expect("ladder"),
+            ),
+        },
+        Op::Strike {
+            room: "r2".into(),
+            user: "u3".into(),
+            ladder: mutegate::Ladder::default(),
+        },
+        Op::SetStrikes {
+            room: "r2".into(),
+            user: "u3".into(),
+            ends_ms: vec![T0 + HOUR, T0 + 2 * HOUR],
         },
     ]
 }

@@ -165,3 +165,90 @@ async fn unknown_actions_and_empty_scopes_are_refused_by_name_and_change_nothing
     );
     assert!(s.engine.module_status("bob").is_clear());
 }
+
+#[tokio::test]
+async fn strikes_and_ladders_over_rest() {
+    let s = start(SEED_000_MS).await;
+    let (status, body) = send(s.rule(Method::PUT, "/v1/rooms/r/ladder").json(&json!({
+        "steps_ms": [60_000, 600_000], "decay_ms": 86_400_000
+    })))
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body,
+        json!({ "steps_ms": [60_000, 600_000], "decay_ms": 86_400_000, "own": true })
+    );
+    let path = "/v1/rooms/r/strikes/bob";
+    let (_, first) = send(s.rule(Method::POST, path)).await;
+    assert_eq!(
+        first,
+        json!({ "strikes": 1, "until": SEED_000_MS + 60_000 })
+    );
+    s.clock.advance(std::time::Duration::from_millis(1));
+    let (_, second) = send(s.rule(Method::POST, path)).await;
+    assert_eq!(
+        second,
+        json!({ "strikes": 2, "until": SEED_000_MS + 1 + 600_000 })
+    );
+    assert_eq!(
+        send(s.rule(Method::GET, path)).await.1,
+        json!({ "strikes": 2 })
+    );
+    let (_, verdict) = send(s.check("/v1/can_send", json!({ "user": "bob", "target": "r" }))).await;
+    assert_eq!(verdict["reason"], json!("member_muted"));
+    assert_eq!(
+        send(s.rule(Method::DELETE, path)).await.1,
+        json!({ "pardoned": true })
+    );
+    assert_eq!(
+        send(s.rule(Method::GET, path)).await.1,
+        json!({ "strikes": 0 })
+    );
+    assert_eq!(
+        send(s.rule(Method::DELETE, "/v1/rooms/r/ladder")).await.1,
+        json!({ "cleared": true })
+    );
+    assert_eq!(
+        send(s.rule(Method::GET, "/v1/rooms/r/ladder")).await.1["own"],
+        json!(false)
+    );
+}
+
+#[tokio::test]
+async fn bad_ladders_over_rest_are_refused_by_name_and_change_nothing() {
+    let s = start(SEED_000_MS).await;
+    let before = s.events();
+    for (body, named) in [
+        (json!({ "steps_ms": [], "decay_ms": 1_000 }), "no steps"),
+        (
+            json!({ "steps_ms": [0], "decay_ms": 1_000 }),
+            "step 1 of 0 ms",
+        ),
+        (
+            json!({ "steps_ms": [1_000], "decay_ms": 0 }),
+            "decay of 0 ms",
+        ),
+        (
+            json!({ "steps_ms": vec![1_000; 17], "decay_ms": 1_000 }),
+            "17 steps",
+        ),
+        (json!({ "steps_ms": [1_000] }), "decay_ms"),
+    ] {
+        let (status, resp) = send(s.rule(Method::PUT, "/v1/rooms/r/ladder").json(&body)).await;
+        assert_eq!(
+            (status, &resp["error"]["code"]),
+            (400, &json!("bad_request")),
+            "{body}"
+        );
+        let message = resp["error"]["message"].as_str().unwrap();
+        assert!(message.contains(named), "{message}");
+    }
+    let (status, _) = send(s.rule(
+        Method::POST,
+        &format!("/v1/rooms/r/strikes/{}", "x".repeat(200)),
+    ))
+    .await;
+    assert_eq!(status, 400);
+    assert_eq!(s.events(), before, "nothing changed");
+    assert!(!s.engine.has_own_ladder("r"));
+}

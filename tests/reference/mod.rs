@@ -76,6 +76,35 @@ pub enum Step {
     SetSlowMode(&'static str, Option<u64>),
     /// `try_send_as` to `Target::room`.
     TrySend(&'static str, &'static str, Role),
+    /// A room's ladder: `LADDERS[i]`, or `None` for the engine's.
+    SetLadder(&'static str, Option<usize>),
+    Strike(&'static str, &'static str),
+    ClearStrikes(&'static str, &'static str),
+}
+
+/// Ladders the steps choose from, as (steps ms, decay ms).
+pub const LADDERS: [(&[u64], u64); 3] = [
+    (&[100, 1_000, 60_000], 2_500),
+    (&[50], 400),
+    (&[2_000, 500], 10_000),
+];
+
+pub fn ladder(i: usize) -> mutegate::Ladder {
+    let (steps, decay) = LADDERS[i];
+    mutegate::Ladder::new(
+        steps.iter().map(|&ms| Duration::from_millis(ms)),
+        Duration::from_millis(decay),
+    )
+    .expect("valid ladder")
+}
+
+/// The engine's ladder in the harness.
+pub fn engine_ladder() -> mutegate::Ladder {
+    mutegate::Ladder::new(
+        [Duration::from_millis(300), Duration::from_millis(3_000)],
+        Duration::from_millis(1_500),
+    )
+    .expect("valid ladder")
 }
 
 /// The reference: plain ordered maps, no concurrency, stored entries kept until removed
@@ -103,6 +132,11 @@ pub struct Model {
     slow: BTreeMap<String, u64>,
     /// (room, user) -> when the user last sent there (soft state: not stored state).
     last_sent: BTreeMap<(String, String), u64>,
+    /// Rooms' own ladders (index into `LADDERS`).
+    ladders: BTreeMap<String, usize>,
+    /// (room, user) -> when each strike decays, in order (decayed ones kept until the
+    /// member's next strike, a pardon or a reopen, as the engine keeps them).
+    strikes: BTreeMap<(String, String), Vec<u64>>,
     /// Every `Expired` event the engine owes so far: an entry with a finite end that is
     /// overwritten, removed or swept at or after that end.
     pub expired: Vec<(Mute, u64)>,
@@ -383,6 +417,7 @@ impl Model {
                 });
                 self.allow.retain(|(_, x)| x != u);
                 self.last_sent.retain(|(_, x), _| x != u);
+                self.strikes.retain(|(_, x), _| x != u);
                 self.quiet.remove(*u);
                 self.bypass.remove(*u);
                 Ok((before != self.stored()).to_string())
@@ -399,6 +434,8 @@ impl Model {
                 self.allow.retain(|(x, _)| x != r);
                 self.plain.remove(*r);
                 self.slow.remove(*r);
+                self.ladders.remove(*r);
+                self.strikes.retain(|(x, _), _| x != r);
                 self.last_sent.retain(|(x, _), _| x != r);
                 Ok((before != self.stored()).to_string())
             }
@@ -409,6 +446,9 @@ impl Model {
             Step::Sweep => {
                 let before = self.expired.len();
                 self.drain(|_| true);
+                // Strikes that have all decayed go too (their count is not reported).
+                let now = self.now;
+                self.strikes.retain(|_, ends| ends.iter().any(|&e| e > now));
                 Ok((self.expired.len() - before).to_string())
             }
             Step::SetQuietHours(u, i) => {
@@ -526,9 +566,72 @@ impl Model {
                 }
                 Ok(format!("{verdict:?}"))
             }
+            Step::SetLadder(r, i) => {
+                valid(r)?;
+                match i {
+                    Some(i) => {
+                        self.ladders.insert(r.to_string(), *i);
+                        Ok(String::new())
+                    }
+                    None => Ok(self.ladders.remove(*r).is_some().to_string()),
+                }
+            }
+            Step::Strike(r, u) => {
+                valid(r)?;
+                valid(u)?;
+                let ladder = self
+                    .ladders
+                    .get(*r)
+                    .map_or_else(engine_ladder, |&i| ladder(i));
+                let decay = u64::try_from(ladder.decay().as_millis()).unwrap();
+                let end = now + decay;
+                let key = (r.to_string(), u.to_string());
+                if self
+                    .strikes
+                    .get(&key)
+                    .is_some_and(|ends| ends.contains(&end))
+                {
+                    // The same strike in the same millisecond counts once.
+                    let until = self.members.get(&key).map_or(Expiry::At(0), |m| m.0);
+                    return Ok(format!("{} {until:?}", self.strike_count(r, u)));
+                }
+                let ends = self.strikes.entry(key).or_default();
+                ends.retain(|&e| e > now);
+                let at = ends.partition_point(|&e| e <= end);
+                ends.insert(at, end);
+                if ends.len() > 64 {
+                    ends.remove(0);
+                }
+                let strikes = ends.len();
+                let step = now + u64::try_from(ladder.step(strikes).as_millis()).unwrap();
+                let key = (r.to_string(), u.to_string());
+                let until = match self.members.get(&key) {
+                    Some(&(Expiry::Never, _)) => Expiry::Never,
+                    Some(&(Expiry::At(t), _)) if t > now => Expiry::At(t.max(step)),
+                    _ => Expiry::At(step),
+                };
+                if let Some((old, _)) = self.members.insert(key, (until, Actions::ALL)) {
+                    self.ended(member(r, u), old);
+                }
+                Ok(format!("{strikes} {until:?}"))
+            }
+            Step::ClearStrikes(r, u) => {
+                valid(r)?;
+                valid(u)?;
+                let had = self
+                    .strikes
+                    .remove(&(r.to_string(), u.to_string()))
+                    .is_some_and(|ends| ends.iter().any(|&e| e > now));
+                Ok(had.to_string())
+            }
             Step::SnapshotRestore | Step::Reopen => {
                 // Slow mode's last sends are soft state: a new engine forgets them.
                 self.last_sent.clear();
+                // Decayed strikes are not carried over.
+                for ends in self.strikes.values_mut() {
+                    ends.retain(|&e| e > now);
+                }
+                self.strikes.retain(|_, ends| !ends.is_empty());
                 // Ended entries are not carried over, and no event announces them.
                 let owed = self.expired.len();
                 self.drain(|_| true);
@@ -604,6 +707,15 @@ impl Model {
             + self.senders.len()
             + self.plain.len()
             + self.slow.len()
+            + self.ladders.len()
+            + self.strikes.len()
+    }
+
+    /// `u`'s strikes in force in `r`.
+    fn strike_count(&self, r: &str, u: &str) -> usize {
+        self.strikes
+            .get(&(r.to_string(), u.to_string()))
+            .map_or(0, |ends| ends.iter().filter(|&&e| e > self.now).count())
     }
 
     fn module_status(&self, u: &str) -> String {
@@ -720,6 +832,8 @@ impl Model {
             .chain(self.allow.iter().map(|(r, _)| r.as_str()))
             .chain(self.plain.iter().map(String::as_str))
             .chain(self.slow.keys().map(String::as_str))
+            .chain(self.ladders.keys().map(String::as_str))
+            .chain(self.strikes.keys().map(|(r, _)| r.as_str()))
             .collect();
         [
             self.notify.values().filter(|(_, e, _)| on(*e, now)).count(),
@@ -773,6 +887,7 @@ impl Harness {
             .allow_policy(policy)
             .shards(shards)
             .sync(mutegate::SyncPolicy::Never)
+            .ladder(engine_ladder())
             .compact_after(1_024)
             .open(dir)
             .expect("open");
@@ -885,6 +1000,12 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
         Step::SetSlowMode(r, Some(ms)) => unit(e.set_slow_mode(r, Duration::from_millis(*ms))),
         Step::SetSlowMode(r, None) => e.clear_slow_mode(r).map(|b| b.to_string()),
         Step::TrySend(u, r, role) => Ok(format!("{:?}", e.try_send_as(u, Target::room(r), *role))),
+        Step::SetLadder(r, Some(i)) => unit(e.set_ladder(r, ladder(*i))),
+        Step::SetLadder(r, None) => e.clear_ladder(r).map(|b| b.to_string()),
+        Step::Strike(r, u) => e
+            .strike(r, u)
+            .map(|s| format!("{} {:?}", s.strikes, s.expiry)),
+        Step::ClearStrikes(r, u) => e.clear_strikes(r, u).map(|b| b.to_string()),
         Step::Leap(i) => {
             let to = personal::leap(*i);
             let now = clock.now_ms();
@@ -1084,6 +1205,21 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
         check_eq!(scopes, m.module_scopes(u), "module scopes of {}", u);
     }
     for r in ROOMS {
+        check_eq!(
+            e.ladder(r),
+            m.ladders.get(r).map_or_else(engine_ladder, |&i| ladder(i)),
+            "ladder of {}",
+            r
+        );
+        for u in USERS {
+            check_eq!(
+                e.strikes(r, u),
+                m.strike_count(r, u),
+                "strikes of {} in {}",
+                u,
+                r
+            );
+        }
         check_eq!(e.room_mentions(r), !m.plain.contains(r));
         check_eq!(
             e.slow_mode(r),
@@ -1454,6 +1590,9 @@ pub enum FuzzStep {
     /// `None`: lift; else 10 ms per unit (under 1 s refused).
     SetSlowMode(FuzzRoom, Option<u16>),
     TrySend(FuzzUser, FuzzRoom, u8),
+    SetLadder(FuzzRoom, Option<u8>),
+    Strike(FuzzRoom, FuzzUser),
+    ClearStrikes(FuzzRoom, FuzzUser),
 }
 
 /// A whole fuzz case: the engine's configuration and its steps.
@@ -1541,6 +1680,11 @@ impl From<&FuzzStep> for Step {
             FuzzStep::TrySend(u, r, role) => {
                 Step::TrySend(u.id(), r.id(), ROLES[usize::from(*role) % ROLES.len()])
             }
+            FuzzStep::SetLadder(r, i) => {
+                Step::SetLadder(r.id(), i.map(|i| usize::from(i) % LADDERS.len()))
+            }
+            FuzzStep::Strike(r, u) => Step::Strike(r.id(), u.id()),
+            FuzzStep::ClearStrikes(r, u) => Step::ClearStrikes(r.id(), u.id()),
         }
     }
 }
