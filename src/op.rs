@@ -172,7 +172,7 @@ pub enum Op {
         room: Key,
         /// The member.
         user: Key,
-        /// When each strike decays (Unix ms), at most [`MAX_STRIKES`](crate::ladder::MAX_STRIKES).
+        /// When each strike decays (Unix ms), at most [`MAX_STRIKES`](crate::MAX_STRIKES).
         ends_ms: Vec<u64>,
     },
     /// Purges every trace of a user.
