@@ -14,10 +14,10 @@ impl Engine {
     /// # Examples
     ///
     /// ```
-    /// use mutegate::{Engine, Expiry, Op, Target};
+    /// use mutegate::{Actions, Engine, Expiry, Op, Target};
     ///
     /// let engine = Engine::new();
-    /// let op = Op::MuteRoom { room: "r1".into(), until: Expiry::Never };
+    /// let op = Op::MuteRoom { room: "r1".into(), until: Expiry::Never, actions: Actions::ALL };
     /// engine.apply(op.clone())?;
     /// engine.apply(op)?;
     /// assert!(!engine.can_send("ann", Target::room("r1")));
