@@ -12,6 +12,7 @@ use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
 use crate::store::Setting;
+use crate::trail::{ModerationEntry, Subject};
 
 /// One entry's change: its value before and after (`NONE` / `None` = absent).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -95,6 +96,11 @@ pub(crate) enum Change {
         old: Raw,
         new: Raw,
         at: Timed,
+    },
+    /// An entry added to a subject's moderation history.
+    History {
+        subject: Subject,
+        entry: ModerationEntry,
     },
 }
 
@@ -181,7 +187,8 @@ impl Change {
             | Change::RoomMentions { .. }
             | Change::SlowMode { .. }
             | Change::Ladder { .. }
-            | Change::Strikes { .. } => return None,
+            | Change::Strikes { .. }
+            | Change::History { .. } => return None,
         })
     }
 
@@ -210,9 +217,15 @@ impl Change {
             | Change::Bypass { .. }
             | Change::RoomMentions { .. }
             | Change::SlowMode { .. }
-            | Change::Ladder { .. } => None,
+            | Change::Ladder { .. }
+            | Change::History { .. } => None,
             Change::Strikes { old, new, .. } => Some((*old, *new)),
         }
+    }
+
+    /// Whether the change is to the state (not an entry added to a moderation history).
+    pub(crate) fn is_state(&self) -> bool {
+        !matches!(self, Change::History { .. })
     }
 
     /// Whether the change ended an entry that was in force at `now`.
@@ -385,6 +398,10 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
                     });
                 }
             }
+            Change::History { subject, entry } => out.push(Event::Moderated {
+                subject: subject.clone(),
+                entry: entry.clone(),
+            }),
             _ => {
                 let (Some((old, new)), Some(mute)) = (c.ends(), c.mute()) else {
                     continue;

@@ -163,6 +163,14 @@ pub enum Error {
         /// What is wrong with it.
         what: String,
     },
+    /// A moderation reason longer than [`MAX_REASON_LEN`](crate::MAX_REASON_LEN) bytes.
+    #[error("reason is {len} bytes long, more than the {max} kept")]
+    ReasonTooLong {
+        /// The reason's length in bytes.
+        len: usize,
+        /// The longest reason kept.
+        max: usize,
+    },
     /// A name that is not an [`Action`](crate::Action) (over HTTP, in JSON, in text).
     #[error(
         "unknown action {name:?} (expected one of send_message, react, edit, upload_media, start_thread, join_voice)"

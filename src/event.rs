@@ -12,6 +12,7 @@ use crate::health::{Monitor, panic_message};
 use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
+use crate::trail::{ModerationEntry, Subject};
 
 /// One mute, named by what it is keyed by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -154,6 +155,15 @@ pub enum Event {
         user: String,
         /// Strikes in force.
         strikes: usize,
+    },
+    /// A moderation operation made with a trail
+    /// ([`Engine::with_trail`](crate::Engine::with_trail)) was added to a subject's
+    /// history; it follows the events of what the operation changed, one per subject.
+    Moderated {
+        /// Whom it was about.
+        subject: Subject,
+        /// When, what (narrowed to the subject), who, why, through what.
+        entry: ModerationEntry,
     },
 }
 

@@ -73,6 +73,7 @@ mod role;
 mod slow;
 mod stats;
 mod store;
+mod trail;
 mod write;
 
 #[cfg(feature = "http")]
@@ -101,4 +102,7 @@ pub use quiet::{Bypass, MAX_WINDOWS, QuietHours, Schedule, Weekday, Window};
 pub use replicate::Replication;
 pub use role::{AllowPolicy, Role, RoleSet};
 pub use stats::Stats;
+pub use trail::{
+    DEFAULT_HISTORY_LEN, MAX_HISTORY_LEN, MAX_REASON_LEN, ModerationEntry, Source, Subject, Trail,
+};
 pub use write::Ticket;

@@ -42,6 +42,8 @@ impl Op {
             Op::SetLadder { .. } => "set_ladder",
             Op::Strike { .. } => "strike",
             Op::SetStrikes { .. } => "set_strikes",
+            Op::Moderated { op, .. } => op.kind(),
+            Op::Remember { .. } => "remember",
         }
     }
 
@@ -70,6 +72,8 @@ impl Op {
             Op::Strike { room, user, .. } | Op::SetStrikes { room, user, .. } => {
                 (Some(user), Some(room))
             }
+            Op::Moderated { op, .. } => op.ids(),
+            Op::Remember { subject, .. } => (subject.user_id(), subject.room_id()),
         }
     }
 }
@@ -194,6 +198,7 @@ pub(crate) fn events(events: &[Event]) {
             Event::SlowModeChanged { .. } => "slow_mode_changed",
             Event::LadderChanged { .. } => "ladder_changed",
             Event::StrikesChanged { .. } => "strikes_changed",
+            Event::Moderated { .. } => "moderated",
         };
         metrics::counter!("mutegate_events_total", "kind" => kind).increment(1);
     }
@@ -349,7 +354,8 @@ impl Entries {
                     | Change::RoomMentions { .. }
                     | Change::SlowMode { .. }
                     | Change::Ladder { .. }
-                    | Change::Strikes { .. } => continue,
+                    | Change::Strikes { .. }
+                    | Change::History { .. } => continue,
                 };
                 self.counts[i].fetch_add(d, Ordering::Relaxed);
             }

@@ -13,6 +13,7 @@ use crate::limits::Limits;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
 use crate::slow::{MAX_COOLDOWN_MS, MIN_COOLDOWN_MS};
+use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail, is_moderation};
 
 /// One mutation, as the engine applies and logs it.
 ///
@@ -175,6 +176,23 @@ pub enum Op {
         /// When each strike decays (Unix ms), at most [`MAX_STRIKES`](crate::MAX_STRIKES).
         ends_ms: Vec<u64>,
     },
+    /// A moderation operation with its trail: who made it, why, through what. Applied as
+    /// `op`, and remembered in the history of each subject it is about
+    /// ([`Engine::moderation_history`](crate::Engine::moderation_history)).
+    Moderated {
+        /// Who, why, through what.
+        trail: Trail,
+        /// The operation (a moderation one; never another `Moderated` or a `Remember`).
+        op: Box<Op>,
+    },
+    /// Replaces a subject's moderation history by `entries` (oldest first); what a
+    /// snapshot restores histories with.
+    Remember {
+        /// The subject.
+        subject: Subject,
+        /// Its entries, at most [`MAX_HISTORY_LEN`](crate::MAX_HISTORY_LEN).
+        entries: Vec<ModerationEntry>,
+    },
     /// Purges every trace of a user.
     RemoveUser {
         /// The user.
@@ -300,6 +318,32 @@ impl Op {
                     return Err(Error::InvalidCombination("a strike's end is not a time"));
                 }
                 Ok(())
+            }
+            Op::Moderated { trail, op } => {
+                if !is_moderation(op) {
+                    return Err(Error::InvalidCombination(
+                        "a trail goes only on a moderation operation",
+                    ));
+                }
+                trail.check(max)?;
+                op.validate(limits)
+            }
+            Op::Remember { subject, entries } => {
+                subject.check(max)?;
+                if entries.len() > MAX_HISTORY_LEN {
+                    return Err(Error::InvalidCombination(
+                        "more history entries than are kept",
+                    ));
+                }
+                entries.iter().try_for_each(|e| {
+                    if !is_moderation(&e.op) {
+                        return Err(Error::InvalidCombination(
+                            "a history entry is not a moderation operation",
+                        ));
+                    }
+                    e.trail.check(max)?;
+                    e.op.validate(limits)
+                })
             }
             Op::SetSlowMode { room, cooldown_ms } => {
                 check_id(IdKind::Room, room, max)?;

@@ -42,12 +42,16 @@ pub struct Stats {
     /// points at (a muted or allow-listed member), and those a handle pins. An id none
     /// of these hold is given back.
     pub interned_ids: usize,
+    /// Moderation history entries, over every subject (at most
+    /// [`Engine::history_len`](crate::Engine::history_len) per subject).
+    pub moderation_entries: usize,
 }
 
 impl Stats {
     pub(crate) fn collect(tables: &Tables, now: u64) -> Stats {
         let mut s = Stats {
             interned_ids: tables.users.interned() + tables.rooms.interned(),
+            moderation_entries: tables.history.entries(),
             ..Stats::default()
         };
         tables.users.for_each(|_, _, u| {

@@ -32,13 +32,17 @@
 //! | 21 | `SetLadder` | room, `0x00` (cleared) or `0x01` + steps (a count, then ms each) + decay ms |
 //! | 22 | `Strike` | room, user, steps (a count, then ms each), decay ms |
 //! | 23 | `SetStrikes` | room, user, ends (a count, then Unix ms each) |
+//! | 24 | `Moderated` | actor (`0x00` none, or `0x01` + id), reason (likewise), source (0 manual, 1 automatic, 2 ladder, 3 api), then the operation's tag and fields as a byte string (a varint length, then the bytes) |
+//! | 25 | `Remember` | subject (0 member, 1 room, 2 user), its room or user, the member's user (empty for a room or user), entries (a count, then per entry: Unix ms, then a `Moderated` record's fields) |
 //!
 //! An action set is one byte, bit `i` for `Action::ALL[i]` (1 send message, 2 react, 4
 //! edit, 8 upload media, 16 start thread, 32 join voice), never 0. A mute of every action
 //! is written with the unscoped tag (2, 4, 5), as before scopes existed.
 //!
+//! An operation nested in tag 24 or 25 is never itself a 24 or 25.
+//!
 //! Tags 11-17 and level code 3 were added in format 2's second revision (0.2), tags
-//! 18-23 in its third (0.3): a store written before holds none of them and reads as it
+//! 18-23 in its third (0.3), tags 24-25 in its fourth (0.4): a store written before holds none of them and reads as it
 //! did; an older build refuses a record with one by its tag, as it refuses any unknown
 //! tag.
 
@@ -53,6 +57,7 @@ use crate::ladder::Ladder;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 use crate::quiet::{Bypass, Schedule, Weekday, Window};
+use crate::trail::{ModerationEntry, Source, Subject, Trail};
 
 const SET_NOTIFY: u8 = 1;
 const MUTE_MEMBERS: u8 = 2;
@@ -77,6 +82,8 @@ const MUTE_ROOM_SCOPED: u8 = 20;
 const SET_LADDER: u8 = 21;
 const STRIKE: u8 = 22;
 const SET_STRIKES: u8 = 23;
+const MODERATED: u8 = 24;
+const REMEMBER: u8 = 25;
 
 /// A schedule's fields: zone, then (day, start, end) per window.
 type ScheduleFields = (String, Vec<(u8, u16, u16)>);
@@ -164,6 +171,59 @@ fn put(out: &mut Vec<u8>, fields: &impl Serialize) {
 
 /// Appends the payload of `(at, op)` to `out`.
 pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
+    put(out, &at);
+    encode_op(out, op);
+}
+
+/// An operation's tag and fields, as nested in a `Moderated` or `Remember` record.
+fn op_bytes(op: &Op) -> Vec<u8> {
+    let mut out = Vec::new();
+    encode_op(&mut out, op);
+    out
+}
+
+/// The code and ids of a history's subject.
+fn subject_fields(subject: &Subject) -> (u8, &str, &str) {
+    match subject {
+        Subject::Member { room, user } => (0, room, user),
+        Subject::Room { room } => (1, room, ""),
+        Subject::User { user } => (2, user, ""),
+    }
+}
+
+fn subject((code, a, b): (u8, String, String)) -> Result<Subject, String> {
+    match (code, b.is_empty()) {
+        (0, _) => Ok(Subject::Member { room: a, user: b }),
+        (1, true) => Ok(Subject::Room { room: a }),
+        (2, true) => Ok(Subject::User { user: a }),
+        (1 | 2, false) => Err("a room or user subject with a second id".to_owned()),
+        (c, _) => Err(format!("unknown history subject code {c}")),
+    }
+}
+
+/// A trail's fields, then an operation's bytes.
+type TrailFields = (Option<String>, Option<String>, u8, Vec<u8>);
+
+fn trail_fields(trail: &Trail, op: &Op) -> TrailFields {
+    (
+        trail.actor.clone(),
+        trail.reason.clone(),
+        trail.source.code(),
+        op_bytes(op),
+    )
+}
+
+fn trailed((actor, reason, source, op): TrailFields) -> Result<(Trail, Op), String> {
+    let trail = Trail {
+        actor,
+        reason,
+        source: Source::from_code(source)?,
+    };
+    Ok((trail, decode_op(&op, false)?))
+}
+
+/// Appends an operation's tag and fields to `out`.
+fn encode_op(out: &mut Vec<u8>, op: &Op) {
     match op {
         Op::SetNotify {
             user,
@@ -172,7 +232,7 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
             until: u,
         } => put(
             out,
-            &(at, SET_NOTIFY, user, room, level_code(*level), until(*u)),
+            &(SET_NOTIFY, user, room, level_code(*level), until(*u)),
         ),
         Op::MuteMembers {
             room,
@@ -180,13 +240,13 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
             until: u,
             actions,
         } => match scoped(*actions) {
-            None => put(out, &(at, MUTE_MEMBERS, room, users, until(*u))),
+            None => put(out, &(MUTE_MEMBERS, room, users, until(*u))),
             Some(bits) => put(
                 out,
-                &(at, MUTE_MEMBERS_SCOPED, room, users, until(*u), bits),
+                &(MUTE_MEMBERS_SCOPED, room, users, until(*u), bits),
             ),
         },
-        Op::UnmuteMembers { room, users } => put(out, &(at, UNMUTE_MEMBERS, room, users)),
+        Op::UnmuteMembers { room, users } => put(out, &(UNMUTE_MEMBERS, room, users)),
         Op::SetModules {
             user,
             change,
@@ -195,8 +255,8 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
         } => {
             let codes = module_codes(change);
             match scoped(*actions) {
-                None => put(out, &(at, SET_MODULES, user, codes, until(*u))),
-                Some(bits) => put(out, &(at, SET_MODULES_SCOPED, user, codes, until(*u), bits)),
+                None => put(out, &(SET_MODULES, user, codes, until(*u))),
+                Some(bits) => put(out, &(SET_MODULES_SCOPED, user, codes, until(*u), bits)),
             }
         }
         Op::MuteRoom {
@@ -204,52 +264,59 @@ pub(crate) fn encode(out: &mut Vec<u8>, at: u64, op: &Op) {
             until: u,
             actions,
         } => match scoped(*actions) {
-            None => put(out, &(at, MUTE_ROOM, room, until(*u))),
-            Some(bits) => put(out, &(at, MUTE_ROOM_SCOPED, room, until(*u), bits)),
+            None => put(out, &(MUTE_ROOM, room, until(*u))),
+            Some(bits) => put(out, &(MUTE_ROOM_SCOPED, room, until(*u), bits)),
         },
-        Op::UnmuteRoom { room } => put(out, &(at, UNMUTE_ROOM, room)),
-        Op::Allow { room, users } => put(out, &(at, ALLOW, room, users)),
-        Op::Disallow { room, users } => put(out, &(at, DISALLOW, room, users)),
-        Op::RemoveUser { user } => put(out, &(at, REMOVE_USER, user)),
-        Op::RemoveRoom { room } => put(out, &(at, REMOVE_ROOM, room)),
+        Op::UnmuteRoom { room } => put(out, &(UNMUTE_ROOM, room)),
+        Op::Allow { room, users } => put(out, &(ALLOW, room, users)),
+        Op::Disallow { room, users } => put(out, &(DISALLOW, room, users)),
+        Op::RemoveUser { user } => put(out, &(REMOVE_USER, user)),
+        Op::RemoveRoom { room } => put(out, &(REMOVE_ROOM, room)),
         Op::SetQuietHours { user, schedule } => put(
             out,
             &(
-                at,
                 SET_QUIET_HOURS,
                 user,
                 schedule.as_ref().map(schedule_fields),
             ),
         ),
-        Op::Snooze { user, until: u } => put(out, &(at, SNOOZE, user, u.map(until))),
+        Op::Snooze { user, until: u } => put(out, &(SNOOZE, user, u.map(until))),
         Op::SetBypass { user, bypass } => {
-            put(out, &(at, SET_BYPASS, user, bypass.mentions, bypass.urgent))
+            put(out, &(SET_BYPASS, user, bypass.mentions, bypass.urgent))
         }
         Op::MuteSender {
             user,
             sender,
             until: u,
-        } => put(out, &(at, MUTE_SENDER, user, sender, until(*u))),
-        Op::UnmuteSender { user, sender } => put(out, &(at, UNMUTE_SENDER, user, sender)),
+        } => put(out, &(MUTE_SENDER, user, sender, until(*u))),
+        Op::UnmuteSender { user, sender } => put(out, &(UNMUTE_SENDER, user, sender)),
         Op::SetRoomMentions { room, notify } => {
-            put(out, &(at, SET_ROOM_MENTIONS, room, notify));
+            put(out, &(SET_ROOM_MENTIONS, room, notify));
         }
         Op::SetSlowMode { room, cooldown_ms } => {
-            put(out, &(at, SET_SLOW_MODE, room, cooldown_ms));
+            put(out, &(SET_SLOW_MODE, room, cooldown_ms));
         }
         Op::SetLadder { room, ladder } => {
             let fields = ladder.as_ref().map(|l| (l.steps_ms(), l.decay_ms()));
-            put(out, &(at, SET_LADDER, room, fields));
+            put(out, &(SET_LADDER, room, fields));
         }
         Op::Strike { room, user, ladder } => put(
             out,
-            &(at, STRIKE, room, user, ladder.steps_ms(), ladder.decay_ms()),
+            &(STRIKE, room, user, ladder.steps_ms(), ladder.decay_ms()),
         ),
         Op::SetStrikes {
             room,
             user,
             ends_ms,
-        } => put(out, &(at, SET_STRIKES, room, user, ends_ms)),
+        } => put(out, &(SET_STRIKES, room, user, ends_ms)),
+        Op::Moderated { trail, op } => put(out, &(MODERATED, trail_fields(trail, op))),
+        Op::Remember { subject, entries } => {
+            let entries: Vec<(u64, TrailFields)> = entries
+                .iter()
+                .map(|e| (e.at_ms, trail_fields(&e.trail, &e.op)))
+                .collect();
+            put(out, &(REMEMBER, subject_fields(subject), entries));
+        }
     }
 }
 
@@ -264,9 +331,18 @@ fn fields<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
 
 /// Decodes one payload.
 pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
-    let ((at, tag), body) =
-        postcard::take_from_bytes::<(u64, u8)>(payload).map_err(|e| e.to_string())?;
-    let op = match tag {
+    let (at, rest) = postcard::take_from_bytes::<u64>(payload).map_err(|e| e.to_string())?;
+    Ok(Record {
+        at,
+        op: decode_op(rest, true)?,
+    })
+}
+
+/// Decodes an operation's tag and fields; `outer` is false for one nested in a
+/// `Moderated` or `Remember` record, which may not nest another.
+fn decode_op(bytes: &[u8], outer: bool) -> Result<Op, String> {
+    let (tag, body) = postcard::take_from_bytes::<u8>(bytes).map_err(|e| e.to_string())?;
+    Ok(match tag {
         SET_NOTIFY => {
             let (user, room, code, u): (Key, Key, u8, Option<u64>) = fields(body)?;
             Op::SetNotify {
@@ -415,7 +491,29 @@ pub(crate) fn decode(payload: &[u8]) -> Result<Record, String> {
                 ends_ms,
             }
         }
+        MODERATED | REMEMBER if !outer => {
+            return Err(format!("record tag {tag} nested in a trail"));
+        }
+        MODERATED => {
+            let (trail, op) = trailed(fields(body)?)?;
+            Op::Moderated {
+                trail,
+                op: Box::new(op),
+            }
+        }
+        REMEMBER => {
+            let (ids, entries): ((u8, String, String), Vec<(u64, TrailFields)>) = fields(body)?;
+            Op::Remember {
+                subject: subject(ids)?,
+                entries: entries
+                    .into_iter()
+                    .map(|(at, f)| {
+                        let (trail, op) = trailed(f)?;
+                        Ok(ModerationEntry::new(at, op, trail))
+                    })
+                    .collect::<Result<_, String>>()?,
+            }
+        }
         t => return Err(format!("unknown record tag {t}")),
-    };
-    Ok(Record { at, op })
+    })
 }

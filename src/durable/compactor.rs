@@ -90,6 +90,8 @@ struct Shared {
     dir: PathBuf,
     monitor: Arc<Monitor>,
     faults: Arc<Faults>,
+    /// The moderation entries kept per subject in a snapshot.
+    history_len: usize,
 }
 
 /// The compactor: its thread (stopped and joined on drop) and the state it shares with
@@ -176,13 +178,19 @@ impl Turn<'_> {
 
 impl Compactor {
     /// Starts the compactor thread for the store in `dir`.
-    pub fn new(dir: &Path, monitor: Arc<Monitor>, faults: Arc<Faults>) -> Compactor {
+    pub fn new(
+        dir: &Path,
+        monitor: Arc<Monitor>,
+        faults: Arc<Faults>,
+        history_len: usize,
+    ) -> Compactor {
         let shared = Arc::new(Shared {
             state: Mutex::default(),
             idle: Condvar::new(),
             dir: dir.to_path_buf(),
             monitor: Arc::clone(&monitor),
             faults,
+            history_len,
         });
         let worker = Arc::clone(&shared);
         let thread = Background::spawn("mutegate-compactor", monitor, move || {
@@ -298,7 +306,7 @@ impl Shared {
             Covered::All => len,
         };
         let records = decode_finished(&prev[..len], from, &header, &prev_path)?;
-        let tables = Tables::new(4, 1 << 12);
+        let tables = Tables::new(4, 1 << 12, self.history_len);
         let base = snap.map(|(_, r)| r).unwrap_or_default();
         for record in base.into_iter().chain(records) {
             tables.apply(record.op, record.at, &mut crate::change::Ignore);

@@ -104,6 +104,7 @@ pub(crate) struct Parts {
     pub compact_after: u64,
     pub monitor: Arc<Monitor>,
     pub faults: Arc<Faults>,
+    pub history_len: usize,
     pub lock: DirLock,
     /// A finished generation found in `ops.prev.log`, not yet folded.
     pub prev: Option<Job>,
@@ -140,6 +141,7 @@ impl Log {
             &p.dir,
             Arc::clone(&p.monitor),
             Arc::clone(&p.faults),
+            p.history_len,
         ));
         let shared = Arc::new(Shared {
             slot: Arc::new(RwLock::new(Arc::new(p.file))),

@@ -75,6 +75,8 @@ pub(crate) struct Options {
     pub compact_after: u64,
     pub monitor: Arc<Monitor>,
     pub faults: Arc<Faults>,
+    /// The moderation entries kept per subject (compactions keep as many).
+    pub history_len: usize,
 }
 
 /// What was found in a store directory.
@@ -405,6 +407,7 @@ pub(crate) fn open(dir: &Path, o: Options) -> Result<Recovered, Error> {
         compact_after: o.compact_after,
         monitor: o.monitor,
         faults: o.faults,
+        history_len: o.history_len,
         lock,
         prev,
     });

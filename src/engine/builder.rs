@@ -30,6 +30,7 @@ pub struct EngineBuilder {
     pub(super) compact_after: u64,
     pub(super) faults: Arc<Faults>,
     pub(super) ladder: Ladder,
+    pub(super) history_len: usize,
 }
 
 impl std::fmt::Debug for EngineBuilder {
@@ -40,6 +41,7 @@ impl std::fmt::Debug for EngineBuilder {
             .field("policy", &self.policy)
             .field("shards", &self.shards)
             .field("capacity_hint", &self.capacity_hint)
+            .field("history_len", &self.history_len)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +71,19 @@ impl EngineBuilder {
     /// gets is the node's.
     pub fn ladder(mut self, ladder: Ladder) -> Self {
         self.ladder = ladder;
+        self
+    }
+
+    /// How many moderation entries to keep per subject (default
+    /// [`DEFAULT_HISTORY_LEN`](crate::DEFAULT_HISTORY_LEN), at most
+    /// [`MAX_HISTORY_LEN`](crate::MAX_HISTORY_LEN), more is taken as the most; 0 keeps
+    /// no history). Each subject moderated with a trail keeps its last `len` entries,
+    /// so the history's memory is at most `len` entries per subject ever moderated,
+    /// until [`Engine::remove_user`](crate::Engine::remove_user) or
+    /// [`Engine::remove_room`](crate::Engine::remove_room) purges it. A store keeps the
+    /// histories of the length it was written with until it is compacted with another.
+    pub fn history_len(mut self, len: usize) -> Self {
+        self.history_len = len.min(crate::trail::MAX_HISTORY_LEN);
         self
     }
 
@@ -171,6 +186,7 @@ impl EngineBuilder {
             compact_after: self.compact_after,
             monitor: Arc::clone(&monitor),
             faults: Arc::clone(&self.faults),
+            history_len: self.history_len,
         };
         let recovered = durable::open(dir.as_ref(), options)?;
         let engine = self.build_with(monitor, false);
@@ -228,7 +244,7 @@ impl EngineBuilder {
             .saturating_mul(4)
             .clamp(1 << 12, 1 << 24)
             .next_power_of_two();
-        let tables = Tables::new(shards, filter_slots);
+        let tables = Tables::new(shards, filter_slots, self.history_len);
         let stripes = Stripes::new(tables.hasher.clone());
         let inner = Arc::new(Inner {
             tables,

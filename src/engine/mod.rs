@@ -4,6 +4,7 @@
 //! validated into requests by `submit`; the builder opens and builds engines.
 
 mod builder;
+mod history;
 mod housekeeping;
 mod members;
 mod modules;
@@ -47,6 +48,7 @@ use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
 use crate::observe;
 use crate::op::Op;
+use crate::trail::Trail;
 use crate::role::{AllowPolicy, RoleSet};
 use crate::stats::Stats;
 use crate::store::{Setting, Tables};
@@ -225,6 +227,7 @@ impl Engine {
             compact_after: 64 << 20,
             faults: Arc::default(),
             ladder: Ladder::default(),
+            history_len: crate::trail::DEFAULT_HISTORY_LEN,
         }
     }
 

@@ -30,7 +30,9 @@ pub struct Submit<'e> {
     pub(super) engine: &'e Engine,
     /// Set for the blocking methods: an engine with no store then applies the mutation
     /// on the calling thread at once (there is no I/O to share through a queue).
-    now_on_this_thread: bool,
+    pub(super) now_on_this_thread: bool,
+    /// The trail a moderation operation made here carries ([`Engine::with_trail`]).
+    pub(super) trail: Option<&'e Trail>,
 }
 
 pub(super) fn unit(_: Outcome) {}
@@ -120,6 +122,7 @@ impl Engine {
         Submit {
             engine: self,
             now_on_this_thread: false,
+            trail: None,
         }
     }
 
@@ -128,6 +131,7 @@ impl Engine {
         Submit {
             engine: self,
             now_on_this_thread: true,
+            trail: None,
         }
     }
 }
@@ -157,7 +161,17 @@ impl Submit<'_> {
                 },
                 e => e,
             })
-            .and_then(|()| finish(&mut op, now));
+            .and_then(|()| finish(&mut op, now))
+            .and_then(|derive| {
+                if let Some(trail) = self.trail {
+                    op = Op::Moderated {
+                        trail: trail.clone(),
+                        op: Box::new(op.clone()),
+                    };
+                    op.validate(&inner.limits)?;
+                }
+                Ok(derive)
+            });
         match made {
             Err(e) => {
                 mutation.finish::<()>(&Err(e.clone()));

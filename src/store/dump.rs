@@ -14,6 +14,7 @@ use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 use crate::quiet::Bypass;
+use crate::trail::Subject;
 
 use super::Tables;
 
@@ -229,6 +230,7 @@ impl Tables {
                 .collect();
             (!users.is_empty()).then_some(Op::Allow { room, users })
         }));
+        ops.extend(self.history.to_ops());
         ops
     }
 
@@ -388,6 +390,12 @@ pub(crate) fn canonical(ops: &mut [Op]) {
             Op::SetLadder { room, .. } => (1, room, 6, ""),
             Op::SetStrikes { room, user, .. } => (1, room, 7, user),
             Op::Strike { room, .. } => (1, room, 8, ""),
+            Op::Moderated { op, .. } => key(op),
+            Op::Remember { subject, .. } => match subject {
+                Subject::Member { room, user } => (1, room, 9, user),
+                Subject::Room { room } => (1, room, 10, ""),
+                Subject::User { user } => (0, user, 8, ""),
+            },
         }
     }
     for op in ops.iter_mut() {

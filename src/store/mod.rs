@@ -15,6 +15,7 @@
 
 mod dump;
 mod fanout;
+mod history;
 mod personal;
 mod personal_index;
 mod state;
@@ -28,6 +29,7 @@ use smallvec::SmallVec;
 
 pub(crate) use dump::canonical;
 pub(crate) use fanout::hash as fanout_hash;
+pub(crate) use history::History;
 pub(crate) use personal_index::PersonalIndex;
 pub(crate) use state::{Personal, RoomState, Setting, UserState};
 
@@ -40,6 +42,7 @@ use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
 use crate::slow::SlowLog;
+use crate::trail::{ModerationEntry, Trail};
 
 /// Counts `key` into `filter` or out of it as it gains or loses what the filter counts.
 fn count(filter: &crate::filter::Filter, key: &str, had: bool, has: bool) {
@@ -61,12 +64,14 @@ pub(crate) struct Tables {
     pub personal: PersonalIndex,
     /// Slow mode's soft state (never logged, replicated or dumped).
     pub slow: SlowLog,
+    /// Each subject's moderation history.
+    pub history: History,
     /// The hash both tables (and the stripes) place ids by.
     pub hasher: Hasher,
 }
 
 impl Tables {
-    pub fn new(shards: usize, filter_slots: usize) -> Tables {
+    pub fn new(shards: usize, filter_slots: usize, history_len: usize) -> Tables {
         let hasher = Hasher::new();
         Tables {
             users: Table::new(shards, hasher.clone()),
@@ -74,6 +79,7 @@ impl Tables {
             filters: Filters::new(filter_slots),
             personal: PersonalIndex::default(),
             slow: SlowLog::default(),
+            history: History::new(history_len),
             hasher,
         }
     }
@@ -220,8 +226,14 @@ impl Tables {
             Op::UnmuteRoom { room } => self.set_room_mute(room, NONE, Actions::ALL, changes),
             Op::Allow { room, users } => self.allow(room, users, changes),
             Op::Disallow { room, users } => self.disallow(room, users, changes),
-            Op::RemoveUser { user } => self.remove_user(&user, now, changes),
-            Op::RemoveRoom { room } => self.remove_room(&room, now, changes),
+            Op::RemoveUser { user } => {
+                self.history.forget_user(&user);
+                self.remove_user(&user, now, changes);
+            }
+            Op::RemoveRoom { room } => {
+                self.history.forget_room(&room);
+                self.remove_room(&room, now, changes);
+            }
             Op::SetQuietHours { user, schedule } => self.set_quiet_hours(user, schedule, changes),
             Op::Snooze { user, until } => {
                 self.snooze(user, until.map_or(NONE, Expiry::raw), changes);
@@ -244,6 +256,21 @@ impl Tables {
                 user,
                 ends_ms,
             } => self.set_strikes(room, user, ends_ms, now, changes),
+            Op::Moderated { trail, op } => self.moderated(trail, *op, now, changes),
+            Op::Remember { subject, entries } => self.history.replace(subject, entries),
+        }
+    }
+
+    /// Applies a moderation operation and adds it to the history of each subject it
+    /// is about, at `now` (the operation's time).
+    fn moderated(&self, trail: Trail, op: Op, now: u64, changes: &mut impl Changes) {
+        let subjects = crate::trail::subjects(&op);
+        self.apply(op, now, changes);
+        for (subject, op) in subjects {
+            let entry = ModerationEntry::new(now, op, trail.clone());
+            if self.history.push(subject.clone(), entry.clone()) {
+                changes.record(|| Change::History { subject, entry });
+            }
         }
     }
 

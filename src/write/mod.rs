@@ -193,8 +193,8 @@ impl Derive {
                     .count(),
             ),
             Derive::Lifted => Outcome::Flag(changes.iter().any(|c| c.lifted(now))),
-            Derive::Changed => Outcome::Count(changes.len()),
-            Derive::AnyChange => Outcome::Flag(!changes.is_empty()),
+            Derive::Changed => Outcome::Count(changes.iter().filter(|c| c.is_state()).count()),
+            Derive::AnyChange => Outcome::Flag(changes.iter().any(Change::is_state)),
             Derive::Strike(room, user) => {
                 let (strikes, raw) = tables
                     .users

@@ -99,6 +99,8 @@ impl Stripes {
             | Op::Disallow { room, .. }
             | Op::MuteRoom { room, .. }
             | Op::UnmuteRoom { room } => one(room),
+            Op::Moderated { op, .. } => self.of_op(op),
+            Op::Remember { subject, .. } => one(subject.owner()),
             Op::RemoveUser { .. } | Op::RemoveRoom { .. } => None,
         }
     }
