@@ -5,7 +5,10 @@
 
 use std::time::Duration;
 
-use mutegate::{Action, Actions, Engine, Expiry, Module, NotifyLevel, Op};
+use mutegate::{
+    Action, Actions, Engine, Expiry, ModerationEntry, Module, NotifyLevel, Op, Source, Subject,
+    Trail,
+};
 
 use super::T0;
 
@@ -187,6 +190,50 @@ pub fn third_part() -> Vec<Op> {
     ]
 }
 
+/// The trail's operations (format 2's fourth revision, 0.4).
+pub fn fourth_part() -> Vec<Op> {
+    let trail = Trail::by("u7")
+        .reason("flooding, 3rd time")
+        .source(Source::Ladder);
+    let remembered = |at, op| ModerationEntry::new(at, op, Trail::new(Source::Api));
+    vec![
+        Op::Moderated {
+            trail: trail.clone(),
+            op: Box::new(Op::MuteMembers {
+                room: "r3".into(),
+                users: ids(&["u4", "u5"]),
+                until: Expiry::At(T0 + HOUR),
+                actions: Actions::ALL,
+            }),
+        },
+        Op::Remember {
+            subject: Subject::member("r4", "u6"),
+            entries: vec![
+                remembered(
+                    T0 - HOUR,
+                    Op::Allow {
+                        room: "r4".into(),
+                        users: ids(&["u6"]),
+                    },
+                ),
+                ModerationEntry::new(
+                    T0 - 1,
+                    Op::Strike {
+                        room: "r4".into(),
+                        user: "u6".into(),
+                        ladder: mutegate::Ladder::default(),
+                    },
+                    trail,
+                ),
+            ],
+        },
+        Op::Moderated {
+            trail: Trail::new(Source::Automatic),
+            op: Box::new(Op::UnmuteRoom { room: "r5".into() }),
+        },
+    ]
+}
+
 /// Everything observable about the ids the history uses, as text.
 pub fn dump(e: &Engine) -> String {
     dump_ids(
@@ -247,6 +294,18 @@ pub fn dump_ids(e: &Engine, users: &[&str], rooms: &[&str]) -> String {
             scope(e.room_mute_actions(r)),
             e.allow_list(r)
         );
+    }
+    // Histories, where there are any (none before format 2's fourth revision).
+    let mut subjects: Vec<Subject> = users.iter().map(|u| Subject::user(*u)).collect();
+    for r in rooms {
+        subjects.push(Subject::room(*r));
+        subjects.extend(users.iter().map(|u| Subject::member(*r, *u)));
+    }
+    for s in subjects {
+        let h = e.moderation_history(&s);
+        if !h.is_empty() {
+            out += &format!("history of {s}: {h:?}\n");
+        }
     }
     out
 }
