@@ -37,7 +37,12 @@ pub enum Source {
 
 impl Source {
     /// Every source, in code order (the record format's codes are the indexes).
-    pub const ALL: [Source; 4] = [Source::Manual, Source::Automatic, Source::Ladder, Source::Api];
+    pub const ALL: [Source; 4] = [
+        Source::Manual,
+        Source::Automatic,
+        Source::Ladder,
+        Source::Api,
+    ];
 
     /// The source's name, as JSON spells it.
     #[must_use]

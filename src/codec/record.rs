@@ -241,10 +241,7 @@ fn encode_op(out: &mut Vec<u8>, op: &Op) {
             actions,
         } => match scoped(*actions) {
             None => put(out, &(MUTE_MEMBERS, room, users, until(*u))),
-            Some(bits) => put(
-                out,
-                &(MUTE_MEMBERS_SCOPED, room, users, until(*u), bits),
-            ),
+            Some(bits) => put(out, &(MUTE_MEMBERS_SCOPED, room, users, until(*u), bits)),
         },
         Op::UnmuteMembers { room, users } => put(out, &(UNMUTE_MEMBERS, room, users)),
         Op::SetModules {

@@ -119,9 +119,12 @@ impl Engine {
         let mut out: Vec<MutedMember> = muted
             .into_iter()
             .filter_map(|(u, e, actions)| {
+                let user: String = tables.users.id_of(u)?.into();
+                let expiry = Expiry::from_raw(e);
                 Some(MutedMember {
-                    user: tables.users.id_of(u)?.into(),
-                    expiry: Expiry::from_raw(e),
+                    trail: tables.history.mute_trail(room, &user, expiry),
+                    user,
+                    expiry,
                     actions,
                 })
             })

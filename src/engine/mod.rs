@@ -48,10 +48,10 @@ use crate::module::{Module, ModuleChange, ModuleStatus};
 use crate::notify::{NotifyLevel, NotifySetting};
 use crate::observe;
 use crate::op::Op;
-use crate::trail::Trail;
 use crate::role::{AllowPolicy, RoleSet};
 use crate::stats::Stats;
 use crate::store::{Setting, Tables};
+use crate::trail::Trail;
 use crate::write::{InMemory, Queue, Sequencer, Stripes, Ticket};
 
 /// The mute engine: all four kinds of mute state, and the checks over them.
@@ -204,6 +204,10 @@ pub struct MutedMember {
     /// What the mute blocks ([`Actions::ALL`] for an unscoped mute).
     #[serde(default)]
     pub actions: Actions,
+    /// Who muted them, why, through what: the trail of the mute in force, if it was
+    /// made with one ([`Engine::with_trail`]) and is still in the member's history.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trail: Option<Trail>,
 }
 
 impl Engine {

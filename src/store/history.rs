@@ -11,8 +11,9 @@ use std::collections::{HashMap, VecDeque};
 
 use parking_lot::Mutex;
 
+use crate::expiry::Expiry;
 use crate::op::Op;
-use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject};
+use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail};
 
 /// Shards of the histories (each a mutex over a map).
 const SHARDS: usize = 16;
@@ -57,7 +58,10 @@ impl History {
         let mut shard = self.shard(&subject).lock();
         let entries = shard.entry(subject).or_default();
         let at = entries.partition_point(|e| e.at_ms <= entry.at_ms);
-        let same_time = entries.range(..at).rev().take_while(|e| e.at_ms == entry.at_ms);
+        let same_time = entries
+            .range(..at)
+            .rev()
+            .take_while(|e| e.at_ms == entry.at_ms);
         if same_time.into_iter().any(|e| *e == entry) {
             return false;
         }
@@ -92,6 +96,26 @@ impl History {
             .get(subject)
             .map(|e| e.iter().cloned().collect())
             .unwrap_or_default()
+    }
+
+    /// The trail of the mute ending at `expiry` of `user` in `room`: that of the latest
+    /// mute in their history, if it is a strike or a mute until `expiry` (else the mute
+    /// in force was made without a trail, after it).
+    pub fn mute_trail(&self, room: &str, user: &str, expiry: Expiry) -> Option<Trail> {
+        if self.len == 0 {
+            return None;
+        }
+        let subject = Subject::member(room, user);
+        let shard = self.shard(&subject).lock();
+        let latest = shard
+            .get(&subject)?
+            .iter()
+            .rev()
+            .find(|e| matches!(e.op, Op::MuteMembers { .. } | Op::Strike { .. }))?;
+        match &latest.op {
+            Op::MuteMembers { until, .. } if *until != expiry => None,
+            _ => Some(latest.trail.clone()),
+        }
     }
 
     /// Drops every history about `user` (as a member of any room, or a user).
@@ -139,7 +163,6 @@ impl History {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trail::Trail;
 
     fn entry(at_ms: u64, reason: &str) -> ModerationEntry {
         let op = Op::UnmuteRoom { room: "r".into() };
@@ -156,7 +179,10 @@ mod tests {
         let got: Vec<u64> = h.get(&s).iter().map(|e| e.at_ms).collect();
         assert_eq!(got, [5, 7, 9]);
         assert!(!h.push(s.clone(), entry(7, "d")), "a replay is kept once");
-        assert!(!h.push(s.clone(), entry(2, "e")), "older than a full history");
+        assert!(
+            !h.push(s.clone(), entry(2, "e")),
+            "older than a full history"
+        );
         assert!(h.push(s.clone(), entry(7, "f")), "same time, other trail");
         let got: Vec<String> = h
             .get(&s)
