@@ -131,11 +131,13 @@ fn listing_returns_active_members_with_their_expire() {
                 user: "user1".into(),
                 expiry: Expiry::Never,
                 actions: mutegate::Actions::ALL,
+                trail: None,
             },
             MutedMember {
                 user: "user2".into(),
                 expiry: Expiry::At(T0 + 5_000),
                 actions: mutegate::Actions::ALL,
+                trail: None,
             },
         ]
     );

@@ -43,8 +43,34 @@ fn flag() -> impl Strategy<Value = Option<bool>> {
     prop_oneof![Just(None), Just(Some(true)), Just(Some(false))]
 }
 
+/// A step made with a trail: a moderation mutation, or (refused) another mutation.
+fn trailed() -> impl Strategy<Value = Step> {
+    let inner = prop_oneof![
+        3 => (room(), users(), duration(), scope()).prop_map(|(r, us, d, a)| Step::MuteMembers(r, us, d, a)),
+        1 => (room(), users()).prop_map(|(r, us)| Step::UnmuteMembers(r, us)),
+        1 => (user(), [flag(), flag(), flag(), flag()], duration(), scope())
+            .prop_map(|(u, f, d, a)| Step::SetModules(u, f, d, a)),
+        1 => (room(), duration(), scope()).prop_map(|(r, d, a)| Step::MuteRoom(r, d, a)),
+        1 => room().prop_map(Step::UnmuteRoom),
+        1 => (room(), users()).prop_map(|(r, us)| Step::Allow(r, us)),
+        1 => (room(), users()).prop_map(|(r, us)| Step::Disallow(r, us)),
+        1 => (room(), prop_oneof![Just(None), (1_000u64..3_000).prop_map(Some)])
+            .prop_map(|(r, c)| Step::SetSlowMode(r, c)),
+        1 => (room(), prop_oneof![Just(None), (0..reference::LADDERS.len()).prop_map(Some)])
+            .prop_map(|(r, i)| Step::SetLadder(r, i)),
+        2 => (room(), user()).prop_map(|(r, u)| Step::Strike(r, u)),
+        1 => (room(), user()).prop_map(|(r, u)| Step::ClearStrikes(r, u)),
+        1 => (user(), room()).prop_map(|(u, r)| Step::MuteNotifications(u, r)),
+        1 => user().prop_map(Step::RemoveUser),
+    ];
+    // Mostly valid trails.
+    let trail = prop_oneof![6 => 0..3usize, 1 => 3..reference::trail::TRAILS];
+    (trail, inner).prop_map(|(t, s)| Step::WithTrail(t, Box::new(s)))
+}
+
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
+        8 => trailed(),
         2 => (user(), room()).prop_map(|(u, r)| Step::MuteNotifications(u, r)),
         2 => (user(), room(), level(), duration()).prop_map(|(u, r, l, d)| Step::SetLevel(u, r, l, d)),
         2 => (user(), room()).prop_map(|(u, r)| Step::UnmuteNotifications(u, r)),

@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 mod personal;
+pub mod trail;
 
 pub use personal::{LEAPS, TOO_MANY};
 
@@ -80,6 +81,8 @@ pub enum Step {
     SetLadder(&'static str, Option<usize>),
     Strike(&'static str, &'static str),
     ClearStrikes(&'static str, &'static str),
+    /// A mutation made with `trail::trail(i)`.
+    WithTrail(usize, Box<Step>),
 }
 
 /// Ladders the steps choose from, as (steps ms, decay ms).
@@ -109,7 +112,7 @@ pub fn engine_ladder() -> mutegate::Ladder {
 
 /// The reference: plain ordered maps, no concurrency, stored entries kept until removed
 /// (expired ones included), exactly as the contract describes.
-#[derive(Default)]
+#[derive(Clone, Default)]
 pub struct Model {
     pub now: u64,
     seq: u64,
@@ -137,6 +140,8 @@ pub struct Model {
     /// (room, user) -> when each strike decays, in order (decayed ones kept until the
     /// member's next strike, a pardon or a reopen, as the engine keeps them).
     strikes: BTreeMap<(String, String), Vec<u64>>,
+    /// Moderation histories (see `trail`).
+    history: trail::Histories,
     /// Every `Expired` event the engine owes so far: an entry with a finite end that is
     /// overwritten, removed or swept at or after that end.
     pub expired: Vec<(Mute, u64)>,
@@ -249,7 +254,11 @@ impl Model {
     }
 
     pub fn apply(&mut self, step: &Step) -> Outcome {
-        self.run(step).map_err(kind)
+        let out = self.run(step);
+        if out.is_ok() {
+            self.forget(step);
+        }
+        out.map_err(kind)
     }
 
     fn set_level(&mut self, u: &str, r: &str, level: NotifyLevel, until: Expiry) {
@@ -615,6 +624,7 @@ impl Model {
                 }
                 Ok(format!("{strikes} {until:?}"))
             }
+            Step::WithTrail(t, step) => self.with_trail(*t, step),
             Step::ClearStrikes(r, u) => {
                 valid(r)?;
                 valid(u)?;
@@ -888,6 +898,7 @@ impl Harness {
             .shards(shards)
             .sync(mutegate::SyncPolicy::Never)
             .ladder(engine_ladder())
+            .history_len(trail::HISTORY_LEN)
             .compact_after(1_024)
             .open(dir)
             .expect("open");
@@ -1006,6 +1017,7 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
             .strike(r, u)
             .map(|s| format!("{} {:?}", s.strikes, s.expiry)),
         Step::ClearStrikes(r, u) => e.clear_strikes(r, u).map(|b| b.to_string()),
+        Step::WithTrail(t, step) => trail::on_engine(e, *t, step),
         Step::Leap(i) => {
             let to = personal::leap(*i);
             let now = clock.now_ms();
@@ -1074,6 +1086,7 @@ pub fn walk<T: std::fmt::Debug>(
 }
 
 pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
+    trail::compare(e, m)?;
     let now = m.now;
     let view = e.at(now);
     for u in USERS {
@@ -1263,8 +1276,17 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             .filter(|((x, _), (e, _))| x == r && on(*e, now))
             .map(|((_, u), &(e, a))| (u.clone(), e, a))
             .collect();
-        let got: Vec<(String, Expiry, Actions)> = e
-            .muted_members(r)
+        let listed = e.muted_members(r);
+        for x in &listed {
+            check_eq!(
+                x.trail,
+                m.mute_trail(r, &x.user, x.expiry),
+                "trail of {}'s mute in {}",
+                x.user,
+                r
+            );
+        }
+        let got: Vec<(String, Expiry, Actions)> = listed
             .into_iter()
             .map(|x| (x.user, x.expiry, x.actions))
             .collect();
@@ -1593,6 +1615,8 @@ pub enum FuzzStep {
     SetLadder(FuzzRoom, Option<u8>),
     Strike(FuzzRoom, FuzzUser),
     ClearStrikes(FuzzRoom, FuzzUser),
+    /// A mutation made with a trail (a step that is not a mutation goes without).
+    Trailed(u8, Box<FuzzStep>),
 }
 
 /// A whole fuzz case: the engine's configuration and its steps.
@@ -1685,6 +1709,14 @@ impl From<&FuzzStep> for Step {
             }
             FuzzStep::Strike(r, u) => Step::Strike(r.id(), u.id()),
             FuzzStep::ClearStrikes(r, u) => Step::ClearStrikes(r.id(), u.id()),
+            FuzzStep::Trailed(t, step) => {
+                let step = Step::from(&**step);
+                if trail::trailable(&step) {
+                    Step::WithTrail(usize::from(*t), Box::new(step))
+                } else {
+                    step
+                }
+            }
         }
     }
 }
