@@ -8,8 +8,8 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use mutegate::{
-    Action, Engine, Expiry, Message, Module, ModuleChange, MuteFor, NotifyLevel, Schedule, Target,
-    Weekday, Window,
+    Action, Engine, Expiry, Message, Module, ModuleChange, MuteFor, NotifyLevel, Schedule, Subject,
+    Target, Trail, Weekday, Window,
 };
 
 const DIR: &str = "MUTEGATE_CRASH_DIR";
@@ -35,13 +35,24 @@ fn always_quiet() -> Schedule {
     Schedule::new("Europe/Berlin", windows).expect("a valid schedule")
 }
 
+/// The trail of mutation `i`.
+fn trail(i: usize) -> Trail {
+    Trail::by("mod").reason(format!("reason {i}"))
+}
+
 /// Mutation `i` touches only user `u{i}`, so each can be checked on its own.
 fn mutate(e: &Engine, i: usize) {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 13 {
+    match i % 14 {
         0 => e.mute_members(&room, [&user], MuteFor::Forever).map(drop),
         // A strike (its 5 s mute may be over by the check; its count lasts 30 days).
         12 => e.strike(&room, &user).map(drop),
+        // A mute with its trail: the member's history holds it.
+        13 => e
+            .with_trail(&trail(i))
+            .mute_members(&room, [&user], MuteFor::Forever)
+            .wait()
+            .map(drop),
         // Scoped mutes: the scope survives with the mute.
         9 => e
             .mute_members_scoped(&room, [&user], MuteFor::Forever, Action::React)
@@ -74,11 +85,15 @@ fn mutate(e: &Engine, i: usize) {
 
 fn present(e: &Engine, i: usize) -> bool {
     let (user, room) = (format!("u{i}"), room(i));
-    match i % 13 {
+    match i % 14 {
         0 => !e.can_send(&user, Target::room(&room)),
         // At least one: the next child may make mutation i again (it starts past the
         // last ack its parent read, not past the last one made), and a strike counts.
         12 => e.strikes(&room, &user) >= 1,
+        13 => e
+            .moderation_history(&Subject::member(&room, &user))
+            .iter()
+            .any(|h| h.trail == trail(i)),
         9 => {
             e.member_mute_actions(&room, &user) == Some(Action::React.into())
                 && e.can_send(&user, Target::room(&room))
@@ -115,7 +130,7 @@ fn crash_child() {
             // Thread t takes every threads-th mutation: disjoint keys per thread.
             s.spawn(move || {
                 for i in (start + t..).step_by(threads) {
-                    let line = if threads > 1 && i % 13 == 0 {
+                    let line = if threads > 1 && i % 14 == 0 {
                         // Refused: an id over the length limit. It must never show up.
                         let refused = engine.mute_members(&room(i), [long(i)], MuteFor::Forever);
                         assert!(refused.is_err());
