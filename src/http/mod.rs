@@ -50,6 +50,7 @@ mod moderation;
 mod netease;
 pub mod rules;
 mod server;
+mod trail;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -128,7 +129,8 @@ pub fn router<D: Directory>(engine: Arc<Engine>, config: Config, directory: D) -
         app = app
             .merge(checks::routes())
             .merge(rules::routes())
-            .merge(moderation::routes());
+            .merge(moderation::routes())
+            .merge(trail::routes());
     }
     app.fallback(no_route)
         .method_not_allowed_fallback(wrong_method)

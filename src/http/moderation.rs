@@ -16,6 +16,10 @@
 //! or an empty list is a `400` naming what was wrong, and nothing changes. A mute reads
 //! back (and `PUT` answers) as `{"muted": bool, "until": ms | -1, "actions": [..]}`;
 //! `DELETE` answers `{"lifted": bool}`. `{module}` is `p2p`, `team`, `room` or `qchat`.
+//!
+//! Every request that changes state here may also carry a trail (`"actor"`, `"reason"`,
+//! `"source"`: see [`trail`](super::trail)); a listed member whose mute was made with
+//! one shows it as `"trail": {"actor", "reason", "source"}`.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -29,11 +33,11 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admission::Admitted;
-use super::checks::{Authorized, CheckError, parse};
+use super::checks::{Authorized, CheckError};
 use super::rules::{
-    Body, Caller, Paging, answer, bad, duration, flag_answer, ids, page_answer, parse_or_default,
-    room_path, user_path,
+    Body, Caller, Paging, answer, bad, duration, ids, page_answer, room_path, user_path,
 };
+use super::trail::{NoFields, trail_json, trailed, trailed_flag};
 use super::{Directory, Shared, end_ms};
 use crate::error::IdKind;
 use crate::{Action, Actions, Engine, Expiry, Ladder, Module, ModuleChange};
@@ -104,7 +108,7 @@ fn mute_json(mute: Option<(Expiry, Actions)>) -> Value {
     }
 }
 
-fn room_user_path((r, u): &(String, String)) -> Vec<(IdKind, &str)> {
+pub(super) fn room_user_path((r, u): &(String, String)) -> Vec<(IdKind, &str)> {
     vec![(IdKind::Room, r), (IdKind::User, u)]
 }
 
@@ -132,7 +136,14 @@ async fn muted_members<D: Directory>(
         room_path,
         query,
         |room, after, limit| e.muted_members_page(room, after, limit),
-        |m| json!({ "user": m.user, "until": end_ms(m.expiry), "actions": m.actions }),
+        |m| {
+            let mut item =
+                json!({ "user": m.user, "until": end_ms(m.expiry), "actions": m.actions });
+            if let Some(trail) = &m.trail {
+                item["trail"] = trail_json(trail);
+            }
+            item
+        },
     )
 }
 
@@ -157,9 +168,11 @@ async fn mute_member<D: Directory>(
     let e = &shared.engine;
     answer((|| {
         let (room, user) = ids(e, path, room_user_path)?;
-        let body: MuteBody = parse_or_default(body)?;
+        let (body, trail): (MuteBody, _) = trailed(body)?;
         let until = duration(body.duration_ms);
-        e.mute_members_scoped(&room, [&user], until, body.scope()?)?;
+        e.with_trail(&trail)
+            .mute_members_scoped(&room, [&user], until, body.scope()?)
+            .wait()?;
         Ok(member_json(e, &room, &user))
     })())
 }
@@ -167,10 +180,11 @@ async fn mute_member<D: Directory>(
 async fn unmute_member<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, room_user_path, "lifted", |(r, u)| {
-        e.unmute_members(r, [u]).map(|n| n > 0)
+    trailed_flag(e, path, room_user_path, body, "lifted", |s, (r, u)| {
+        s.unmute_members(r, [u]).wait().map(|n| n > 0)
     })
 }
 
@@ -194,8 +208,10 @@ async fn mute_room<D: Directory>(
     let e = &shared.engine;
     answer((|| {
         let room = ids(e, path, room_path)?;
-        let body: MuteBody = parse_or_default(body)?;
-        e.mute_room_scoped(&room, duration(body.duration_ms), body.scope()?)?;
+        let (body, trail): (MuteBody, _) = trailed(body)?;
+        e.with_trail(&trail)
+            .mute_room_scoped(&room, duration(body.duration_ms), body.scope()?)
+            .wait()?;
         Ok(room_json(e, &room))
     })())
 }
@@ -203,9 +219,12 @@ async fn mute_room<D: Directory>(
 async fn unmute_room<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<String>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, room_path, "lifted", |r| e.unmute_room(r))
+    trailed_flag(e, path, room_path, body, "lifted", |s, r| {
+        s.unmute_room(r).wait()
+    })
 }
 
 /// The user and the module of the path, each checked.
@@ -238,12 +257,14 @@ async fn mute_module<D: Directory>(
     let e = &shared.engine;
     answer((|| {
         let (user, module) = user_module(e, path)?;
-        let body: MuteBody = parse_or_default(body)?;
+        let (body, trail): (MuteBody, _) = trailed(body)?;
         let change = ModuleChange::new()
             .set(module, true)
             .lasting(duration(body.duration_ms))
             .only(body.scope()?);
-        e.set_module_mutes(&user, change)?;
+        e.with_trail(&trail)
+            .set_module_mutes(&user, change)
+            .wait()?;
         Ok(module_json(e, &user, module))
     })())
 }
@@ -251,12 +272,19 @@ async fn mute_module<D: Directory>(
 async fn unmute_module<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
     answer((|| {
         let (user, module) = user_module(e, path)?;
+        let (NoFields {}, trail) = trailed(body)?;
+        // Read before the write: a mute another request lifts in between is reported
+        // by both (the lift itself is idempotent).
         let was = e.module_status(&user).is_muted(module);
-        e.set_module_mutes(&user, ModuleChange::new().set(module, false))?;
+        let change = ModuleChange::new().set(module, false);
+        e.with_trail(&trail)
+            .set_module_mutes(&user, change)
+            .wait()?;
         Ok(json!({ "lifted": was }))
     })())
 }
@@ -272,11 +300,13 @@ async fn strikes<D: Directory>(
 async fn strike<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
     answer((|| {
         let (room, user) = ids(e, path, room_user_path)?;
-        let s = e.strike(&room, &user)?;
+        let (NoFields {}, trail) = trailed(body)?;
+        let s = e.with_trail(&trail).strike(&room, &user).wait()?;
         Ok(json!({ "strikes": s.strikes, "until": end_ms(s.expiry) }))
     })())
 }
@@ -284,10 +314,11 @@ async fn strike<D: Directory>(
 async fn pardon<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<(String, String)>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, room_user_path, "pardoned", |(r, u)| {
-        e.clear_strikes(r, u)
+    trailed_flag(e, path, room_user_path, body, "pardoned", |s, (r, u)| {
+        s.clear_strikes(r, u).wait()
     })
 }
 
@@ -326,10 +357,10 @@ async fn set_ladder<D: Directory>(
     let e = &shared.engine;
     answer((|| {
         let room = ids(e, path, room_path)?;
-        let body: LadderBody = parse(body)?;
+        let (body, trail): (LadderBody, _) = trailed(body)?;
         let steps = body.steps_ms.iter().map(|&ms| Duration::from_millis(ms));
         let ladder = Ladder::new(steps, Duration::from_millis(body.decay_ms))?;
-        e.set_ladder(&room, ladder)?;
+        e.with_trail(&trail).set_ladder(&room, ladder).wait()?;
         Ok(ladder_json(e, &room))
     })())
 }
@@ -337,9 +368,12 @@ async fn set_ladder<D: Directory>(
 async fn clear_ladder<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<String>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, room_path, "cleared", |r| e.clear_ladder(r))
+    trailed_flag(e, path, room_path, body, "cleared", |s, r| {
+        s.clear_ladder(r).wait()
+    })
 }
 
 #[cfg(test)]

@@ -12,7 +12,7 @@
 //! | `/v1/users/{user}/muted_senders/{sender}` | `PUT`, `DELETE` | `{"duration_ms"?}` (absent: no end) |
 //! | `/v1/users/{user}/rooms/{room}/level` | `GET`, `PUT` | `{"level": "all" \| "mentions_only" \| "direct_mentions" \| "off", "duration_ms"?}` |
 //! | `/v1/rooms/{room}/mentions` | `GET`, `PUT` | `{"notify": bool}` |
-//! | `/v1/rooms/{room}/slow_mode` | `GET`, `PUT`, `DELETE` | `{"cooldown_ms": n}` (`null` when off) |
+//! | `/v1/rooms/{room}/slow_mode` | `GET`, `PUT`, `DELETE` | `{"cooldown_ms": n}` (`null` when off); a trail as for moderation (see [`trail`](super::trail)) |
 //!
 //! The user's quiet hours read back as `{"schedule": {"zone", "windows"} | null,
 //! "snoozed_until": ms | -1 | null, "bypass": {"mentions", "urgent"}, "quiet_now"}`.
@@ -470,8 +470,9 @@ async fn set_slow_mode<D: Directory>(
     let e = &shared.engine;
     answer((|| {
         let room = ids(e, path, room_path)?;
-        let body: SlowModeBody = parse(body)?;
-        e.set_slow_mode(&room, Duration::from_millis(body.cooldown_ms))?;
+        let (body, trail): (SlowModeBody, _) = super::trail::trailed(body)?;
+        let cooldown = Duration::from_millis(body.cooldown_ms);
+        e.with_trail(&trail).set_slow_mode(&room, cooldown).wait()?;
         Ok(slow_json(e, &room))
     })())
 }
@@ -479,7 +480,10 @@ async fn set_slow_mode<D: Directory>(
 async fn clear_slow_mode<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<String>, PathRejection>,
+    body: Body,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, room_path, "lifted", |r| e.clear_slow_mode(r))
+    super::trail::trailed_flag(e, path, room_path, body, "lifted", |s, r| {
+        s.clear_slow_mode(r).wait()
+    })
 }

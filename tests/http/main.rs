@@ -15,6 +15,7 @@ mod imkit;
 mod moderation;
 mod netease;
 mod rules;
+mod trail;
 
 use std::future::Future;
 use std::sync::Arc;

@@ -37,7 +37,11 @@ async fn scoped_mutes_over_rest_block_only_their_actions() {
     let (_, list) = send(s.rule(Method::GET, "/v1/rooms/r/muted_members?limit=10")).await;
     assert_eq!(
         list,
-        json!({ "items": [{ "user": "bob", "until": until, "actions": ["react", "edit"] }], "next": null })
+        json!({ "items": [{
+            "user": "bob", "until": until, "actions": ["react", "edit"],
+            // Made over the API with no actor or reason named.
+            "trail": { "actor": null, "reason": null, "source": "api" },
+        }], "next": null })
     );
     // Unscoped: every action.
     let (_, body) = send(s.rule(Method::PUT, path)).await;
