@@ -50,7 +50,7 @@ mod moderation;
 mod netease;
 pub mod rules;
 mod server;
-mod trail;
+pub mod trail;
 
 use std::collections::HashMap;
 use std::sync::Arc;

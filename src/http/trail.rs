@@ -170,7 +170,7 @@ mod tests {
         assert_eq!((own.duration_ms, trail), (None, Trail::new(Source::Api)));
         let err = |s: &str| match trailed::<Own>(body(s)) {
             Err(CheckError::BadRequest(_, m)) => m,
-            other => panic!("{:?}", other.map(|(o, t)| (o, t))),
+            other => panic!("{other:?}"),
         };
         assert!(err(r#"{"source": "robot"}"#).contains("robot"));
         assert!(err(r#"{"colour": 1}"#).contains("colour"));
