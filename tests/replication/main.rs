@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use std::sync::{Arc, Mutex};
 
-use mutegate::{Engine, Error, Event, ManualClock, MuteFor, NotifyLevel, Replication, Target};
+use mutegate::{
+    Engine, Error, Event, ManualClock, MuteFor, NotifyLevel, Replication, Subject, Target, Trail,
+};
 use rand::{Rng, SeedableRng};
 use server::Redis;
 
@@ -113,7 +115,8 @@ fn churn(engine: &Engine, seed: u64, threads: usize, run: Duration) -> usize {
                     while Instant::now() < deadline {
                         let user = format!("u{}", rng.random_range(0..40));
                         let room = format!("r{}", rng.random_range(0..8));
-                        let done = match rng.random_range(0..8) {
+                        let trail = Trail::by(format!("m{t}")).reason(format!("r{seed}"));
+                        let done = match rng.random_range(0..9) {
                             0 => engine
                                 .mute_members(&room, [&user], MuteFor::minutes(5))
                                 .map(drop),
@@ -128,6 +131,12 @@ fn churn(engine: &Engine, seed: u64, threads: usize, run: Duration) -> usize {
                             ),
                             5 => engine.mute_room(&room, MuteFor::Forever).map(drop),
                             6 => engine.allow(&room, [&user]),
+                            // With a trail: histories converge too.
+                            7 => engine
+                                .with_trail(&trail)
+                                .mute_members(&room, [&user], MuteFor::minutes(5))
+                                .wait()
+                                .map(drop),
                             _ => engine.unmute_room(&room).map(drop),
                         };
                         match done {
@@ -163,6 +172,12 @@ fn nodes_writing_at_once_converge_to_identical_snapshots() {
         snapshot(&a) == snapshot(&b)
     });
     let state = snapshot(&a);
+    let remembered: usize = (0..8)
+        .flat_map(|r| (0..40).map(move |u| Subject::member(format!("r{r}"), format!("u{u}"))))
+        .map(|s| a.moderation_history(&s).len())
+        .sum();
+    assert!(remembered > 0, "trailed mutations are in the histories");
+    assert_eq!(a.stats().moderation_entries, b.stats().moderation_entries);
     assert!(
         state.len() > 200,
         "the state is not trivial ({} bytes)",
