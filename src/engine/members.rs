@@ -143,6 +143,45 @@ impl Engine {
         active(e, now).then(|| Expiry::from_raw(e))
     }
 
+    /// `user`'s speech mute in `room` whole (its end, what it blocks, its trail) as
+    /// [`muted_members`](Engine::muted_members) lists it, or `None` if not muted there.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Action, Engine, MuteFor, Trail};
+    ///
+    /// let engine = Engine::new();
+    /// let trail = Trail::by("mod-1").reason("spam");
+    /// engine.with_trail(&trail).mute_members_scoped("r1", ["bob"], MuteFor::Forever, Action::React).wait()?;
+    /// let muted = engine.muted_member("r1", "bob").unwrap();
+    /// assert_eq!(muted.actions, Action::React.into());
+    /// assert_eq!(muted.trail, Some(trail));
+    /// assert!(engine.muted_member("r1", "ann").is_none());
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    #[must_use]
+    pub fn muted_member(&self, room: &str, user: &str) -> Option<MutedMember> {
+        let now = self.inner.clock.now_ms();
+        let tables = &self.inner.tables;
+        let h = tables.users.find(user)?;
+        // The room's guard is released before the history is read.
+        let (raw, actions) = {
+            let r = tables.rooms.get(room)?;
+            (*r.members.get(&h)?, r.member_scope(h))
+        };
+        if !active(raw, now) {
+            return None;
+        }
+        let expiry = Expiry::from_raw(raw);
+        Some(MutedMember {
+            trail: tables.history.mute_trail(room, user, expiry),
+            user: user.to_owned(),
+            expiry,
+            actions,
+        })
+    }
+
     /// What `user`'s speech mute in `room` blocks, or `None` if not muted there.
     #[must_use]
     pub fn member_mute_actions(&self, room: &str, user: &str) -> Option<Actions> {

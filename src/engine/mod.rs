@@ -205,7 +205,9 @@ pub struct MutedMember {
     #[serde(default)]
     pub actions: Actions,
     /// Who muted them, why, through what: the trail of the mute in force, if it was
-    /// made with one ([`Engine::with_trail`]) and is still in the member's history.
+    /// made with one ([`Engine::with_trail`]) and is still in the member's history. A
+    /// mute set by a strike shows the strike's trail (a later mute without a trail
+    /// that only lengthened it is not told apart).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub trail: Option<Trail>,
 }

@@ -19,7 +19,8 @@
 //!
 //! Every request that changes state here may also carry a trail (`"actor"`, `"reason"`,
 //! `"source"`: see [`trail`](super::trail)); a listed member whose mute was made with
-//! one shows it as `"trail": {"actor", "reason", "source"}`.
+//! one shows it as `"trail": {"actor", "reason", "source"}`, as does the member's mute
+//! when it reads back.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -147,9 +148,14 @@ async fn muted_members<D: Directory>(
     )
 }
 
+/// A member's mute as it reads back, with its trail if it has one.
 fn member_json(e: &Engine, room: &str, user: &str) -> Value {
-    let until = e.member_mute(room, user);
-    mute_json(until.zip(e.member_mute_actions(room, user)))
+    let muted = e.muted_member(room, user);
+    let mut out = mute_json(muted.as_ref().map(|m| (m.expiry, m.actions)));
+    if let Some(trail) = muted.and_then(|m| m.trail) {
+        out["trail"] = trail_json(&trail);
+    }
+    out
 }
 
 async fn member<D: Directory>(

@@ -15,7 +15,10 @@ async fn scoped_mutes_over_rest_block_only_their_actions() {
     let until = SEED_000_MS + 60_000;
     assert_eq!(
         body,
-        json!({ "muted": true, "until": until, "actions": ["react", "edit"] })
+        json!({
+            "muted": true, "until": until, "actions": ["react", "edit"],
+            "trail": { "actor": null, "reason": null, "source": "api" },
+        })
     );
     assert_eq!(send(s.rule(Method::GET, path)).await.1, body);
     let can = |action: Option<&str>| {

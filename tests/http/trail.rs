@@ -16,6 +16,9 @@ async fn trails_go_into_histories_and_the_listing() {
     .await;
     assert_eq!(status, 200, "{body}");
     let trail = json!({ "actor": "mod-1", "reason": "flooding", "source": "manual" });
+    assert_eq!(body["trail"], trail, "{body}");
+    let (_, read) = send(s.rule(Method::GET, "/v1/rooms/r/muted_members/bob")).await;
+    assert_eq!(read, body);
     let (_, list) = send(s.rule(Method::GET, "/v1/rooms/r/muted_members")).await;
     assert_eq!(list["items"][0]["trail"], trail, "{list}");
 

@@ -1277,6 +1277,15 @@ pub fn compare(e: &Engine, m: &Model) -> Result<(), String> {
             .map(|((_, u), &(e, a))| (u.clone(), e, a))
             .collect();
         let listed = e.muted_members(r);
+        for u in USERS {
+            check_eq!(
+                e.muted_member(r, u),
+                listed.iter().find(|x| x.user == u).cloned(),
+                "{}'s mute in {}",
+                u,
+                r
+            );
+        }
         for x in &listed {
             check_eq!(
                 x.trail,
