@@ -15,10 +15,19 @@
 //! | `/v1/rooms/{room}/history` | `GET` | the room's (its room-wide mute, slow mode, ladder) |
 //! | `/v1/users/{user}/history` | `GET` | the user's (their module mutes) |
 //!
-//! A history is `{"items": [{"at", "kind", "op", "actor", "reason", "source"}]}`, oldest
+//! A history is `{"items": [{"at", "kind", "actor", "reason", "source", ..}]}`, oldest
 //! first, at most the engine's [`history_len`](crate::Engine::history_len) entries: `at`
-//! the time in Unix ms, `kind` the operation's name (`mute_members`, `strike`...), `op`
-//! the operation as [`Op`](crate::Op) serializes it, narrowed to the subject.
+//! the time in Unix ms, `kind` the operation's name, then what it did:
+//!
+//! | kind | fields |
+//! |---|---|
+//! | `mute_members`, `mute_room` | `until` (ms, `-1`: no end), `actions` |
+//! | `set_modules` | `modules` (`{"p2p": true}`: muted, `false`: unmuted), `until`, `actions` |
+//! | `unmute_members`, `unmute_room`, `allow`, `disallow` | none |
+//! | `set_slow_mode` | `cooldown_ms` (`null`: lifted) |
+//! | `set_ladder` | `ladder` (`{"steps_ms", "decay_ms"}`, `null`: back to the engine's) |
+//! | `strike` | `ladder` (the one the strike climbed) |
+//! | `set_strikes` | `strikes_end_ms` (`[]`: a pardon) |
 
 use std::sync::Arc;
 
@@ -35,9 +44,9 @@ use super::admission::Admitted;
 use super::checks::{Authorized, CheckError, parse};
 use super::moderation::room_user_path;
 use super::rules::{Body, Caller, answer, bad, ids, room_path, user_path};
-use super::{Directory, Shared};
+use super::{Directory, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Engine, Error, ModerationEntry, Source, Subject, Submit, Trail};
+use crate::{Engine, Error, Ladder, ModerationEntry, Module, Op, Source, Subject, Submit, Trail};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -99,11 +108,46 @@ pub(super) fn trail_json(trail: &Trail) -> Value {
     json!({ "actor": trail.actor, "reason": trail.reason, "source": trail.source })
 }
 
+fn ladder_json(ladder: &Ladder) -> Value {
+    json!({ "steps_ms": ladder.steps_ms(), "decay_ms": ladder.decay_ms() })
+}
+
+/// What an operation of a history did, beside its subject (which the path names).
+fn op_fields(op: &Op) -> Value {
+    match op {
+        Op::MuteMembers { until, actions, .. } | Op::MuteRoom { until, actions, .. } => {
+            json!({ "until": end_ms(*until), "actions": actions })
+        }
+        Op::SetModules {
+            change,
+            until,
+            actions,
+            ..
+        } => {
+            let modules: Map<String, Value> = Module::ALL
+                .into_iter()
+                .zip(change)
+                .filter_map(|(m, c)| Some((m.to_string(), json!((*c)?))))
+                .collect();
+            json!({ "modules": modules, "until": end_ms(*until), "actions": actions })
+        }
+        Op::SetSlowMode { cooldown_ms, .. } => json!({ "cooldown_ms": cooldown_ms }),
+        Op::SetLadder { ladder, .. } => json!({ "ladder": ladder.as_ref().map(ladder_json) }),
+        Op::Strike { ladder, .. } => json!({ "ladder": ladder_json(ladder) }),
+        Op::SetStrikes { ends_ms, .. } => json!({ "strikes_end_ms": ends_ms }),
+        _ => json!({}),
+    }
+}
+
 fn entry_json(entry: &ModerationEntry) -> Value {
     let mut out = trail_json(&entry.trail);
     out["at"] = json!(entry.at_ms);
     out["kind"] = json!(entry.op.kind());
-    out["op"] = serde_json::to_value(&entry.op).unwrap_or(Value::Null);
+    if let Value::Object(fields) = op_fields(&entry.op) {
+        for (key, value) in fields {
+            out[key] = value;
+        }
+    }
     out
 }
 

@@ -11,6 +11,7 @@ use std::collections::{HashMap, VecDeque};
 
 use parking_lot::Mutex;
 
+use crate::change::{Change, Changes};
 use crate::expiry::Expiry;
 use crate::op::Op;
 use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail};
@@ -157,6 +158,21 @@ impl History {
             .iter()
             .map(|s| s.lock().values().map(VecDeque::len).sum::<usize>())
             .sum()
+    }
+}
+
+impl super::Tables {
+    /// Applies a moderation operation and adds it to the history of each subject it
+    /// is about, at `now` (the operation's time).
+    pub(super) fn moderated(&self, trail: Trail, op: Op, now: u64, changes: &mut impl Changes) {
+        let subjects = crate::trail::subjects(&op);
+        self.apply(op, now, changes);
+        for (subject, op) in subjects {
+            let entry = ModerationEntry::new(now, op, trail.clone());
+            if self.history.push(subject.clone(), entry.clone()) {
+                changes.record(|| Change::History { subject, entry });
+            }
+        }
     }
 }
 

@@ -32,6 +32,8 @@ async fn trails_go_into_histories_and_the_listing() {
     assert_eq!(items.len(), 2, "{history}");
     assert_eq!(items[0]["at"], json!(SEED_000_MS));
     assert_eq!(items[0]["kind"], json!("mute_members"));
+    assert_eq!(items[0]["until"], json!(SEED_000_MS + 60_000));
+    assert_eq!(items[0]["actions"].as_array().unwrap().len(), 6);
     assert_eq!(
         (&items[0]["actor"], &items[0]["reason"], &items[0]["source"]),
         (&json!("mod-1"), &json!("flooding"), &json!("manual"))
@@ -63,8 +65,11 @@ async fn trails_go_into_histories_and_the_listing() {
     let (_, room) = send(s.rule(Method::GET, "/v1/rooms/r/history")).await;
     assert_eq!(room["items"][0]["kind"], json!("set_slow_mode"), "{room}");
     assert_eq!(room["items"][0]["source"], json!("automatic"));
+    assert_eq!(room["items"][0]["cooldown_ms"], json!(5_000));
     let (_, user) = send(s.rule(Method::GET, "/v1/users/bob/history")).await;
     assert_eq!(user["items"][0]["actor"], json!("mod-3"), "{user}");
+    assert_eq!(user["items"][0]["modules"], json!({ "p2p": true }));
+    assert_eq!(user["items"][0]["until"], json!(-1));
     let (_, none) = send(s.rule(Method::GET, "/v1/rooms/elsewhere/history/bob")).await;
     assert_eq!(none, json!({ "items": [] }));
 }
