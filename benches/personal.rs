@@ -2,12 +2,14 @@
 //! `support::interleave`): quiet hours and sender mutes in `push_targets` and
 //! `should_push`, against B — a naive store of the same rules (ahash maps, borrowed
 //! keys) that converts the time zone on every check, as code without a compiled
-//! schedule does; slow mode's counting `try_send`; action-scoped `can_act`.
+//! schedule does; slow mode's counting `try_send`; action-scoped `can_act`; what a
+//! moderation trail adds to a mute.
 //!
 //! ```sh
 //! cargo bench --bench personal            # fan-out, single checks, try_send, scoped checks
 //! cargo bench --bench personal -- slow    # try_send only
 //! cargo bench --bench personal -- scoped  # action-scoped checks only
+//! cargo bench --bench personal -- trail   # mutes with and without a trail only
 //! cargo bench --bench personal -- --test  # once, small (what CI runs)
 //! ```
 
@@ -20,8 +22,8 @@ use std::time::{Duration, Instant};
 use jiff::Timestamp;
 use jiff::tz::TimeZone;
 use mutegate::{
-    Action, Actions, Bypass, Engine, ManualClock, Message, MuteFor, Schedule, Target, Weekday,
-    Window,
+    Action, Actions, Bypass, Engine, ManualClock, Message, MuteFor, Schedule, Source, Subject,
+    Target, Trail, Weekday, Window,
 };
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -433,6 +435,66 @@ fn scoped() {
     );
 }
 
+/// The moderation trail's cost on the write path: an in-memory mute of one member
+/// without a trail (the baseline: mutegate's own call, not a naive store), with one (the
+/// member's history keeping its last 8 entries), and with one and no history
+/// (`history_len(0)`: the trail only travels in the operation). Each contender has its
+/// own engine and clock, 1 ms later per mutation, so every trailed mute is a new entry.
+fn trail() {
+    let members_n = if quick() { 1_000 } else { 10_000 };
+    let ids = Ids::numbered("t", members_n);
+    let make = |len| {
+        let clock = ManualClock::new(NOW);
+        let engine = Engine::builder()
+            .clock(clock.clone())
+            .history_len(len)
+            .build();
+        (engine, clock)
+    };
+    let (plain, plain_clock) = make(8);
+    let (kept, kept_clock) = make(8);
+    let (none, none_clock) = make(0);
+    let trail = Trail::by("mod-1")
+        .reason("flooding")
+        .source(Source::Automatic);
+    let mute = |e: &Engine, clock: &ManualClock, i: usize, trail: Option<&Trail>| {
+        clock.advance(Duration::from_millis(1));
+        let user = [ids.get(i % members_n)];
+        let until = MuteFor::minutes(10);
+        match trail {
+            None => e.mute_members("room", user, until).is_ok(),
+            Some(t) => e
+                .with_trail(t)
+                .mute_members("room", user, until)
+                .wait()
+                .is_ok(),
+        }
+    };
+    let total = if quick() { 1 << 12 } else { 1 << 19 };
+    let mut c = vec![
+        counting("mute_members, no trail", |i| {
+            mute(&plain, &plain_clock, i, None)
+        }),
+        counting("with a trail, history of 8", |i| {
+            mute(&kept, &kept_clock, i, Some(&trail))
+        }),
+        counting("with a trail, no history", |i| {
+            mute(&none, &none_clock, i, Some(&trail))
+        }),
+    ];
+    let m = interleave(&mut c, total, 2_000, 37);
+    report(
+        "a member mute with and without a trail, in memory, 10k members (ns per mutation)",
+        &m,
+    );
+    drop(c);
+    let first = Subject::member("room", ids.get(0));
+    assert!(!kept.moderation_history(&first).is_empty());
+    assert!(kept.stats().moderation_entries <= 8 * members_n);
+    assert_eq!(none.stats().moderation_entries, 0);
+    assert_eq!(plain.stats().moderation_entries, 0);
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "--test") {
@@ -452,6 +514,9 @@ fn main() {
     }
     if pick.is_none_or(|p| p == "scoped") {
         scoped();
+    }
+    if pick.is_none_or(|p| p == "trail") {
+        trail();
     }
     black_box(());
     eprintln!("({:.0?})", Duration::from_secs(started.elapsed().as_secs()));

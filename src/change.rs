@@ -100,7 +100,7 @@ pub(crate) enum Change {
     /// An entry added to a subject's moderation history.
     History {
         subject: Subject,
-        entry: ModerationEntry,
+        entry: std::sync::Arc<ModerationEntry>,
     },
 }
 
@@ -400,7 +400,7 @@ pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
             }
             Change::History { subject, entry } => out.push(Event::Moderated {
                 subject: subject.clone(),
-                entry: entry.clone(),
+                entry: (**entry).clone(),
             }),
             _ => {
                 let (Some((old, new)), Some(mute)) = (c.ends(), c.mute()) else {

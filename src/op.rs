@@ -320,12 +320,7 @@ impl Op {
                 Ok(())
             }
             Op::Moderated { trail, op } => {
-                if !is_moderation(op) {
-                    return Err(Error::InvalidCombination(
-                        "a trail goes only on a moderation operation",
-                    ));
-                }
-                trail.check(max)?;
+                trail.check_on(op, max)?;
                 op.validate(limits)
             }
             Op::Remember { subject, entries } => {

@@ -142,6 +142,16 @@ impl Trail {
         self
     }
 
+    /// Checks that `op` may carry a trail (a moderation operation), then the trail.
+    pub(crate) fn check_on(&self, op: &Op, max_id_len: usize) -> Result<(), Error> {
+        if !is_moderation(op) {
+            return Err(Error::InvalidCombination(
+                "a trail goes only on a moderation operation",
+            ));
+        }
+        self.check(max_id_len)
+    }
+
     /// Checks the actor as a user id (non-empty, within `max_id_len`) and the reason's
     /// length.
     pub(crate) fn check(&self, max_id_len: usize) -> Result<(), Error> {

@@ -147,11 +147,16 @@ fn the_history_keeps_the_last_n_entries_per_subject() {
     // 0 keeps nothing (the trail still travels in the operation and its mute applies);
     // more than the most is the most.
     let (none, _) = engine(0);
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let sink = Arc::clone(&events);
+    none.subscribe(move |ev: &Event| sink.lock().unwrap().push(ev.clone()));
     none.with_trail(&trail)
         .mute_members("r", ["bob"], MuteFor::Forever)
         .wait()
         .unwrap();
     assert!(none.moderation_history(&subject).is_empty());
+    let seen = events.lock().unwrap().clone();
+    assert!(matches!(seen[..], [Event::Muted { .. }]), "{seen:?}");
     assert!(!none.can_send("bob", Target::room("r")));
     assert_eq!(engine(usize::MAX).0.history_len(), MAX_HISTORY_LEN);
     assert_eq!(Engine::new().history_len(), mutegate::DEFAULT_HISTORY_LEN);

@@ -77,7 +77,8 @@ impl EngineBuilder {
     /// How many moderation entries to keep per subject (default
     /// [`DEFAULT_HISTORY_LEN`](crate::DEFAULT_HISTORY_LEN), at most
     /// [`MAX_HISTORY_LEN`](crate::MAX_HISTORY_LEN), more is taken as the most; 0 keeps
-    /// no history). Each subject moderated with a trail keeps its last `len` entries,
+    /// no history and announces no [`Event::Moderated`](crate::Event::Moderated): trails
+    /// then only travel in the log and the replication stream). Each subject moderated with a trail keeps its last `len` entries,
     /// so the history's memory is at most `len` entries per subject ever moderated,
     /// until [`Engine::remove_user`](crate::Engine::remove_user) or
     /// [`Engine::remove_room`](crate::Engine::remove_room) purges it. A store keeps the

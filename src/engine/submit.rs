@@ -164,11 +164,18 @@ impl Submit<'_> {
             .and_then(|()| finish(&mut op, now))
             .and_then(|derive| {
                 if let Some(trail) = self.trail {
+                    // The operation itself was validated above.
+                    trail.check_on(&op, inner.limits.max_id_len())?;
+                    let made = std::mem::replace(
+                        &mut op,
+                        Op::RemoveRoom {
+                            room: Key::default(),
+                        },
+                    );
                     op = Op::Moderated {
                         trail: trail.clone(),
-                        op: Box::new(op.clone()),
+                        op: Box::new(made),
                     };
-                    op.validate(&inner.limits)?;
                 }
                 Ok(derive)
             });

@@ -8,6 +8,7 @@
 //! [`Op::RemoveRoom`](crate::Op::RemoveRoom) drop the histories of what they purge.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
 
 use parking_lot::Mutex;
 
@@ -19,7 +20,8 @@ use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail};
 /// Shards of the histories (each a mutex over a map).
 const SHARDS: usize = 16;
 
-type Shard = HashMap<Subject, VecDeque<ModerationEntry>, ahash::RandomState>;
+/// Entries are shared with the change that reports them (no copy per mutation).
+type Shard = HashMap<Subject, VecDeque<Arc<ModerationEntry>>, ahash::RandomState>;
 
 /// Every subject's history.
 #[derive(Debug)]
@@ -52,24 +54,29 @@ impl History {
 
     /// Adds `entry` to `subject`'s history; whether it was kept (not there already, and
     /// not older than every entry of a full history).
-    pub fn push(&self, subject: Subject, entry: ModerationEntry) -> bool {
+    pub fn push(&self, subject: &Subject, entry: &Arc<ModerationEntry>) -> bool {
         if self.len == 0 {
             return false;
         }
-        let mut shard = self.shard(&subject).lock();
-        let entries = shard.entry(subject).or_default();
+        let mut shard = self.shard(subject).lock();
+        if !shard.contains_key(subject) {
+            shard.insert(subject.clone(), VecDeque::new());
+        }
+        let Some(entries) = shard.get_mut(subject) else {
+            return false;
+        };
         let at = entries.partition_point(|e| e.at_ms <= entry.at_ms);
         let same_time = entries
             .range(..at)
             .rev()
             .take_while(|e| e.at_ms == entry.at_ms);
-        if same_time.into_iter().any(|e| *e == entry) {
+        if same_time.into_iter().any(|e| **e == **entry) {
             return false;
         }
         if entries.len() == self.len && at == 0 {
             return false;
         }
-        entries.insert(at, entry);
+        entries.insert(at, Arc::clone(entry));
         if entries.len() > self.len {
             entries.pop_front();
         }
@@ -81,7 +88,7 @@ impl History {
         entries.sort_by_key(|e| e.at_ms);
         entries.dedup();
         let skip = entries.len().saturating_sub(self.len);
-        let kept: VecDeque<_> = entries.into_iter().skip(skip).collect();
+        let kept: VecDeque<_> = entries.into_iter().skip(skip).map(Arc::new).collect();
         let mut shard = self.shard(&subject).lock();
         if kept.is_empty() {
             shard.remove(&subject);
@@ -95,7 +102,7 @@ impl History {
         self.shard(subject)
             .lock()
             .get(subject)
-            .map(|e| e.iter().cloned().collect())
+            .map(|e| e.iter().map(|e| (**e).clone()).collect())
             .unwrap_or_default()
     }
 
@@ -145,7 +152,7 @@ impl History {
                     .iter()
                     .map(|(subject, entries)| Op::Remember {
                         subject: subject.clone(),
-                        entries: entries.iter().cloned().collect(),
+                        entries: entries.iter().map(|e| (**e).clone()).collect(),
                     })
                     .collect::<Vec<_>>()
             })
@@ -163,13 +170,17 @@ impl History {
 
 impl super::Tables {
     /// Applies a moderation operation and adds it to the history of each subject it
-    /// is about, at `now` (the operation's time).
+    /// is about, at `now` (the operation's time). With no history kept, the trail is
+    /// only carried (in the log, the stream).
     pub(super) fn moderated(&self, trail: Trail, op: Op, now: u64, changes: &mut impl Changes) {
+        if self.history.len() == 0 {
+            return self.apply(op, now, changes);
+        }
         let subjects = crate::trail::subjects(&op);
         self.apply(op, now, changes);
         for (subject, op) in subjects {
-            let entry = ModerationEntry::new(now, op, trail.clone());
-            if self.history.push(subject.clone(), entry.clone()) {
+            let entry = Arc::new(ModerationEntry::new(now, op, trail.clone()));
+            if self.history.push(&subject, &entry) {
                 changes.record(|| Change::History { subject, entry });
             }
         }
@@ -180,9 +191,13 @@ impl super::Tables {
 mod tests {
     use super::*;
 
-    fn entry(at_ms: u64, reason: &str) -> ModerationEntry {
+    fn entry(at_ms: u64, reason: &str) -> Arc<ModerationEntry> {
         let op = Op::UnmuteRoom { room: "r".into() };
-        ModerationEntry::new(at_ms, op, Trail::by("m").reason(reason))
+        Arc::new(ModerationEntry::new(
+            at_ms,
+            op,
+            Trail::by("m").reason(reason),
+        ))
     }
 
     #[test]
@@ -190,16 +205,13 @@ mod tests {
         let h = History::new(3);
         let s = Subject::room("r");
         for (at, why) in [(5, "a"), (1, "b"), (9, "c"), (7, "d")] {
-            h.push(s.clone(), entry(at, why));
+            h.push(&s, &entry(at, why));
         }
         let got: Vec<u64> = h.get(&s).iter().map(|e| e.at_ms).collect();
         assert_eq!(got, [5, 7, 9]);
-        assert!(!h.push(s.clone(), entry(7, "d")), "a replay is kept once");
-        assert!(
-            !h.push(s.clone(), entry(2, "e")),
-            "older than a full history"
-        );
-        assert!(h.push(s.clone(), entry(7, "f")), "same time, other trail");
+        assert!(!h.push(&s, &entry(7, "d")), "a replay is kept once");
+        assert!(!h.push(&s, &entry(2, "e")), "older than a full history");
+        assert!(h.push(&s, &entry(7, "f")), "same time, other trail");
         let got: Vec<String> = h
             .get(&s)
             .into_iter()
@@ -212,7 +224,7 @@ mod tests {
     #[test]
     fn nothing_is_kept_with_a_zero_bound() {
         let h = History::new(0);
-        assert!(!h.push(Subject::room("r"), entry(1, "a")));
+        assert!(!h.push(&Subject::room("r"), &entry(1, "a")));
         assert!(h.to_ops().is_empty());
     }
 
@@ -226,7 +238,7 @@ mod tests {
             Subject::room("r"),
             Subject::user("u"),
         ] {
-            h.push(s, entry(1, "x"));
+            h.push(&s, &entry(1, "x"));
         }
         h.forget_user("u");
         assert_eq!(h.entries(), 2);
