@@ -9,7 +9,8 @@ use crate::write::{Check, Derive, Outcome, Request, Slot, Ticket};
 /// an async runtime (no runtime thread ever blocks on the log or an `fsync`: the engine's
 /// sequencer thread does that work), or `.wait()` for it.
 ///
-/// Get one with [`Engine::submit`]. Each method validates its input on the calling
+/// Get one with [`Engine::submit`] (and [`Submit::with_trail`] for moderation made with
+/// a [`Trail`](crate::Trail)). Each method validates its input on the calling
 /// thread; a refused call returns a ticket that is already answered with the error. The
 /// blocking methods of [`Engine`] with the same names are these, waited: see them for
 /// what each does and returns.

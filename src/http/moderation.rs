@@ -41,7 +41,7 @@ use super::rules::{
 use super::trail::{NoFields, trail_json, trailed, trailed_flag};
 use super::{Directory, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Action, Actions, Engine, Expiry, Ladder, Module, ModuleChange};
+use crate::{Action, Actions, Engine, Expiry, Ladder, Module, ModuleChange, Submit};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -172,15 +172,17 @@ async fn mute_member<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let (room, user) = ids(e, path, room_user_path)?;
         let (body, trail): (MuteBody, _) = trailed(body)?;
         let until = duration(body.duration_ms);
-        e.with_trail(&trail)
+        let submit = e.submit().with_trail(&trail);
+        submit
             .mute_members_scoped(&room, [&user], until, body.scope()?)
-            .wait()?;
-        Ok(member_json(e, &room, &user))
-    })())
+            .await?;
+        Ok::<_, CheckError>(member_json(e, &room, &user))
+    };
+    answer(made.await)
 }
 
 async fn unmute_member<D: Directory>(
@@ -189,9 +191,8 @@ async fn unmute_member<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    trailed_flag(e, path, room_user_path, body, "lifted", |s, (r, u)| {
-        s.unmute_members(r, [u]).wait().map(|n| n > 0)
-    })
+    let call = |s: Submit<'_>, (r, u): &(String, String)| s.unmute_members(r, [u]);
+    trailed_flag(e, path, room_user_path, body, "lifted", call, |n| n > 0).await
 }
 
 fn room_json(e: &Engine, room: &str) -> Value {
@@ -212,14 +213,16 @@ async fn mute_room<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let room = ids(e, path, room_path)?;
         let (body, trail): (MuteBody, _) = trailed(body)?;
-        e.with_trail(&trail)
+        let submit = e.submit().with_trail(&trail);
+        submit
             .mute_room_scoped(&room, duration(body.duration_ms), body.scope()?)
-            .wait()?;
-        Ok(room_json(e, &room))
-    })())
+            .await?;
+        Ok::<_, CheckError>(room_json(e, &room))
+    };
+    answer(made.await)
 }
 
 async fn unmute_room<D: Directory>(
@@ -228,9 +231,8 @@ async fn unmute_room<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    trailed_flag(e, path, room_path, body, "lifted", |s, r| {
-        s.unmute_room(r).wait()
-    })
+    let call = |s: Submit<'_>, r: &String| s.unmute_room(r);
+    trailed_flag(e, path, room_path, body, "lifted", call, |b| b).await
 }
 
 /// The user and the module of the path, each checked.
@@ -261,18 +263,20 @@ async fn mute_module<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let (user, module) = user_module(e, path)?;
         let (body, trail): (MuteBody, _) = trailed(body)?;
         let change = ModuleChange::new()
             .set(module, true)
             .lasting(duration(body.duration_ms))
             .only(body.scope()?);
-        e.with_trail(&trail)
+        e.submit()
+            .with_trail(&trail)
             .set_module_mutes(&user, change)
-            .wait()?;
-        Ok(module_json(e, &user, module))
-    })())
+            .await?;
+        Ok::<_, CheckError>(module_json(e, &user, module))
+    };
+    answer(made.await)
 }
 
 async fn unmute_module<D: Directory>(
@@ -281,18 +285,20 @@ async fn unmute_module<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let (user, module) = user_module(e, path)?;
         let (NoFields {}, trail) = trailed(body)?;
         // Read before the write: a mute another request lifts in between is reported
         // by both (the lift itself is idempotent).
         let was = e.module_status(&user).is_muted(module);
         let change = ModuleChange::new().set(module, false);
-        e.with_trail(&trail)
+        e.submit()
+            .with_trail(&trail)
             .set_module_mutes(&user, change)
-            .wait()?;
-        Ok(json!({ "lifted": was }))
-    })())
+            .await?;
+        Ok::<_, CheckError>(json!({ "lifted": was }))
+    };
+    answer(made.await)
 }
 
 async fn strikes<D: Directory>(
@@ -309,12 +315,13 @@ async fn strike<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let (room, user) = ids(e, path, room_user_path)?;
         let (NoFields {}, trail) = trailed(body)?;
-        let s = e.with_trail(&trail).strike(&room, &user).wait()?;
-        Ok(json!({ "strikes": s.strikes, "until": end_ms(s.expiry) }))
-    })())
+        let s = e.submit().with_trail(&trail).strike(&room, &user).await?;
+        Ok::<_, CheckError>(json!({ "strikes": s.strikes, "until": end_ms(s.expiry) }))
+    };
+    answer(made.await)
 }
 
 async fn pardon<D: Directory>(
@@ -323,9 +330,8 @@ async fn pardon<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    trailed_flag(e, path, room_user_path, body, "pardoned", |s, (r, u)| {
-        s.clear_strikes(r, u).wait()
-    })
+    let call = |s: Submit<'_>, (r, u): &(String, String)| s.clear_strikes(r, u);
+    trailed_flag(e, path, room_user_path, body, "pardoned", call, |b| b).await
 }
 
 /// A ladder in a request body.
@@ -361,14 +367,18 @@ async fn set_ladder<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let room = ids(e, path, room_path)?;
         let (body, trail): (LadderBody, _) = trailed(body)?;
         let steps = body.steps_ms.iter().map(|&ms| Duration::from_millis(ms));
         let ladder = Ladder::new(steps, Duration::from_millis(body.decay_ms))?;
-        e.with_trail(&trail).set_ladder(&room, ladder).wait()?;
-        Ok(ladder_json(e, &room))
-    })())
+        e.submit()
+            .with_trail(&trail)
+            .set_ladder(&room, ladder)
+            .await?;
+        Ok::<_, CheckError>(ladder_json(e, &room))
+    };
+    answer(made.await)
 }
 
 async fn clear_ladder<D: Directory>(
@@ -377,9 +387,8 @@ async fn clear_ladder<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    trailed_flag(e, path, room_path, body, "cleared", |s, r| {
-        s.clear_ladder(r).wait()
-    })
+    let call = |s: Submit<'_>, r: &String| s.clear_ladder(r);
+    trailed_flag(e, path, room_path, body, "cleared", call, |b| b).await
 }
 
 #[cfg(test)]

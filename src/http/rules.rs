@@ -36,7 +36,7 @@ use super::admission::Admitted;
 use super::checks::{Authorized, CheckError, check_ids, parse};
 use super::{Directory, MAX_END_MS, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Bypass, Engine, Expiry, MuteFor, NotifyLevel, Page, Schedule, Window};
+use crate::{Bypass, Engine, Expiry, MuteFor, NotifyLevel, Page, Schedule, Submit, Ticket, Window};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -101,15 +101,21 @@ pub(super) fn answer(result: Result<Value, CheckError>) -> Response {
     }
 }
 
-/// `{key: flag}` for a call on the path's id that answers a flag (lifted, removed).
-pub(super) fn flag_answer<T: DeserializeOwned>(
+/// `{key: flag}` for a call on the path's id that answers a flag (lifted, removed),
+/// awaited (the log write is the sequencer thread's, not the runtime's).
+pub(super) async fn flag_answer<T: DeserializeOwned>(
     e: &Engine,
     path: Result<Path<T>, PathRejection>,
     kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
     key: &str,
-    call: impl FnOnce(&T) -> Result<bool, crate::Error>,
+    call: impl FnOnce(Submit<'_>, &T) -> Ticket<bool>,
 ) -> Response {
-    answer(ids(e, path, kinds).and_then(|id| Ok(json!({ key: call(&id)? }))))
+    let made = async {
+        let id = ids(e, path, kinds)?;
+        let ticket = call(e.submit(), &id);
+        Ok::<_, CheckError>(json!({ key: ticket.await? }))
+    };
+    answer(made.await)
 }
 
 pub(super) fn bad(message: String) -> CheckError {
@@ -158,7 +164,7 @@ async fn set_quiet_hours<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let user = ids(e, path, user_path)?;
         let body: ScheduleBody = parse(body)?;
         let windows = body
@@ -166,9 +172,12 @@ async fn set_quiet_hours<D: Directory>(
             .iter()
             .map(|w| w.parse::<Window>())
             .collect::<Result<Vec<_>, _>>()?;
-        e.set_quiet_hours(&user, Schedule::new(body.zone, windows)?)?;
-        Ok(quiet_json(e, &user))
-    })())
+        e.submit()
+            .set_quiet_hours(&user, Schedule::new(body.zone, windows)?)
+            .await?;
+        Ok::<_, CheckError>(quiet_json(e, &user))
+    };
+    answer(made.await)
 }
 
 async fn clear_quiet_hours<D: Directory>(
@@ -176,7 +185,8 @@ async fn clear_quiet_hours<D: Directory>(
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, user_path, "removed", |u| e.clear_quiet_hours(u))
+    let call = |s: Submit<'_>, u: &String| s.clear_quiet_hours(u);
+    flag_answer(e, path, user_path, "removed", call).await
 }
 
 #[derive(Deserialize)]
@@ -191,7 +201,7 @@ async fn snooze<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let user = ids(e, path, user_path)?;
         let body: SnoozeBody = parse(body)?;
         let until = match body.until {
@@ -203,9 +213,10 @@ async fn snooze<D: Directory>(
                 )));
             }
         };
-        e.snooze_until(&user, until)?;
-        Ok(quiet_json(e, &user))
-    })())
+        e.submit().snooze_until(&user, until).await?;
+        Ok::<_, CheckError>(quiet_json(e, &user))
+    };
+    answer(made.await)
 }
 
 async fn unsnooze<D: Directory>(
@@ -213,7 +224,8 @@ async fn unsnooze<D: Directory>(
     path: Result<Path<String>, PathRejection>,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, user_path, "lifted", |u| e.unsnooze(u))
+    let call = |s: Submit<'_>, u: &String| s.unsnooze(u);
+    flag_answer(e, path, user_path, "lifted", call).await
 }
 
 #[derive(Deserialize)]
@@ -231,18 +243,21 @@ async fn bypass<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let user = ids(e, path, user_path)?;
         let b: BypassBody = parse(body)?;
-        e.set_bypass(
-            &user,
-            Bypass {
-                mentions: b.mentions,
-                urgent: b.urgent,
-            },
-        )?;
-        Ok(quiet_json(e, &user))
-    })())
+        e.submit()
+            .set_bypass(
+                &user,
+                Bypass {
+                    mentions: b.mentions,
+                    urgent: b.urgent,
+                },
+            )
+            .await?;
+        Ok::<_, CheckError>(quiet_json(e, &user))
+    };
+    answer(made.await)
 }
 
 #[derive(Deserialize)]
@@ -318,12 +333,16 @@ async fn mute_sender<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let (user, sender) = ids(e, path, pair_path)?;
         let body: DurationBody = parse_or_default(body)?;
-        let until = e.mute_sender(&user, &sender, duration(body.duration_ms))?;
-        Ok(json!({ "sender": sender, "until": end_ms(until) }))
-    })())
+        let until = e
+            .submit()
+            .mute_sender(&user, &sender, duration(body.duration_ms))
+            .await?;
+        Ok::<_, CheckError>(json!({ "sender": sender, "until": end_ms(until) }))
+    };
+    answer(made.await)
 }
 
 async fn unmute_sender<D: Directory>(
@@ -331,7 +350,8 @@ async fn unmute_sender<D: Directory>(
     path: Result<Path<(String, String)>, PathRejection>,
 ) -> Response {
     let e = &shared.engine;
-    flag_answer(e, path, pair_path, "lifted", |(u, s)| e.unmute_sender(u, s))
+    let call = |s: Submit<'_>, (u, x): &(String, String)| s.unmute_sender(u, x);
+    flag_answer(e, path, pair_path, "lifted", call).await
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -399,12 +419,15 @@ async fn set_level<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let (user, room) = ids(e, path, user_room_path)?;
         let body: LevelBody = parse(body)?;
-        e.set_notification_level(&user, &room, body.level.into(), duration(body.duration_ms))?;
-        Ok(level_json(e, &user, &room))
-    })())
+        e.submit()
+            .set_notification_level(&user, &room, body.level.into(), duration(body.duration_ms))
+            .await?;
+        Ok::<_, CheckError>(level_json(e, &user, &room))
+    };
+    answer(made.await)
 }
 
 #[derive(Deserialize)]
@@ -435,12 +458,13 @@ async fn set_mentions<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let room = ids(e, path, room_path)?;
         let body: MentionsBody = parse(body)?;
-        e.set_room_mentions(&room, body.notify)?;
-        Ok(json!({ "notify": e.room_mentions(&room) }))
-    })())
+        e.submit().set_room_mentions(&room, body.notify).await?;
+        Ok::<_, CheckError>(json!({ "notify": e.room_mentions(&room) }))
+    };
+    answer(made.await)
 }
 
 #[derive(Deserialize)]
@@ -468,13 +492,17 @@ async fn set_slow_mode<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    answer((|| {
+    let made = async {
         let room = ids(e, path, room_path)?;
         let (body, trail): (SlowModeBody, _) = super::trail::trailed(body)?;
         let cooldown = Duration::from_millis(body.cooldown_ms);
-        e.with_trail(&trail).set_slow_mode(&room, cooldown).wait()?;
-        Ok(slow_json(e, &room))
-    })())
+        e.submit()
+            .with_trail(&trail)
+            .set_slow_mode(&room, cooldown)
+            .await?;
+        Ok::<_, CheckError>(slow_json(e, &room))
+    };
+    answer(made.await)
 }
 
 async fn clear_slow_mode<D: Directory>(
@@ -483,7 +511,6 @@ async fn clear_slow_mode<D: Directory>(
     body: Body,
 ) -> Response {
     let e = &shared.engine;
-    super::trail::trailed_flag(e, path, room_path, body, "lifted", |s, r| {
-        s.clear_slow_mode(r).wait()
-    })
+    let call = |s: Submit<'_>, r: &String| s.clear_slow_mode(r);
+    super::trail::trailed_flag(e, path, room_path, body, "lifted", call, |b| b).await
 }

@@ -46,7 +46,7 @@ use super::moderation::room_user_path;
 use super::rules::{Body, Caller, answer, bad, ids, room_path, user_path};
 use super::{Directory, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Engine, Error, Ladder, ModerationEntry, Module, Op, Source, Subject, Submit, Trail};
+use crate::{Engine, Ladder, ModerationEntry, Module, Op, Source, Subject, Submit, Ticket, Trail};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -87,20 +87,24 @@ pub(super) fn trailed<T: DeserializeOwned>(body: Body) -> Result<(T, Trail), Che
     Ok((own, trail))
 }
 
-/// `{key: flag}` for a moderation call on the path's ids, made with the body's trail.
-pub(super) fn trailed_flag<T: DeserializeOwned>(
+/// `{key: flag}` for a moderation call on the path's ids, made with the body's trail
+/// and awaited (the log write is the sequencer thread's, not the runtime's).
+pub(super) async fn trailed_flag<T: DeserializeOwned, X>(
     e: &Engine,
     path: Result<Path<T>, PathRejection>,
     kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
     body: Body,
     key: &str,
-    call: impl FnOnce(Submit<'_>, &T) -> Result<bool, Error>,
+    call: impl FnOnce(Submit<'_>, &T) -> Ticket<X>,
+    flag: fn(X) -> bool,
 ) -> Response {
-    answer((|| {
+    let made = async {
         let id = ids(e, path, kinds)?;
         let (NoFields {}, trail) = trailed(body)?;
-        Ok(json!({ key: call(e.with_trail(&trail), &id)? }))
-    })())
+        let ticket = call(e.submit().with_trail(&trail), &id);
+        Ok::<_, CheckError>(json!({ key: flag(ticket.await?) }))
+    };
+    answer(made.await)
 }
 
 /// A trail as JSON (inside a listing's entry).
