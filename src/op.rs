@@ -13,7 +13,7 @@ use crate::limits::Limits;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
 use crate::slow::{MAX_COOLDOWN_MS, MIN_COOLDOWN_MS};
-use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail, is_moderation};
+use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail};
 
 /// One mutation, as the engine applies and logs it.
 ///
@@ -331,12 +331,7 @@ impl Op {
                     ));
                 }
                 entries.iter().try_for_each(|e| {
-                    if !is_moderation(&e.op) {
-                        return Err(Error::InvalidCombination(
-                            "a history entry is not a moderation operation",
-                        ));
-                    }
-                    e.trail.check(max)?;
+                    e.trail.check_on(&e.op, max)?;
                     e.op.validate(limits)
                 })
             }

@@ -3,10 +3,12 @@
 //! ([`ModerationEntry`]).
 
 use std::fmt;
+use std::hash::{Hash, Hasher};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, IdKind, check_id};
+use crate::ids::Key;
 use crate::op::Op;
 
 /// The longest [`Trail::reason`] kept, in bytes (UTF-8).
@@ -170,7 +172,7 @@ impl Trail {
 
 /// What a moderation operation is about: a member of a room, a room, or a user (their
 /// module mutes). Each has its own history.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 #[non_exhaustive]
 pub enum Subject {
@@ -235,9 +237,15 @@ impl Subject {
 
     /// The id whose stripe serializes writes of the subject (the room, or the user).
     pub(crate) fn owner(&self) -> &str {
+        self.borrowed().owner()
+    }
+
+    /// The subject by borrowed ids.
+    pub(crate) fn borrowed(&self) -> SubjectRef<'_> {
         match self {
-            Subject::Member { room, .. } | Subject::Room { room } => room,
-            Subject::User { user } => user,
+            Subject::Member { room, user } => SubjectRef::Member(room, user),
+            Subject::Room { room } => SubjectRef::Room(room),
+            Subject::User { user } => SubjectRef::User(user),
         }
     }
 
@@ -249,6 +257,48 @@ impl Subject {
             check_id(IdKind::User, user, max_id_len)?;
         }
         Ok(())
+    }
+}
+
+/// Hashed as its borrowed form, so a [`SubjectRef`] finds it in a map.
+impl Hash for Subject {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.borrowed().hash(state);
+    }
+}
+
+/// A [`Subject`] by borrowed ids: what looks a history up without copying them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum SubjectRef<'a> {
+    /// (room, user)
+    Member(&'a str, &'a str),
+    Room(&'a str),
+    User(&'a str),
+}
+
+impl<'a> SubjectRef<'a> {
+    /// See [`Subject::owner`].
+    pub(crate) fn owner(self) -> &'a str {
+        match self {
+            SubjectRef::Member(room, _) | SubjectRef::Room(room) => room,
+            SubjectRef::User(user) => user,
+        }
+    }
+}
+
+impl From<&SubjectRef<'_>> for Subject {
+    fn from(s: &SubjectRef<'_>) -> Subject {
+        match *s {
+            SubjectRef::Member(room, user) => Subject::member(room, user),
+            SubjectRef::Room(room) => Subject::room(room),
+            SubjectRef::User(user) => Subject::user(user),
+        }
+    }
+}
+
+impl hashbrown::Equivalent<Subject> for SubjectRef<'_> {
+    fn equivalent(&self, key: &Subject) -> bool {
+        *self == key.borrowed()
     }
 }
 
@@ -284,66 +334,32 @@ impl ModerationEntry {
     }
 }
 
-/// The subjects `op` is about, each with `op` narrowed to it; empty for an operation
-/// that is not a moderation operation (which takes no trail).
-pub(crate) fn subjects(op: &Op) -> Vec<(Subject, Op)> {
-    let member = |room: &str, user: &str| Subject::member(room, user);
-    match op {
-        Op::MuteMembers {
-            room,
-            users,
-            until,
-            actions,
-        } => users
-            .iter()
-            .map(|u| {
-                let one = Op::MuteMembers {
-                    room: room.clone(),
-                    users: vec![u.clone()],
-                    until: *until,
-                    actions: *actions,
-                };
-                (member(room, u), one)
-            })
-            .collect(),
-        Op::UnmuteMembers { room, users } => users
-            .iter()
-            .map(|u| {
-                let one = Op::UnmuteMembers {
-                    room: room.clone(),
-                    users: vec![u.clone()],
-                };
-                (member(room, u), one)
-            })
-            .collect(),
-        Op::Allow { room, users } => users
-            .iter()
-            .map(|u| {
-                let one = Op::Allow {
-                    room: room.clone(),
-                    users: vec![u.clone()],
-                };
-                (member(room, u), one)
-            })
-            .collect(),
-        Op::Disallow { room, users } => users
-            .iter()
-            .map(|u| {
-                let one = Op::Disallow {
-                    room: room.clone(),
-                    users: vec![u.clone()],
-                };
-                (member(room, u), one)
-            })
-            .collect(),
+/// What a moderation operation is about, borrowed from it.
+enum About<'a> {
+    /// Each member of a batch.
+    Members(&'a str, &'a [Key]),
+    /// One member.
+    Member(&'a str, &'a str),
+    Room(&'a str),
+    User(&'a str),
+}
+
+/// What `op` is about; `None` for an operation that is not moderation (which takes no
+/// trail). The one list of which operations are moderation.
+fn about(op: &Op) -> Option<About<'_>> {
+    Some(match op {
+        Op::MuteMembers { room, users, .. }
+        | Op::UnmuteMembers { room, users }
+        | Op::Allow { room, users }
+        | Op::Disallow { room, users } => About::Members(room, users),
         Op::Strike { room, user, .. } | Op::SetStrikes { room, user, .. } => {
-            vec![(member(room, user), op.clone())]
+            About::Member(room, user)
         }
         Op::MuteRoom { room, .. }
         | Op::UnmuteRoom { room }
         | Op::SetSlowMode { room, .. }
-        | Op::SetLadder { room, .. } => vec![(Subject::room(&**room), op.clone())],
-        Op::SetModules { user, .. } => vec![(Subject::user(&**user), op.clone())],
+        | Op::SetLadder { room, .. } => About::Room(room),
+        Op::SetModules { user, .. } => About::User(user),
         Op::SetNotify { .. }
         | Op::SetQuietHours { .. }
         | Op::Snooze { .. }
@@ -354,24 +370,47 @@ pub(crate) fn subjects(op: &Op) -> Vec<(Subject, Op)> {
         | Op::RemoveUser { .. }
         | Op::RemoveRoom { .. }
         | Op::Moderated { .. }
-        | Op::Remember { .. } => Vec::new(),
+        | Op::Remember { .. } => return None,
+    })
+}
+
+/// A batch operation's members, replaced by `to`.
+fn set_users(op: &mut Op, to: Vec<Key>) {
+    if let Op::MuteMembers { users, .. }
+    | Op::UnmuteMembers { users, .. }
+    | Op::Allow { users, .. }
+    | Op::Disallow { users, .. } = op
+    {
+        *users = to;
+    }
+}
+
+/// The subjects `op` is about, each with `op` narrowed to it (a batch gives one
+/// operation per member, naming only that member); empty for an operation that is not
+/// moderation.
+pub(crate) fn subjects(op: &Op) -> Vec<(Subject, Op)> {
+    match about(op) {
+        None => Vec::new(),
+        Some(About::Members(room, users)) => {
+            // The batch copied once without its members, then once per member.
+            let mut shell = op.clone();
+            set_users(&mut shell, Vec::new());
+            users
+                .iter()
+                .map(|u| {
+                    let mut one = shell.clone();
+                    set_users(&mut one, vec![u.clone()]);
+                    (Subject::member(room, &**u), one)
+                })
+                .collect()
+        }
+        Some(About::Member(room, user)) => vec![(Subject::member(room, user), op.clone())],
+        Some(About::Room(room)) => vec![(Subject::room(room), op.clone())],
+        Some(About::User(user)) => vec![(Subject::user(user), op.clone())],
     }
 }
 
 /// Whether `op` is a moderation operation (one that may carry a trail).
 pub(crate) fn is_moderation(op: &Op) -> bool {
-    !matches!(
-        op,
-        Op::SetNotify { .. }
-            | Op::SetQuietHours { .. }
-            | Op::Snooze { .. }
-            | Op::SetBypass { .. }
-            | Op::MuteSender { .. }
-            | Op::UnmuteSender { .. }
-            | Op::SetRoomMentions { .. }
-            | Op::RemoveUser { .. }
-            | Op::RemoveRoom { .. }
-            | Op::Moderated { .. }
-            | Op::Remember { .. }
-    )
+    about(op).is_some()
 }

@@ -42,9 +42,9 @@
 //! An operation nested in tag 24 or 25 is never itself a 24 or 25.
 //!
 //! Tags 11-17 and level code 3 were added in format 2's second revision (0.2), tags
-//! 18-23 in its third (0.3), tags 24-25 in its fourth (0.4): a store written before holds none of them and reads as it
-//! did; an older build refuses a record with one by its tag, as it refuses any unknown
-//! tag.
+//! 18-23 in its third (0.3), tags 24-25 in its fourth (0.4): a store written before
+//! holds none of them and reads as it did; an older build refuses a record with one by
+//! its tag, as it refuses any unknown tag.
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -204,10 +204,14 @@ fn subject((code, a, b): (u8, String, String)) -> Result<Subject, String> {
 /// A trail's fields, then an operation's bytes.
 type TrailFields = (Option<String>, Option<String>, u8, Vec<u8>);
 
-fn trail_fields(trail: &Trail, op: &Op) -> TrailFields {
+/// [`TrailFields`] to write, borrowing the trail's strings (the same bytes).
+fn trail_fields<'a>(
+    trail: &'a Trail,
+    op: &Op,
+) -> (&'a Option<String>, &'a Option<String>, u8, Vec<u8>) {
     (
-        trail.actor.clone(),
-        trail.reason.clone(),
+        &trail.actor,
+        &trail.reason,
         trail.source.code(),
         op_bytes(op),
     )
@@ -308,7 +312,7 @@ fn encode_op(out: &mut Vec<u8>, op: &Op) {
         } => put(out, &(SET_STRIKES, room, user, ends_ms)),
         Op::Moderated { trail, op } => put(out, &(MODERATED, trail_fields(trail, op))),
         Op::Remember { subject, entries } => {
-            let entries: Vec<(u64, TrailFields)> = entries
+            let entries: Vec<_> = entries
                 .iter()
                 .map(|e| (e.at_ms, trail_fields(&e.trail, &e.op)))
                 .collect();

@@ -164,19 +164,9 @@ impl Submit<'_> {
             })
             .and_then(|()| finish(&mut op, now))
             .and_then(|derive| {
+                // The operation itself was validated above: only the trail is left.
                 if let Some(trail) = self.trail {
-                    // The operation itself was validated above.
                     trail.check_on(&op, inner.limits.max_id_len())?;
-                    let made = std::mem::replace(
-                        &mut op,
-                        Op::RemoveRoom {
-                            room: Key::default(),
-                        },
-                    );
-                    op = Op::Moderated {
-                        trail: trail.clone(),
-                        op: Box::new(made),
-                    };
                 }
                 Ok(derive)
             });
@@ -186,6 +176,13 @@ impl Submit<'_> {
                 Ticket::answered(Err(e), map)
             }
             Ok(derive) => {
+                let op = match self.trail {
+                    Some(trail) => Op::Moderated {
+                        trail: trail.clone(),
+                        op: Box::new(op),
+                    },
+                    None => op,
+                };
                 let request = Request {
                     op,
                     now,

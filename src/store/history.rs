@@ -7,20 +7,22 @@
 //! moderated; [`Op::RemoveUser`](crate::Op::RemoveUser) and
 //! [`Op::RemoveRoom`](crate::Op::RemoveRoom) drop the histories of what they purge.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::Arc;
 
+use hashbrown::HashMap;
 use parking_lot::Mutex;
 
 use crate::change::{Change, Changes};
 use crate::expiry::Expiry;
 use crate::op::Op;
-use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail};
+use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, SubjectRef, Trail};
 
 /// Shards of the histories (each a mutex over a map).
 const SHARDS: usize = 16;
 
-/// Entries are shared with the change that reports them (no copy per mutation).
+/// Entries are shared with the change that reports them (no copy per mutation); a
+/// [`SubjectRef`] looks a subject up without copying its ids.
 type Shard = HashMap<Subject, VecDeque<Arc<ModerationEntry>>, ahash::RandomState>;
 
 /// Every subject's history.
@@ -47,7 +49,7 @@ impl History {
         self.len
     }
 
-    fn shard(&self, subject: &Subject) -> &Mutex<Shard> {
+    fn shard(&self, subject: SubjectRef<'_>) -> &Mutex<Shard> {
         let h = self.hasher.hash_one(subject.owner());
         &self.shards[(h >> 32) as usize % SHARDS]
     }
@@ -58,13 +60,10 @@ impl History {
         if self.len == 0 {
             return false;
         }
-        let mut shard = self.shard(subject).lock();
-        if !shard.contains_key(subject) {
-            shard.insert(subject.clone(), VecDeque::new());
-        }
-        let Some(entries) = shard.get_mut(subject) else {
-            return false;
-        };
+        let key = subject.borrowed();
+        let mut shard = self.shard(key).lock();
+        // One probe; the ids are copied only for a subject's first entry.
+        let entries = shard.entry_ref(&key).or_default();
         let at = entries.partition_point(|e| e.at_ms <= entry.at_ms);
         let same_time = entries
             .range(..at)
@@ -89,7 +88,7 @@ impl History {
         entries.dedup();
         let skip = entries.len().saturating_sub(self.len);
         let kept: VecDeque<_> = entries.into_iter().skip(skip).map(Arc::new).collect();
-        let mut shard = self.shard(&subject).lock();
+        let mut shard = self.shard(subject.borrowed()).lock();
         if kept.is_empty() {
             shard.remove(&subject);
         } else {
@@ -99,7 +98,7 @@ impl History {
 
     /// `subject`'s history, oldest first.
     pub fn get(&self, subject: &Subject) -> Vec<ModerationEntry> {
-        self.shard(subject)
+        self.shard(subject.borrowed())
             .lock()
             .get(subject)
             .map(|e| e.iter().map(|e| (**e).clone()).collect())
@@ -113,10 +112,10 @@ impl History {
         if self.len == 0 {
             return None;
         }
-        let subject = Subject::member(room, user);
-        let shard = self.shard(&subject).lock();
+        let key = SubjectRef::Member(room, user);
+        let shard = self.shard(key).lock();
         let latest = shard
-            .get(&subject)?
+            .get(&key)?
             .iter()
             .rev()
             .find(|e| matches!(e.op, Op::MuteMembers { .. } | Op::Strike { .. }))?;

@@ -940,6 +940,23 @@ impl Harness {
     }
 }
 
+/// The module change of a `SetModules` step (a scope of every action left unsaid).
+pub fn module_change(flags: &[Option<bool>; 4], d: MuteFor, a: Actions) -> ModuleChange {
+    let mut change = ModuleChange::new().lasting(d);
+    for (m, f) in Module::ALL.into_iter().zip(flags) {
+        if let Some(f) = f {
+            change = change.set(m, *f);
+        }
+    }
+    if a.is_all() { change } else { change.only(a) }
+}
+
+/// How a `SetModules` step's answer reads: each module's expiry.
+pub fn module_answer(s: &mutegate::ModuleStatus) -> String {
+    let v: Vec<Option<Expiry>> = Module::ALL.iter().map(|&m| s.expiry(m)).collect();
+    format!("{v:?}")
+}
+
 pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
     let (e, clock) = (&h.engine, &h.clock);
     let unit = |r: Result<(), Error>| r.map(|()| String::new());
@@ -954,21 +971,9 @@ pub fn run_on_engine(h: &mut Harness, step: &Step) -> Outcome {
             .mute_members_scoped(r, us, *d, *a)
             .map(|x| format!("{x:?}")),
         Step::UnmuteMembers(r, us) => e.unmute_members(r, us).map(|n| n.to_string()),
-        Step::SetModules(u, f, d, a) => {
-            let mut change = ModuleChange::new().lasting(*d);
-            for (m, f) in Module::ALL.into_iter().zip(f) {
-                if let Some(f) = f {
-                    change = change.set(m, *f);
-                }
-            }
-            if !a.is_all() {
-                change = change.only(*a);
-            }
-            e.set_module_mutes(u, change).map(|s| {
-                let v: Vec<Option<Expiry>> = Module::ALL.iter().map(|&m| s.expiry(m)).collect();
-                format!("{v:?}")
-            })
-        }
+        Step::SetModules(u, f, d, a) => e
+            .set_module_mutes(u, module_change(f, *d, *a))
+            .map(|s| module_answer(&s)),
         Step::MuteRoom(r, d, a) if a.is_all() => e.mute_room(r, *d).map(|x| format!("{x:?}")),
         Step::MuteRoom(r, d, a) => e.mute_room_scoped(r, *d, *a).map(|x| format!("{x:?}")),
         Step::UnmuteRoom(r) => e.unmute_room(r).map(|b| b.to_string()),

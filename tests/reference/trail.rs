@@ -5,11 +5,12 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use mutegate::{
-    Engine, Error, Expiry, ModerationEntry, Module, ModuleChange, Op, Source, Subject, Trail,
-};
+use mutegate::{Engine, Error, Expiry, ModerationEntry, Op, Source, Subject, Trail};
 
-use super::{LONG, Model, ROOMS, Step, USERS, engine_ladder, expiry, ladder, valid};
+use super::{
+    LONG, Model, ROOMS, Step, USERS, engine_ladder, expiry, ladder, module_answer, module_change,
+    valid,
+};
 
 /// The entries the harness's engine keeps per subject (small, so the bound is met).
 pub const HISTORY_LEN: usize = 2;
@@ -242,21 +243,10 @@ pub fn on_engine(e: &Engine, t: usize, step: &Step) -> Result<String, Error> {
             .wait()
             .map(|x| format!("{x:?}")),
         Step::UnmuteMembers(r, us) => s.unmute_members(r, us).wait().map(|n| n.to_string()),
-        Step::SetModules(u, f, d, a) => {
-            let mut change = ModuleChange::new().lasting(*d);
-            for (m, f) in Module::ALL.into_iter().zip(f) {
-                if let Some(f) = f {
-                    change = change.set(m, *f);
-                }
-            }
-            if !a.is_all() {
-                change = change.only(*a);
-            }
-            s.set_module_mutes(u, change).wait().map(|st| {
-                let v: Vec<Option<Expiry>> = Module::ALL.iter().map(|&m| st.expiry(m)).collect();
-                format!("{v:?}")
-            })
-        }
+        Step::SetModules(u, f, d, a) => s
+            .set_module_mutes(u, module_change(f, *d, *a))
+            .wait()
+            .map(|st| module_answer(&st)),
         Step::MuteRoom(r, d, a) => s
             .mute_room_scoped(r, *d, *a)
             .wait()
