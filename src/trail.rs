@@ -260,7 +260,7 @@ impl Subject {
     }
 }
 
-/// Hashed as its borrowed form, so a [`SubjectRef`] finds it in a map.
+/// Hashed as its borrowed form (`SubjectRef`), so either finds it in a map.
 impl Hash for Subject {
     fn hash<H: Hasher>(&self, state: &mut H) {
         self.borrowed().hash(state);
