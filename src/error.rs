@@ -212,11 +212,14 @@ pub enum Error {
         /// What is wrong there.
         what: String,
     },
-    /// A replicated engine cannot reach its Redis (or it refused the write): the
-    /// mutation was not applied and is not queued. Checks keep answering from the last
-    /// applied state. If the connection broke after Redis took the entry but before it
-    /// answered, the mutation may still apply everywhere: the caller cannot know which
-    /// (as with any remote write whose reply is lost). With
+    /// A replicated engine cannot reach its Redis, or cannot tell what became of the
+    /// mutation: **the outcome is unknown**. Checks keep answering from the last applied
+    /// state. When Redis was unreachable the mutation was not applied and is not queued;
+    /// but if Redis may have taken the entry — the connection broke before it answered,
+    /// the node stopped or was dropped before applying it, it did not apply it within
+    /// [`Replication::apply_timeout`](crate::Replication::apply_timeout) — it is in force
+    /// on every node that applies past it, and the caller cannot know which (as with
+    /// any remote write whose reply is lost). With
     /// [`Replication::acknowledged_by`](crate::Replication::acknowledged_by), too few
     /// Redis replicas acknowledging in time is this error as well, and then the
     /// mutation *is* applied everywhere: only the acknowledgement is missing (`what`
@@ -227,9 +230,13 @@ pub enum Error {
         what: String,
     },
     /// A replicated engine stopped applying its stream: an entry it cannot decode, an
-    /// entry of a newer format, or a stream that lost history this node had applied.
-    /// The node keeps its state as of the entry before, answers checks from it, and
-    /// refuses mutations with this error until it is rebuilt.
+    /// entry of a newer format, a stream that lost history this node had applied, or a
+    /// position the stream was trimmed past. The node keeps its state as of the entry
+    /// before, answers checks from it, and refuses mutations with this error until it
+    /// is rebuilt. **A mutation answered with it is in force nowhere**: it was refused
+    /// before it was appended, by the node or by Redis's append script (which refuses
+    /// a batch from a node whose position was trimmed past, while a node has halted the
+    /// cluster at a bad entry, or when the stream lost its history).
     #[error("replication stopped at stream entry {id}: {what}")]
     Replication {
         /// The stream id of the entry (or the stream position) concerned.

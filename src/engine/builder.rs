@@ -18,8 +18,9 @@ use super::*;
 /// # let _ = engine;
 /// ```
 #[must_use]
+#[derive(Clone)]
 pub struct EngineBuilder {
-    pub(super) clock: Box<dyn Clock>,
+    pub(super) clock: Arc<dyn Clock>,
     pub(super) limits: Limits,
     pub(super) exempt: RoleSet,
     pub(super) policy: AllowPolicy,
@@ -49,7 +50,7 @@ impl std::fmt::Debug for EngineBuilder {
 impl EngineBuilder {
     /// The clock to read time from (default [`SystemClock`]).
     pub fn clock(mut self, clock: impl Clock) -> Self {
-        self.clock = Box::new(clock);
+        self.clock = Arc::new(clock);
         self
     }
 

@@ -93,7 +93,7 @@ pub(crate) struct Inner {
     pub(crate) queue: Queue,
     /// The thread that runs the pipeline for callers that must not block.
     pub(crate) sequencer_thread: OnceLock<Thread>,
-    pub(crate) clock: Box<dyn Clock>,
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) limits: Limits,
     pub(crate) exempt: RoleSet,
     pub(crate) policy: AllowPolicy,
@@ -222,7 +222,7 @@ impl Engine {
     /// A builder for an engine with a chosen clock, limits or policies.
     pub fn builder() -> EngineBuilder {
         EngineBuilder {
-            clock: Box::new(SystemClock),
+            clock: Arc::new(SystemClock),
             limits: Limits::default(),
             exempt: RoleSet::default(),
             policy: AllowPolicy::default(),

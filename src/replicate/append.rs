@@ -46,23 +46,60 @@ pub(super) struct InFlight {
     seqs: SmallVec<[u64; 8]>,
     /// Its entries, for applying them at once when the reply allows.
     entries: Vec<entry::Entry>,
+    /// This node's position when it was sent (what the script fenced on).
+    position: StreamId,
 }
 
 /// What Redis answers an append whose epoch is not the stream's.
 pub(super) const EPOCH_REFUSAL: &str = "MUTEGATE_EPOCH";
 
-/// Appends a batch only if the stream still has the history its writer joined (the
-/// epoch key holds the epoch it read): an append can never land on a stream that lost
-/// entries its node applied. `KEYS`: stream, epoch key; `ARGV`: the epoch, then per
-/// entry its field count and its fields. Returns the id of the entry before the batch
-/// (`0-0` if none), then the new ids.
+/// What Redis answers an append from a node whose position the stream was trimmed
+/// past (it would apply the batch across a gap it can never read).
+const BEHIND_REFUSAL: &str = "MUTEGATE_BEHIND";
+
+/// What Redis answers an append while a node has halted the cluster at an entry it
+/// could not apply (the halt key holds that entry's id).
+const HALTED_REFUSAL: &str = "MUTEGATE_HALTED";
+
+/// Appends a batch only where every node that applies it can also apply what came
+/// before it, so a refused append is one that no node will ever apply:
+///
+/// - the stream still has the history its writer joined (the epoch key holds the
+///   epoch it read);
+/// - no node halted the cluster at an entry it could not apply (the halt key is
+///   absent);
+/// - the stream was not trimmed past the writer's position (`trimmed` in the snapshot
+///   hash is not above it): a node that was frozen past the liveness window cannot
+///   append what it would then fail to apply.
+///
+/// It then records the writer's position as a heartbeat, so the trim waits for its
+/// reader to apply what it appended. `KEYS`: stream, epoch key, snapshot hash, halt
+/// key, nodes hash; `ARGV`: the epoch, the writer's position (ms, seq), the writer's
+/// name, then per entry its field count and its fields. Returns the id of the entry
+/// before the batch (`0-0` if none), then the new ids.
 const APPEND_SCRIPT: &str = r"
 if redis.call('GET', KEYS[2]) ~= ARGV[1] then
   return redis.error_reply('MUTEGATE_EPOCH the epoch key changed')
 end
+local halted = redis.call('GET', KEYS[4])
+if halted then
+  return redis.error_reply('MUTEGATE_HALTED ' .. halted)
+end
+local pos_ms, pos_seq = tonumber(ARGV[2]), tonumber(ARGV[3])
+local trimmed = redis.call('HGET', KEYS[3], 'trimmed')
+if trimmed then
+  local ms, seq = string.match(trimmed, '^(%d+)-(%d+)$')
+  ms, seq = tonumber(ms), tonumber(seq)
+  if ms and (ms > pos_ms or (ms == pos_ms and seq > pos_seq)) then
+    return redis.error_reply('MUTEGATE_BEHIND ' .. trimmed)
+  end
+end
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('HSET', KEYS[5], ARGV[4], ARGV[2] .. '-' .. ARGV[3] .. ' ' .. now)
 local newest = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)
 local ids = {newest[1] and newest[1][1] or '0-0'}
-local i = 2
+local i = 5
 while i <= #ARGV do
   local n = tonumber(ARGV[i])
   ids[#ids + 1] = redis.call('XADD', KEYS[1], '*', unpack(ARGV, i + 1, i + n))
@@ -70,6 +107,53 @@ while i <= #ARGV do
 end
 return ids
 ";
+
+/// The error for an append Redis refused by one of [`APPEND_SCRIPT`]'s fences, if `e`
+/// is one: the batch was not appended, so no node ever applies it.
+fn fenced(replica: &Replica, position: StreamId, e: &redis::RedisError) -> Option<Error> {
+    let text = e.to_string();
+    let detail = |tag: &str| {
+        let at = text.find(tag)? + tag.len();
+        // The id that follows the tag, however the client quotes the reply.
+        let rest = text[at..].trim_start_matches(|c: char| !c.is_ascii_digit());
+        let end = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '-'))
+            .unwrap_or(rest.len());
+        Some(rest[..end].to_owned())
+    };
+    if text.contains(EPOCH_REFUSAL) {
+        return Some(Error::Replication {
+            id: "(appending)".into(),
+            what: format!(
+                "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
+                 without its data, or failed over to a copy that lacked it; the batch was \
+                 not appended",
+                replica.keys.epoch, replica.epoch
+            ),
+        });
+    }
+    if let Some(trimmed) = detail(BEHIND_REFUSAL) {
+        return Some(Error::Replication {
+            id: position.to_string(),
+            what: format!(
+                "the stream was trimmed below {trimmed}, past this node's position: it was \
+                 silent (stalled or cut off) for over {} s, and the batch was not appended; \
+                 build the engine again: a new one starts from the published snapshot",
+                super::snapshot::FRESH_MS / 1000
+            ),
+        });
+    }
+    let halted = detail(HALTED_REFUSAL)?;
+    Some(Error::Replication {
+        id: halted.clone(),
+        what: format!(
+            "replication is halted cluster-wide at entry {halted}, which a node could not \
+             apply ({} is set); the batch was not appended (see the README's \"Recovering \
+             from a bad entry\")",
+            replica.keys.halted
+        ),
+    })
+}
 
 /// Whether `e` leaves the connection unusable (and the replies in flight on it lost).
 fn lost(e: &redis::RedisError) -> bool {
@@ -180,13 +264,21 @@ impl Replica {
             inner.monitor.replication_failed(e.clone());
             return fail(batch, &e, answers);
         }
+        // The leader's lock is taken before the applied one wherever both are held.
+        let position = self.applied.lock().last;
         let mut append = redis::cmd("EVAL");
         append
             .arg(APPEND_SCRIPT)
-            .arg(2)
+            .arg(5)
             .arg(&self.keys.stream)
             .arg(&self.keys.epoch)
-            .arg(&self.epoch);
+            .arg(&self.keys.snapshot)
+            .arg(&self.keys.halted)
+            .arg(&self.keys.nodes)
+            .arg(&self.epoch)
+            .arg(position.ms)
+            .arg(position.seq)
+            .arg(&self.me);
         let mut seqs: SmallVec<[u64; 8]> = SmallVec::new();
         let mut entries = Vec::with_capacity(batch.len());
         {
@@ -222,7 +314,11 @@ impl Replica {
             }
         }
         let conn = appender.conn.as_mut().expect("connected above");
-        appender.in_flight.push_back(InFlight { seqs, entries });
+        appender.in_flight.push_back(InFlight {
+            seqs,
+            entries,
+            position,
+        });
         let mut packed = append.get_packed_command();
         if let Some((replicas, wait)) = self.config.replicas {
             redis::cmd("WAIT")
@@ -273,7 +369,7 @@ impl Replica {
                     inner.monitor.replication_failed(error.clone());
                     self.fail_parked(&sent.seqs, &error, answers);
                 }
-                let InFlight { seqs, entries } = sent;
+                let InFlight { seqs, entries, .. } = sent;
                 self.applied_here(inner, &reply, entries);
                 // Those the reader applied while the acknowledgement was awaited are
                 // answered now; the rest by whoever applies them (acknowledged).
@@ -292,15 +388,7 @@ impl Replica {
             }
             (Ok(_), Some(Err(e))) | (Err(e), _) => e,
         };
-        if e.to_string().contains(EPOCH_REFUSAL) {
-            let error = Error::Replication {
-                id: "(appending)".into(),
-                what: format!(
-                    "the stream lost its history: {} is no longer {} ({e}); Redis restarted \
-                     without its data, or failed over to a copy that lacked it",
-                    self.keys.epoch, self.epoch
-                ),
-            };
+        if let Some(error) = fenced(self, sent.position, &e) {
             inner.monitor.stop(error.clone());
             return self.fail_parked(&sent.seqs, &error, answers);
         }

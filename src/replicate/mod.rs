@@ -62,6 +62,9 @@ pub(crate) struct Keys {
     pub announcer: String,
     /// How far the announcer has announced (see `announce`).
     pub announced: String,
+    /// Set (to an entry's id) by the first node that met an entry it could not apply:
+    /// while it exists, every append is refused.
+    pub halted: String,
 }
 
 impl Keys {
@@ -75,6 +78,7 @@ impl Keys {
             nodes: key("nodes"),
             announcer: key("announcer"),
             announced: key("announced"),
+            halted: key("halted"),
         }
     }
 }
@@ -88,15 +92,32 @@ impl EngineBuilder {
     /// [`Error::Unavailable`] if Redis cannot be reached or refuses the URL's
     /// credentials; [`Error::Replication`] if an entry of the stream cannot be applied.
     pub fn replicate(self, replication: Replication) -> Result<Engine, Error> {
-        let replica = Arc::new(Replica::connect(replication)?);
-        let mut engine = self.build_with(Arc::new(Monitor::default()), false);
-        if engine.inner.replica.set(Arc::clone(&replica)).is_err() {
-            unreachable!("a new engine has no replica yet");
+        let mut tries = 1;
+        loop {
+            let replica = Arc::new(Replica::connect(replication.clone())?);
+            let mut engine = self.clone().build_with(Arc::new(Monitor::default()), false);
+            if engine.inner.replica.set(Arc::clone(&replica)).is_err() {
+                unreachable!("a new engine has no replica yet");
+            }
+            let mut state = reader::State::new(Arc::clone(&replica));
+            match state.catch_up(&engine.inner) {
+                Ok(()) => {
+                    engine._reader = Some(Reader::spawn(state, Arc::clone(&engine.inner)));
+                    return Ok(engine);
+                }
+                // Trimmed past while catching up (a load slower than the liveness
+                // window): start again from the newest snapshot, as a new node.
+                Err(e) if state.behind && tries < JOIN_TRIES => {
+                    crate::observe::replication_failed(&e);
+                    state.forget();
+                    tries += 1;
+                }
+                Err(e) => {
+                    state.forget();
+                    return Err(e);
+                }
+            }
         }
-        let mut state = reader::State::new(replica);
-        state.catch_up(&engine.inner)?;
-        engine._reader = Some(Reader::spawn(state, Arc::clone(&engine.inner)));
-        Ok(engine)
     }
 }
 
@@ -135,6 +156,10 @@ pub(crate) struct Replica {
     /// This node's own durable copy of its state, if it keeps one.
     local: Option<checkpoint::Local>,
 }
+
+/// How many times a new engine starts catching up from the newest snapshot when the
+/// stream is trimmed past it meanwhile.
+const JOIN_TRIES: u32 = 3;
 
 /// How long a failed connection waits before the next try, at first and at most.
 const FIRST_BACKOFF: Duration = Duration::from_millis(50);

@@ -43,6 +43,10 @@ pub(crate) struct State {
     checked: Instant,
     snapshot_tried: Instant,
     checkpointed: Instant,
+    /// When this node last reported its position (see `snapshot::heartbeat`).
+    reported: Option<Instant>,
+    /// The stream was trimmed past this node's position (it must start again).
+    pub(super) behind: bool,
 }
 
 impl State {
@@ -54,6 +58,8 @@ impl State {
             checked: Instant::now(),
             snapshot_tried: Instant::now(),
             checkpointed: Instant::now(),
+            reported: None,
+            behind: false,
         }
     }
 
@@ -63,6 +69,10 @@ impl State {
         let replica = Arc::clone(&self.replica);
         let mut conn = connect(&replica.client, replica.config.timeout, Purpose::Commands)?;
         replica.check_epoch(&mut conn, "(starting)")?;
+        // Holds the trim at the stream's start until the first real report: whatever
+        // snapshot or local copy this node starts from, the entries after it stay.
+        snapshot::heartbeat(&replica, &mut conn, StreamId::default())?;
+        self.reported = Some(Instant::now());
         let local = match &replica.local {
             Some(local) => local.read()?,
             None => None,
@@ -121,6 +131,23 @@ impl State {
         }
         while self.step(inner, false)? > 0 {}
         Ok(())
+    }
+
+    /// Withdraws this node's position from the trimmer after a failed build (else its
+    /// last report would hold the trim back for the liveness window). Best effort:
+    /// the build's own error is what the caller gets.
+    pub fn forget(&mut self) {
+        let replica = Arc::clone(&self.replica);
+        let conn = match self.conn.take() {
+            Some(conn) => Some(conn),
+            None => connect(&replica.client, replica.config.timeout, Purpose::Commands).ok(),
+        };
+        if let Some(mut conn) = conn {
+            let _: redis::RedisResult<Value> = redis::cmd("HDEL")
+                .arg(&replica.keys.nodes)
+                .arg(&replica.me)
+                .query(&mut conn);
+        }
     }
 
     /// Applies the journal's `batches` that continue from this node's position, up to
@@ -326,14 +353,16 @@ impl State {
                     return Err(e);
                 }
             };
+            let reported = self.reported.replace(Instant::now());
             if last < trimmed {
+                self.behind = true;
                 return Err(Error::Replication {
                     id: applied,
                     what: format!(
                         "the stream was trimmed below {trimmed}, past this node's position: \
-                         entries it needs are gone (it was silent for over {} s); build the \
-                         engine again: a new one starts from the published snapshot",
-                        snapshot::FRESH_MS / 1000
+                         entries it needs are gone ({}); build the engine again: a new one \
+                         starts from the published snapshot",
+                        silence(reported)
                     ),
                 });
             }
@@ -385,8 +414,35 @@ impl State {
                     what: "not a stream id".into(),
                 }),
             });
-        replica.apply(inner, items)?;
+        if let Err(e) = replica.apply(inner, items) {
+            self.halt(inner, &e);
+            return Err(e);
+        }
         Ok(n)
+    }
+
+    /// Halts the cluster at the entry `e` names, which this node could not apply:
+    /// every later append is refused (so none is answered with an error and applied
+    /// once the entry is removed). Best effort: the node stops either way, and a
+    /// failure to set the key is reported.
+    fn halt(&mut self, inner: &Inner, e: &Error) {
+        let Error::Replication { id, .. } = e else {
+            return;
+        };
+        let key = &self.replica.keys.halted;
+        let set = self.conn.as_mut().map(|conn| {
+            redis::cmd("SET")
+                .arg(key)
+                .arg(id)
+                .arg("NX")
+                .query::<Value>(conn)
+        });
+        if let Some(Err(e)) = set {
+            self.conn = None;
+            inner
+                .monitor
+                .replication_failed(unavailable(format_args!("SET {key}: {e}")));
+        }
     }
 
     /// Answers callers whose entries this node has not applied within the apply
@@ -410,7 +466,7 @@ impl State {
         if late.is_empty() {
             return;
         }
-        let error = all.cloned().unwrap_or_else(|| {
+        let error = all.map(unknown).unwrap_or_else(|| {
             unavailable(format_args!(
                 "the entry is in the stream, but this node did not apply it within {limit:?}"
             ))
@@ -424,6 +480,37 @@ impl State {
             events: Vec::new(),
         }
         .hand_out(inner);
+    }
+}
+
+/// What a caller parked when the reader stopped with `why` is answered: its entry is
+/// in the stream (or its reply is still unread), so it is in force on every node that
+/// applies past it; the outcome is unknown.
+fn unknown(why: &Error) -> Error {
+    match why {
+        Error::Unavailable { .. } => why.clone(),
+        _ => unavailable(format_args!(
+            "the outcome is unknown: the entry was sent to the stream, but this node \
+             stopped before applying it ({why}); nodes that apply past it have it in force"
+        )),
+    }
+}
+
+/// Why a node's position was trimmed past, from when it last reported it.
+fn silence(reported: Option<Instant>) -> String {
+    let window = snapshot::FRESH_MS / 1000;
+    match reported {
+        Some(at) if at.elapsed().as_millis() > u128::from(snapshot::FRESH_MS) => format!(
+            "this node was silent for {} s (stalled or cut off), over the {window} s the trim \
+             waits for",
+            at.elapsed().as_secs()
+        ),
+        Some(at) => format!(
+            "although this node reported its position {} ms ago, within the {window} s the \
+             trim waits for: another node trimmed past it",
+            at.elapsed().as_millis()
+        ),
+        None => format!("this node had not reported its position; the trim waits {window} s"),
     }
 }
 

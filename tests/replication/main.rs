@@ -26,6 +26,7 @@ macro_rules! redis_or_return {
     };
 }
 
+mod faults;
 mod processes;
 #[cfg(feature = "redis-tls")]
 mod tls;
@@ -327,14 +328,14 @@ fn xadd(redis: &Redis, fields: &[(&str, &[u8])]) -> String {
     cmd.query(&mut redis.conn()).expect("XADD")
 }
 
-#[test]
-fn a_malformed_entry_stops_applying_and_is_reported_with_its_id() {
-    let redis = redis_or_return!();
-    let a = node(&redis);
+/// A node that muted bob in "r1", then stopped at an entry that does not decode
+/// (appended by a foreign writer); and that entry's id.
+fn stopped_at_a_malformed_entry(redis: &Redis) -> (Engine, String) {
+    let a = node(redis);
     a.mute_members("r1", ["bob"], MuteFor::Forever)
         .expect("mute");
     let bad = xadd(
-        &redis,
+        redis,
         &[
             ("v", b"1"),
             ("node", b"00000000000000ff"),
@@ -346,6 +347,13 @@ fn a_malformed_entry_stops_applying_and_is_reported_with_its_id() {
     eventually("the reader stops at the bad entry", 5 * SECOND, || {
         a.health().stopped.is_some()
     });
+    (a, bad)
+}
+
+#[test]
+fn a_malformed_entry_stops_applying_and_is_reported_with_its_id() {
+    let redis = redis_or_return!();
+    let (a, bad) = stopped_at_a_malformed_entry(&redis);
     match a.health().stopped {
         Some(Error::Replication { id, what }) => {
             assert_eq!(id, bad);

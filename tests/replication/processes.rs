@@ -99,7 +99,7 @@ fn node_child() {
 }
 
 /// This test binary, set to run only the helper `test` (an ignored test) as a child.
-fn child_test(test: &str) -> Command {
+pub(super) fn child_test(test: &str) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("test binary"));
     command
         .args([
@@ -115,7 +115,7 @@ fn child_test(test: &str) -> Command {
 }
 
 /// Starts `command`; its stdout lines collect in the returned list as they come.
-fn spawn_reading(mut command: Command) -> (Child, Arc<Mutex<Vec<String>>>) {
+pub(super) fn spawn_reading(mut command: Command) -> (Child, Arc<Mutex<Vec<String>>>) {
     let mut child = command.spawn().expect("spawn a child process");
     let lines: Arc<Mutex<Vec<String>>> = Arc::default();
     let reader = BufReader::new(child.stdout.take().expect("stdout"));
