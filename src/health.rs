@@ -60,7 +60,38 @@ pub struct Health {
     pub last_replication_error: Option<Error>,
     /// Snapshots this replicated engine published to Redis.
     pub snapshots_published: u64,
+    /// Where a replicated engine is in its stream, as its reader last saw it (it looks
+    /// about once a second); `None` for an engine that does not replicate, or before its
+    /// reader first looked.
+    pub stream: Option<StreamHealth>,
 }
+
+/// Where a replicated engine is in its stream: [`Health::stream`].
+///
+/// Ids are stream ids (`ms-seq`, on Redis's clock); the ages and distances are measured
+/// when the reader last looked, so a node that stopped looking shows the figures of
+/// its last look (and [`Health::stopped`] says why).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct StreamHealth {
+    /// The last entry this node applied (`0-0`: none).
+    pub applied_id: String,
+    /// The stream's newest entry (`0-0`: the stream is empty).
+    pub newest_id: String,
+    /// Entries in the stream after `applied_id`, counted up to
+    /// [`BEHIND_COUNTED`](crate::BEHIND_COUNTED) (more shows as that many).
+    pub behind_entries: u64,
+    /// How much later the newest entry was appended than the last one applied, in ms.
+    pub behind_ms: u64,
+    /// The published snapshot's id (the entries it covers end there), if there is one.
+    pub snapshot_id: Option<String>,
+    /// How long ago, in ms, that snapshot was published (by Redis's clock). `None`
+    /// for a snapshot written by a version that did not record when.
+    pub snapshot_age_ms: Option<u64>,
+}
+
+/// The most entries [`StreamHealth::behind_entries`] counts.
+pub const BEHIND_COUNTED: u64 = 1024;
 
 impl Health {
     /// Whether the store takes writes and compactions are not failing.
@@ -136,6 +167,12 @@ impl Monitor {
         let mut h = self.health.lock();
         h.replication_failures += 1;
         h.last_replication_error = Some(error);
+    }
+
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub fn stream_seen(&self, stream: StreamHealth) {
+        crate::observe::stream_seen(&stream);
+        self.health.lock().stream = Some(stream);
     }
 
     #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]

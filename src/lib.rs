@@ -90,7 +90,7 @@ pub use error::{Error, IdKind};
 pub use event::{Event, Mute};
 pub use expiry::{Expiry, MuteFor};
 pub use handle::{RoomHandle, TargetHandle, UserHandle};
-pub use health::Health;
+pub use health::{BEHIND_COUNTED, Health, StreamHealth};
 pub use ladder::{Ladder, MAX_STEPS, MAX_STRIKES, Strike};
 pub use limits::Limits;
 pub use module::{Module, ModuleChange, ModuleStatus, Target};

@@ -295,6 +295,20 @@ pub(crate) fn replication_failed(why: &Error) {
     metrics::counter!("mutegate_replication_failures_total").increment(1);
 }
 
+/// Where a replicated engine's reader saw it was in its stream.
+#[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+pub(crate) fn stream_seen(stream: &crate::health::StreamHealth) {
+    let _ = stream;
+    #[cfg(feature = "metrics")]
+    {
+        metrics::gauge!("mutegate_stream_behind_entries").set(stream.behind_entries as f64);
+        metrics::gauge!("mutegate_stream_behind_ms").set(stream.behind_ms as f64);
+        if let Some(age) = stream.snapshot_age_ms {
+            metrics::gauge!("mutegate_snapshot_age_ms").set(age as f64);
+        }
+    }
+}
+
 /// A panic caught in a background thread or a subscriber.
 pub(crate) fn panicked(place: &str, message: &str) {
     let _ = (place, message);

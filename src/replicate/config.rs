@@ -42,6 +42,11 @@ pub struct Replication {
     pub(super) apply_timeout: Duration,
     pub(super) snapshot_every: u64,
     pub(super) snapshot_interval: Duration,
+    /// Local checkpoints' cadence, if not the snapshots'.
+    pub(super) checkpoint: Option<(u64, Duration)>,
+    /// How often the stream is trimmed between snapshots, if not at the snapshots'
+    /// interval.
+    pub(super) trim_interval: Option<Duration>,
     pub(super) local: Option<std::path::PathBuf>,
     /// Redis replicas that must acknowledge each append (`WAIT`), and how long to wait.
     pub(super) replicas: Option<(u32, Duration)>,
@@ -62,6 +67,8 @@ impl std::fmt::Debug for Replication {
             .field("apply_timeout", &self.apply_timeout)
             .field("snapshot_every", &self.snapshot_every)
             .field("snapshot_interval", &self.snapshot_interval)
+            .field("checkpoint", &self.checkpoints())
+            .field("trim_interval", &self.trim_interval())
             .field("local", &self.local)
             .field("replicas", &self.replicas)
             .field("pipeline", &self.pipeline)
@@ -70,6 +77,17 @@ impl std::fmt::Debug for Replication {
 }
 
 impl Replication {
+    /// After how many entries, or how long, a local checkpoint is written.
+    pub(super) fn checkpoints(&self) -> (u64, Duration) {
+        self.checkpoint
+            .unwrap_or((self.snapshot_every, self.snapshot_interval))
+    }
+
+    /// How often the snapshot's holder trims the stream below the snapshot there.
+    pub(super) fn trim_interval(&self) -> Duration {
+        self.trim_interval.unwrap_or(self.snapshot_interval)
+    }
+
     /// What the appending connection waits for beyond a reply: replicas' `WAIT`.
     pub(super) fn appending(&self) -> Purpose {
         match self.replicas {
@@ -106,6 +124,8 @@ impl Replication {
             apply_timeout: Duration::from_secs(5),
             snapshot_every: 100_000,
             snapshot_interval: Duration::from_secs(60),
+            checkpoint: None,
+            trim_interval: None,
             local: None,
             replicas: None,
             pipeline: 1,
@@ -196,6 +216,27 @@ impl Replication {
     pub fn snapshot_every(mut self, entries: u64, interval: Duration) -> Replication {
         self.snapshot_every = entries.max(1);
         self.snapshot_interval = interval.max(Duration::from_millis(10));
+        self
+    }
+
+    /// How often a node with [`local_state`](Self::local_state) writes its checkpoint
+    /// (folding its journal): after `entries` new entries, or after `interval` if any
+    /// came (default: the [`snapshot_every`](Self::snapshot_every) setting, itself
+    /// 100,000 entries or 60 s by default). Each takes the state under the apply lock
+    /// and writes it whole; the journal covers what comes between.
+    #[must_use]
+    pub fn checkpoint_every(mut self, entries: u64, interval: Duration) -> Replication {
+        self.checkpoint = Some((entries.max(1), interval.max(Duration::from_millis(10))));
+        self
+    }
+
+    /// How often the node holding the snapshot lease trims the stream below the
+    /// published snapshot and the live nodes' positions when no snapshot is due
+    /// (default: the [`snapshot_every`](Self::snapshot_every) interval, 60 s by
+    /// default). Each published snapshot trims as well.
+    #[must_use]
+    pub fn trim_every(mut self, interval: Duration) -> Replication {
+        self.trim_interval = Some(interval.max(Duration::from_millis(10)));
         self
     }
 

@@ -141,6 +141,27 @@ pub(crate) fn last_id(conn: &mut Connection, stream: &str) -> Result<Option<Stre
     Ok(list.first().and_then(|(id, _)| StreamId::parse(id)))
 }
 
+/// How many entries the stream holds after `after`, counted up to `most`.
+pub(crate) fn count_after(
+    conn: &mut Connection,
+    stream: &str,
+    after: StreamId,
+    most: u64,
+) -> Result<u64, Error> {
+    let reply: Value = redis::cmd("XRANGE")
+        .arg(stream)
+        .arg(format!("({after}"))
+        .arg("+")
+        .arg("COUNT")
+        .arg(most)
+        .query(conn)
+        .map_err(|e| unavailable(format_args!("XRANGE {stream}: {e}")))?;
+    match reply {
+        Value::Array(items) => Ok(items.len() as u64),
+        _ => Err(unavailable(format_args!("XRANGE {stream}: not a list"))),
+    }
+}
+
 /// Takes the lease `KEYS[1]` for `ARGV[1]` for `ARGV[2]` ms if nobody holds it, or
 /// renews it if `ARGV[1]` does; 1 if it is `ARGV[1]`'s now.
 const LEASE: &str = r"

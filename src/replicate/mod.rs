@@ -99,7 +99,8 @@ impl EngineBuilder {
             if engine.inner.replica.set(Arc::clone(&replica)).is_err() {
                 unreachable!("a new engine has no replica yet");
             }
-            let mut state = reader::State::new(Arc::clone(&replica));
+            let monitor = Arc::clone(&engine.inner.monitor);
+            let mut state = reader::State::new(Arc::clone(&replica), monitor);
             match state.catch_up(&engine.inner) {
                 Ok(()) => {
                     engine._reader = Some(Reader::spawn(state, Arc::clone(&engine.inner)));

@@ -37,11 +37,15 @@ const HISTORY_CHECK: Duration = Duration::from_secs(1);
 /// What the reader keeps between reads.
 pub(crate) struct State {
     replica: Arc<Replica>,
+    /// The engine's health, where the reader reports its position.
+    monitor: Arc<Monitor>,
     conn: Option<Connection>,
     backoff: Duration,
     /// When the stream's history was last checked.
     checked: Instant,
     snapshot_tried: Instant,
+    /// When the stream was last trimmed (or tried).
+    trim_tried: Instant,
     checkpointed: Instant,
     /// When this node last reported its position (see `snapshot::heartbeat`).
     reported: Option<Instant>,
@@ -50,13 +54,15 @@ pub(crate) struct State {
 }
 
 impl State {
-    pub fn new(replica: Arc<Replica>) -> State {
+    pub fn new(replica: Arc<Replica>, monitor: Arc<Monitor>) -> State {
         State {
             replica,
+            monitor,
             conn: None,
             backoff: FIRST_BACKOFF,
             checked: Instant::now(),
             snapshot_tried: Instant::now(),
+            trim_tried: Instant::now(),
             checkpointed: Instant::now(),
             reported: None,
             behind: false,
@@ -208,10 +214,10 @@ impl State {
         let Some(local) = &self.replica.local else {
             return Ok(());
         };
-        let config = &self.replica.config;
+        let (every, interval) = self.replica.config.checkpoints();
         let pending = self.replica.applied.lock().since_checkpoint;
-        let due = pending >= config.snapshot_every
-            || (pending > 0 && (now || self.checkpointed.elapsed() >= config.snapshot_interval));
+        let due =
+            pending >= every || (pending > 0 && (now || self.checkpointed.elapsed() >= interval));
         if !due {
             return Ok(());
         }
@@ -271,25 +277,30 @@ impl State {
         Ok(())
     }
 
-    /// Publishes a snapshot of this node's state if one is due, and trims the stream
-    /// below it as far as the live nodes' positions allow, once an interval, if this
-    /// node holds the snapshot lease.
+    /// Publishes a snapshot of this node's state if one is due (`snapshot_every`), and
+    /// trims the stream below the snapshot as far as the live nodes' positions allow,
+    /// after each snapshot and once a trim interval (`trim_every`), if this node holds
+    /// the snapshot lease.
     fn maybe_publish(&mut self, inner: &Inner) -> Result<(), Error> {
         let config = &self.replica.config;
         let pending = self.replica.applied.lock().since_snapshot;
-        let full = pending >= config.snapshot_every;
-        if !full && self.snapshot_tried.elapsed() < config.snapshot_interval {
+        let snapshot_due = pending >= config.snapshot_every
+            || (pending > 0 && self.snapshot_tried.elapsed() >= config.snapshot_interval);
+        if !snapshot_due && self.trim_tried.elapsed() < config.trim_interval() {
             return Ok(());
         }
-        self.snapshot_tried = Instant::now();
-        let hold = config.snapshot_interval * 2;
+        self.trim_tried = Instant::now();
+        if snapshot_due {
+            self.snapshot_tried = Instant::now();
+        }
+        let hold = config.snapshot_interval.min(config.trim_interval()) * 2;
         let replica = Arc::clone(&self.replica);
         let conn = self.reading()?;
         if !snapshot::lease(&replica, conn, hold)? {
             replica.applied.lock().since_snapshot = 0;
             return Ok(());
         }
-        let covered = if pending > 0 {
+        let covered = if snapshot_due {
             self.state(inner, |a| Ok(a.since_snapshot))?
         } else {
             let applied = replica.applied.lock();
@@ -342,17 +353,21 @@ impl State {
                 }
             };
             let behind = snapshot::trimmed(&self.replica, conn).and_then(|trimmed| {
-                snapshot::heartbeat(&self.replica, conn, last)?;
+                let now = snapshot::heartbeat(&self.replica, conn, last)?;
                 self.replica.announcer.renew(&self.replica, conn)?;
-                Ok(trimmed)
+                Ok((trimmed, now))
             });
-            let trimmed = match behind {
-                Ok(trimmed) => trimmed,
+            let (trimmed, now) = match behind {
+                Ok(behind) => behind,
                 Err(e) => {
                     self.conn = None;
                     return Err(e);
                 }
             };
+            if let Err(e) = look(&self.replica, &self.monitor, conn, last, newest, now) {
+                self.conn = None;
+                return Err(e);
+            }
             let reported = self.reported.replace(Instant::now());
             if last < trimmed {
                 self.behind = true;
@@ -481,6 +496,35 @@ impl State {
         }
         .hand_out(inner);
     }
+}
+
+/// Reports in [`Health::stream`](crate::Health::stream) where this node is: its
+/// position `last`, the stream's `newest` entry and the published snapshot, at
+/// Redis's time `now` (ms).
+fn look(
+    replica: &Replica,
+    monitor: &Monitor,
+    conn: &mut Connection,
+    last: StreamId,
+    newest: Option<StreamId>,
+    now: u64,
+) -> Result<(), Error> {
+    let newest = newest.unwrap_or_default();
+    let behind_entries = if newest > last {
+        link::count_after(conn, &replica.keys.stream, last, crate::BEHIND_COUNTED)?
+    } else {
+        0
+    };
+    let (snapshot_id, at) = snapshot::published(replica, conn)?;
+    monitor.stream_seen(crate::StreamHealth {
+        applied_id: last.to_string(),
+        newest_id: newest.to_string(),
+        behind_entries,
+        behind_ms: newest.ms.saturating_sub(last.ms),
+        snapshot_id: snapshot_id.map(|id| id.to_string()),
+        snapshot_age_ms: at.map(|at| now.saturating_sub(at)),
+    });
+    Ok(())
 }
 
 /// What a caller parked when the reader stopped with `why` is answered: its entry is

@@ -16,6 +16,7 @@
 //! | `seen` | the highest op number applied per node, `node:seq` pairs (hex node) joined by `,` |
 //! | `state` | the state, in the snapshot format of [`Engine::snapshot`](crate::Engine::snapshot) (expired entries included) |
 //! | `trimmed` | entries below this id may be gone from the stream (`0-0`: none trimmed) |
+//! | `at` | when it was written, ms on Redis's clock (absent in snapshots of earlier versions) |
 //!
 //! A node whose position is below `trimmed` would read across a gap: at build it loads
 //! the snapshot instead; a running node that fell that far behind stops, reporting it.
@@ -79,7 +80,7 @@ local trimmed = string.format('%d-%d', min_ms, min_seq)
 local before = redis.call('HGET', KEYS[2], 'trimmed')
 if ARGV[5] ~= '' then
   redis.call('HSET', KEYS[2], 'v', '1', 'id', ARGV[2] .. '-' .. ARGV[3], 'seen', ARGV[4],
-    'state', ARGV[5])
+    'state', ARGV[5], 'at', now)
 end
 redis.call('XTRIM', KEYS[1], 'MINID', trimmed)
 if before then
@@ -121,21 +122,36 @@ fn decode_seen(text: &str) -> Option<HashMap<u64, u64>> {
         .collect()
 }
 
-/// Reports this node's position (`id`) to the trimmer.
+/// Reports this node's position (`id`) to the trimmer; Redis's time then, in ms.
 pub(crate) fn heartbeat(
     replica: &Replica,
     conn: &mut Connection,
     id: StreamId,
-) -> Result<(), Error> {
+) -> Result<u64, Error> {
     redis::cmd("EVAL")
         .arg(HEARTBEAT)
         .arg(1)
         .arg(&replica.keys.nodes)
         .arg(&replica.me)
         .arg(id.to_string())
-        .query::<Value>(conn)
-        .map(drop)
+        .query::<u64>(conn)
         .map_err(|e| unavailable(format_args!("position heartbeat: {e}")))
+}
+
+/// The published snapshot's id and when it was written (ms, Redis's clock), if there
+/// is one.
+pub(crate) fn published(
+    replica: &Replica,
+    conn: &mut Connection,
+) -> Result<(Option<StreamId>, Option<u64>), Error> {
+    let key = &replica.keys.snapshot;
+    let (id, at): (Option<String>, Option<u64>) = redis::cmd("HMGET")
+        .arg(key)
+        .arg("id")
+        .arg("at")
+        .query(conn)
+        .map_err(|e| unavailable(format_args!("HMGET {key}: {e}")))?;
+    Ok((id.as_deref().and_then(StreamId::parse), at))
 }
 
 /// Below which id entries may have been trimmed away.
