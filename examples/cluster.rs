@@ -61,6 +61,22 @@ fn main() -> Result<(), Error> {
         node_b.can_send("ann", Target::room("lobby"))
     );
 
+    // Converged nodes hold the same state: on the system clock, compare digests at
+    // one instant ahead of both clocks (their snapshot() bytes stamp each one's now).
+    let at = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+        + 5_000;
+    let started = Instant::now();
+    while node_a.digest(at) != node_b.digest(at) {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the nodes never converged"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    println!("both nodes' digest: {}", node_a.digest(at));
+
     // If Redis goes away, checks keep answering and mutations fail fast with
     // Error::Unavailable instead of being queued; health() says what happened.
     println!("node B health: {:?}", node_b.health());

@@ -130,6 +130,14 @@ impl EngineBuilder {
         self
     }
 
+    /// The same settings without a sweeper (for an engine that only mirrors another's
+    /// state, such as a snapshot publisher's copy).
+    #[cfg(feature = "redis")]
+    pub(crate) fn without_sweeper(mut self) -> Self {
+        self.sweep_every = None;
+        self
+    }
+
     /// When an engine opened on a directory syncs its log (default
     /// [`SyncPolicy::Every`] 10 ms). Has no effect on an in-memory engine.
     pub fn sync(mut self, policy: SyncPolicy) -> Self {

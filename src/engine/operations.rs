@@ -76,20 +76,63 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn snapshot(&self, out: &mut dyn std::io::Write) -> Result<(), Error> {
-        let (now, ops) = {
+        write_snapshot(&self.canonical(None), out)
+    }
+
+    /// Writes the state in force at `at_ms` (ms since the Unix epoch) to `out`, in the
+    /// format of [`snapshot`](Engine::snapshot), every record stamped `at_ms`: the same
+    /// bytes on every engine that applied the same mutations, whatever its clock said
+    /// when it ran, as long as `at_ms` is no earlier than any of their clocks (each
+    /// engine frees ended entries on its own clock, so an instant in its past may lack
+    /// what ended on one engine and not yet on another). To compare converged nodes on
+    /// the system clock, pick one instant a few seconds ahead and pass it to each (or
+    /// compare their [`digest`](Engine::digest)s). [`restore`](Engine::restore) reads
+    /// it like any snapshot; mutes that end before `at_ms` are left out.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Io`] if writing to `out` fails.
+    pub fn snapshot_at(&self, at_ms: u64, out: &mut dyn std::io::Write) -> Result<(), Error> {
+        write_snapshot(&self.canonical(Some(at_ms)), out)
+    }
+
+    /// The SHA-256 of [`snapshot_at(at_ms)`](Engine::snapshot_at)'s bytes, in lowercase
+    /// hex: equal on converged nodes given the same `at_ms` (no earlier than any of
+    /// their clocks), and what `sha256sum` prints for the bytes `snapshot_at` wrote.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Actions, Engine, Expiry, Op};
+    /// use std::time::{SystemTime, UNIX_EPOCH};
+    ///
+    /// let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    /// let op = Op::MuteRoom { room: "r1".into(), until: Expiry::At(now + 600_000), actions: Actions::ALL };
+    /// let (a, b) = (Engine::new(), Engine::new());
+    /// a.apply(op.clone())?;
+    /// std::thread::sleep(std::time::Duration::from_millis(5)); // their clocks differ
+    /// b.apply(op)?;
+    /// let at = now + 1_000;
+    /// assert_eq!(a.digest(at), b.digest(at));
+    /// assert_ne!(a.digest(at), Engine::new().digest(at));
+    /// # Ok::<(), mutegate::Error>(())
+    /// ```
+    pub fn digest(&self, at_ms: u64) -> String {
+        use sha2::Digest as _;
+        let hash = sha2::Sha256::digest(self.canonical(Some(at_ms)));
+        hash.iter().map(|b| format!("{b:02x}")).collect()
+    }
+
+    /// The canonical snapshot of the state in force at `at` (the clock's now if
+    /// `None`), taken between two mutations.
+    fn canonical(&self, at: Option<u64>) -> Vec<u8> {
+        let (at, ops) = {
             let _writer = self.inner.writer.lock();
             let _all = self.inner.stripes.lock_all();
-            let now = self.inner.clock.now_ms();
-            (now, self.inner.tables.to_ops(now))
+            let at = at.unwrap_or_else(|| self.inner.clock.now_ms());
+            (at, self.inner.tables.to_ops(at))
         };
-        let bytes = codec::canonical_snapshot(ops, now);
-        out.write_all(&bytes)
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::Io {
-                op: "write",
-                path: "snapshot".into(),
-                message: e.to_string(),
-            })
+        codec::canonical_snapshot(ops, at)
     }
 
     /// Reads a snapshot written by [`snapshot`](Engine::snapshot) and applies it to this
@@ -230,4 +273,15 @@ impl Engine {
     pub fn sweep(&self) -> usize {
         self.inner.sweep()
     }
+}
+
+/// Writes snapshot `bytes` to `out`.
+fn write_snapshot(bytes: &[u8], out: &mut dyn std::io::Write) -> Result<(), Error> {
+    out.write_all(bytes)
+        .and_then(|()| out.flush())
+        .map_err(|e| Error::Io {
+            op: "write",
+            path: "snapshot".into(),
+            message: e.to_string(),
+        })
 }

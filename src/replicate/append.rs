@@ -29,6 +29,17 @@ pub(super) struct Appender {
 }
 
 impl Appender {
+    /// An appender that never appends (a snapshot publisher's: it has no writers).
+    pub(super) fn idle() -> Appender {
+        Appender {
+            conn: None,
+            seq: 0,
+            retry_at: None,
+            backoff: FIRST_BACKOFF,
+            in_flight: VecDeque::new(),
+        }
+    }
+
     /// An appender on `conn`, nothing sent yet.
     pub(super) fn new(conn: Connection) -> Appender {
         Appender {

@@ -22,6 +22,7 @@ mod config;
 mod entry;
 mod journal;
 mod link;
+mod publisher;
 mod reader;
 mod snapshot;
 
@@ -47,6 +48,7 @@ use link::{connect, unavailable};
 
 /// The Redis keys of one stream, named once (the README's "Running several nodes"
 /// lists them).
+#[derive(Clone)]
 pub(crate) struct Keys {
     /// The stream itself.
     pub stream: String,
@@ -100,7 +102,12 @@ impl EngineBuilder {
                 unreachable!("a new engine has no replica yet");
             }
             let monitor = Arc::clone(&engine.inner.monitor);
-            let mut state = reader::State::new(Arc::clone(&replica), monitor);
+            let publishing = reader::Publishing::Lease {
+                builder: self.clone(),
+                publisher: None,
+                retired: Vec::new(),
+            };
+            let mut state = reader::State::new(Arc::clone(&replica), monitor, publishing);
             match state.catch_up(&engine.inner) {
                 Ok(()) => {
                     engine._reader = Some(Reader::spawn(state, Arc::clone(&engine.inner)));
@@ -201,6 +208,27 @@ impl Replica {
             announcer: announce::Announcer::default(),
             local,
         })
+    }
+
+    /// The link of this node's snapshot publisher (see `publisher`): the same stream,
+    /// client and epoch, its own op number and name, no local copy, no appends.
+    fn publisher(&self) -> Replica {
+        let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+        let mut config = self.config.clone();
+        config.local = None;
+        Replica {
+            config,
+            client: self.client.clone(),
+            node,
+            me: format!("{}-snapshots", self.me),
+            keys: self.keys.clone(),
+            epoch: self.epoch.clone(),
+            appender: Mutex::new(Appender::idle()),
+            parked: Mutex::new(HashMap::new()),
+            applied: Mutex::new(apply::Applied::default()),
+            announcer: announce::Announcer::default(),
+            local: None,
+        }
     }
 
     /// The client for `config`'s URL (and, with `redis-tls`, its root certificate).

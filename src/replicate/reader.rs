@@ -14,12 +14,13 @@ use super::apply::Applied;
 use super::entry::StreamId;
 use super::journal::{self, Journal};
 use super::link::{self, Purpose, connect, unavailable};
+use super::publisher::{Publisher, Until};
 use super::{FIRST_BACKOFF, MAX_BACKOFF, Parked, Replica};
 use super::{checkpoint, snapshot};
 use crate::background::stop_and_join;
 use crate::codec;
 use crate::codec::Record;
-use crate::engine::Inner;
+use crate::engine::{EngineBuilder, Inner};
 use crate::error::Error;
 use crate::health::Monitor;
 use crate::write::{Derive, Finished, Held};
@@ -33,6 +34,22 @@ const BLOCK: Duration = Duration::from_millis(500);
 
 /// How often a reader checks that the stream still has the history it applied.
 const HISTORY_CHECK: Duration = Duration::from_secs(1);
+
+/// Who publishes snapshots: a node's reader keeps the lease and a publisher while it
+/// holds it; the publisher publishes while the lease lasts.
+pub(crate) enum Publishing {
+    /// A node's reader: takes the snapshot lease itself and, while it holds it, keeps
+    /// a publisher (see `publisher`) with a copy of the state `builder` builds.
+    Lease {
+        builder: EngineBuilder,
+        publisher: Option<Publisher>,
+        /// Publishers told to stop after the lease was lost, joined once they end.
+        retired: Vec<Publisher>,
+    },
+    /// A publisher's reader: publishes until the node's lease ends, and reports what it
+    /// published and what failed to the node's health.
+    Delegated { until: Until, report: Arc<Monitor> },
+}
 
 /// What the reader keeps between reads.
 pub(crate) struct State {
@@ -51,10 +68,12 @@ pub(crate) struct State {
     reported: Option<Instant>,
     /// The stream was trimmed past this node's position (it must start again).
     pub(super) behind: bool,
+    /// Its part in publishing snapshots.
+    publishing: Publishing,
 }
 
 impl State {
-    pub fn new(replica: Arc<Replica>, monitor: Arc<Monitor>) -> State {
+    pub fn new(replica: Arc<Replica>, monitor: Arc<Monitor>, publishing: Publishing) -> State {
         State {
             replica,
             monitor,
@@ -66,6 +85,7 @@ impl State {
             checkpointed: Instant::now(),
             reported: None,
             behind: false,
+            publishing,
         }
     }
 
@@ -277,29 +297,104 @@ impl State {
         Ok(())
     }
 
-    /// Publishes a snapshot of this node's state if one is due (`snapshot_every`), and
-    /// trims the stream below the snapshot as far as the live nodes' positions allow,
-    /// after each snapshot and once a trim interval (`trim_every`), if this node holds
-    /// the snapshot lease.
-    fn maybe_publish(&mut self, inner: &Inner) -> Result<(), Error> {
+    /// Whether a snapshot is due (`snapshot_every`) or a trim (`trim_every`); resets
+    /// the timers of what is.
+    fn due(&mut self) -> (bool, bool) {
         let config = &self.replica.config;
         let pending = self.replica.applied.lock().since_snapshot;
-        let snapshot_due = pending >= config.snapshot_every
+        let snapshot = pending >= config.snapshot_every
             || (pending > 0 && self.snapshot_tried.elapsed() >= config.snapshot_interval);
-        if !snapshot_due && self.trim_tried.elapsed() < config.trim_interval() {
-            return Ok(());
-        }
-        self.trim_tried = Instant::now();
-        if snapshot_due {
+        let trim = self.trim_tried.elapsed() >= config.trim_interval();
+        if snapshot {
             self.snapshot_tried = Instant::now();
         }
-        let hold = config.snapshot_interval.min(config.trim_interval()) * 2;
-        let replica = Arc::clone(&self.replica);
-        let conn = self.reading()?;
-        if !snapshot::lease(&replica, conn, hold)? {
-            replica.applied.lock().since_snapshot = 0;
+        if snapshot || trim {
+            self.trim_tried = Instant::now();
+        }
+        (snapshot, trim)
+    }
+
+    /// A node's part in publishing: when a snapshot or a trim is due, takes (or keeps)
+    /// the snapshot lease, and while it holds it keeps a publisher that does the work
+    /// off this thread (see `publisher`); a node that lost the lease stops its own.
+    pub(super) fn maybe_publish(&mut self, inner: &Inner) -> Result<(), Error> {
+        if let Publishing::Delegated { .. } = self.publishing {
+            return self.publish_delegated(inner);
+        }
+        let (snapshot, trim) = self.due();
+        if let Publishing::Lease { retired, .. } = &mut self.publishing {
+            retired.retain(|p| !p.finished());
+        }
+        if !snapshot && !trim {
             return Ok(());
         }
+        let config = &self.replica.config;
+        // Renewed when a job is due, after a read that may wait a whole `BLOCK`: held
+        // long enough that a node idle between entries keeps it (and its publisher).
+        let hold = (config.snapshot_interval.min(config.trim_interval()) * 2).max(BLOCK * 4);
+        let replica = Arc::clone(&self.replica);
+        let conn = self.reading()?;
+        let held = snapshot::lease(&replica, conn, hold)?;
+        replica.applied.lock().since_snapshot = 0;
+        let Publishing::Lease {
+            builder,
+            publisher,
+            retired,
+        } = &mut self.publishing
+        else {
+            unreachable!("a publisher's reader returned above");
+        };
+        if !held {
+            if let Some(gone) = publisher.take() {
+                gone.retire();
+                retired.push(gone);
+            }
+            return Ok(());
+        }
+        let until = Instant::now() + hold;
+        match publisher {
+            Some(running) if !running.finished() => running.renew(until),
+            // Started when a snapshot is first due: a node that only trims keeps no
+            // second copy of its state.
+            _ if snapshot => {
+                *publisher = Some(Publisher::start(
+                    &replica,
+                    builder.clone(),
+                    Arc::clone(&inner.monitor),
+                    until,
+                ));
+            }
+            _ => {
+                *publisher = None;
+                let conn = self.reading()?;
+                snapshot::publish(
+                    &replica,
+                    conn,
+                    StreamId::default(),
+                    &HashMap::new(),
+                    Vec::new(),
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// A publisher's part: publishes a snapshot of its copy of the state if one is due,
+    /// and trims the stream below it as far as the live nodes' positions allow, after
+    /// each snapshot and once a trim interval, while the node's lease lasts.
+    fn publish_delegated(&mut self, inner: &Inner) -> Result<(), Error> {
+        let Publishing::Delegated { until, report } = &self.publishing else {
+            unreachable!("called for a publisher only");
+        };
+        let (until, report) = (Arc::clone(until), Arc::clone(report));
+        if Instant::now() >= *until.lock() {
+            return Ok(());
+        }
+        let (snapshot_due, trim_due) = self.due();
+        if !snapshot_due && !trim_due {
+            return Ok(());
+        }
+        let replica = Arc::clone(&self.replica);
         let covered = if snapshot_due {
             self.state(inner, |a| Ok(a.since_snapshot))?
         } else {
@@ -317,7 +412,7 @@ impl State {
         if publishing {
             let mut applied = replica.applied.lock();
             applied.since_snapshot = applied.since_snapshot.saturating_sub(covered.pending);
-            inner.monitor.snapshot_published();
+            report.snapshot_published();
         }
         Ok(())
     }
@@ -354,7 +449,9 @@ impl State {
             };
             let behind = snapshot::trimmed(&self.replica, conn).and_then(|trimmed| {
                 let now = snapshot::heartbeat(&self.replica, conn, last)?;
-                self.replica.announcer.renew(&self.replica, conn)?;
+                if let Publishing::Lease { .. } = self.publishing {
+                    self.replica.announcer.renew(&self.replica, conn)?;
+                }
                 Ok((trimmed, now))
             });
             let (trimmed, now) = match behind {
@@ -397,7 +494,7 @@ impl State {
 
     /// Reads once (waiting up to [`BLOCK`] for entries if `block`) and applies what
     /// came; how many entries came.
-    fn step(&mut self, inner: &Inner, block: bool) -> Result<usize, Error> {
+    pub(super) fn step(&mut self, inner: &Inner, block: bool) -> Result<usize, Error> {
         let replica = Arc::clone(&self.replica);
         let stream = &replica.keys.stream;
         let after = replica.applied.lock().last.to_string();

@@ -28,6 +28,7 @@ macro_rules! redis_or_return {
 
 mod faults;
 mod processes;
+mod publishing;
 #[cfg(feature = "redis-tls")]
 mod tls;
 

@@ -17,6 +17,9 @@ const NODE: &str = "MUTEGATE_NODE";
 const STOP: &str = "MUTEGATE_NODE_STOP";
 const OUT: &str = "MUTEGATE_NODE_OUT";
 const LOCAL: &str = "MUTEGATE_NODE_LOCAL";
+/// Set (to an instant in ms) for a node on the system clock, which writes its
+/// [`Engine::digest`] at that instant instead of its snapshot.
+const DIGEST_AT: &str = "MUTEGATE_NODE_DIGEST_AT";
 const THREADS: usize = 2;
 /// The room a parent mutes when every child has stopped writing: a node that sees it
 /// has applied everything before it.
@@ -41,6 +44,11 @@ fn mutate(engine: &Engine, k: usize, t: usize, i: usize) -> Result<(), Error> {
 }
 
 fn replicated(url: &str, local: Option<PathBuf>) -> Engine {
+    replicated_on(url, local, true)
+}
+
+/// The same, on the tests' manual clock or (`manual` false) the system clock.
+fn replicated_on(url: &str, local: Option<PathBuf>, manual: bool) -> Engine {
     let replication = Replication::new(url)
         .timeout(Duration::from_millis(500))
         .snapshot_every(300, Duration::from_millis(300));
@@ -48,10 +56,13 @@ fn replicated(url: &str, local: Option<PathBuf>) -> Engine {
         Some(dir) => replication.local_state(dir),
         None => replication,
     };
-    Engine::builder()
-        .clock(ManualClock::new(NOW))
-        .replicate(replication)
-        .expect("a replicated engine")
+    let builder = Engine::builder();
+    let builder = if manual {
+        builder.clock(ManualClock::new(NOW))
+    } else {
+        builder
+    };
+    builder.replicate(replication).expect("a replicated engine")
 }
 
 #[test]
@@ -63,7 +74,11 @@ fn node_child() {
     let k: usize = std::env::var(NODE).expect("node").parse().expect("number");
     let stop = PathBuf::from(std::env::var(STOP).expect("stop file"));
     let out = PathBuf::from(std::env::var(OUT).expect("out file"));
-    let engine = replicated(&url, std::env::var(LOCAL).ok().map(PathBuf::from));
+    let digest_at: Option<u64> = std::env::var(DIGEST_AT)
+        .ok()
+        .map(|at| at.parse().expect("an instant in ms"));
+    let local = std::env::var(LOCAL).ok().map(PathBuf::from);
+    let engine = replicated_on(&url, local, digest_at.is_none());
     let stdout = Mutex::new(std::io::stdout());
     let say = |line: String| {
         let mut o = stdout.lock().expect("stdout");
@@ -94,7 +109,11 @@ fn node_child() {
         assert!(Instant::now() < deadline, "node {k} never saw the marker");
         std::thread::sleep(Duration::from_millis(5));
     }
-    std::fs::write(&out, snapshot(&engine)).expect("write the snapshot");
+    let written = match digest_at {
+        Some(at) => engine.digest(at).into_bytes(),
+        None => snapshot(&engine),
+    };
+    std::fs::write(&out, written).expect("write the snapshot");
     say("snapshot".into());
 }
 
@@ -139,8 +158,22 @@ struct Node {
 impl Node {
     /// Node `k`, keeping its own copy of its state in `local` if given.
     fn spawn(redis: &Redis, k: usize, dir: &Path, local: Option<&Path>) -> Node {
+        Node::spawn_with(redis, k, dir, local, None)
+    }
+
+    /// The same, on the system clock if `digest_at` is given (see [`DIGEST_AT`]).
+    fn spawn_with(
+        redis: &Redis,
+        k: usize,
+        dir: &Path,
+        local: Option<&Path>,
+        digest_at: Option<u64>,
+    ) -> Node {
         let out = dir.join(format!("node-{k}.snap"));
         let mut command = child_test("processes::node_child");
+        if let Some(at) = digest_at {
+            command.env(DIGEST_AT, at.to_string());
+        }
         if let Some(local) = local {
             command.env(LOCAL, local);
         }
@@ -269,6 +302,48 @@ fn three_node_processes_converge_and_agree_with_a_model() {
         "three processes: {} acknowledged mutations, snapshot {} bytes",
         nodes.iter().map(Node::acks).sum::<usize>(),
         ours.len()
+    );
+}
+
+/// On the system clock, converged nodes' `snapshot()` bytes differ (each stamps its own
+/// now), but their digests at one instant ahead of every clock are equal: three node
+/// processes and the parent, after traffic from all three, agree on one.
+#[test]
+fn three_node_processes_on_the_system_clock_agree_on_one_digest() {
+    let redis = redis_or_return!();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let parent = replicated_on(&redis.url(), None, false);
+    let unix_ms = || {
+        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+        u64::try_from(since.expect("after 1970").as_millis()).expect("ms")
+    };
+    // Ahead of every node's clock for the whole test; the mutes last 30 minutes.
+    let at = unix_ms() + 120_000;
+    let empty = parent.digest(at);
+    let mut nodes: Vec<Node> = (0..3)
+        .map(|k| Node::spawn_with(&redis, k, dir.path(), None, Some(at)))
+        .collect();
+    eventually("the nodes write", 20 * SECOND, || {
+        nodes.iter().all(|n| n.acks() > 300)
+    });
+    std::thread::sleep(SECOND);
+    let digests = finish(&parent, &mut nodes, dir.path());
+    eventually("the parent converges", 10 * SECOND, || {
+        parent.room_mute(MARKER).is_some()
+    });
+    assert!(unix_ms() < at, "the test outran its instant");
+    let ours = parent.digest(at);
+    assert_ne!(ours, empty, "the traffic changed the digest");
+    for (k, theirs) in digests.iter().enumerate() {
+        assert_eq!(
+            String::from_utf8_lossy(theirs),
+            ours,
+            "node {k}'s digest differs from the parent's"
+        );
+    }
+    eprintln!(
+        "three processes on the system clock: {} acknowledged mutations, digest {ours}",
+        nodes.iter().map(Node::acks).sum::<usize>()
     );
 }
 
