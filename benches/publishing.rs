@@ -248,4 +248,32 @@ fn main() {
         verdict(ratio >= 0.8),
         verdict(busy <= 10.0),
     );
+    // What Redis itself spent in its longest calls (SLOWLOG: each entry is id, start,
+    // duration in µs, arguments, ...), and the size of the snapshot it stores.
+    let slow: Vec<u64> = redis::cmd("SLOWLOG")
+        .arg("GET")
+        .arg(128)
+        .query::<Vec<redis::Value>>(&mut conn)
+        .expect("SLOWLOG GET")
+        .into_iter()
+        .filter_map(|entry| match entry {
+            redis::Value::Array(fields) => match fields.get(2) {
+                Some(redis::Value::Int(us)) => u64::try_from(*us).ok(),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    let longest = slow.iter().copied().max().unwrap_or(0);
+    let size: u64 = redis::cmd("HSTRLEN")
+        .arg(format!("{STREAM}:snapshot"))
+        .arg("state")
+        .query(&mut conn)
+        .expect("HSTRLEN");
+    println!(
+        "redis: snapshot state {:.1} MB; longest call in SLOWLOG {:.0} ms ({} calls over 10 ms)",
+        size as f64 / 1e6,
+        longest as f64 / 1000.0,
+        slow.len()
+    );
 }

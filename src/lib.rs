@@ -59,6 +59,7 @@ mod expiry;
 mod filter;
 mod handle;
 mod health;
+mod hex;
 mod ids;
 mod ladder;
 mod limits;

@@ -119,8 +119,7 @@ impl Engine {
     /// ```
     pub fn digest(&self, at_ms: u64) -> String {
         use sha2::Digest as _;
-        let hash = sha2::Sha256::digest(self.canonical(Some(at_ms)));
-        hash.iter().map(|b| format!("{b:02x}")).collect()
+        crate::hex::lower(&sha2::Sha256::digest(self.canonical(Some(at_ms))))
     }
 
     /// The canonical snapshot of the state in force at `at` (the clock's now if

@@ -8,7 +8,6 @@
 //! read. The seed leaves the signature's failures out; NetEase's public docs answer a
 //! failed checksum or an illegal `CurTime` with 414.
 
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 use axum::Json;
@@ -86,11 +85,7 @@ fn checksum(secret: &str, nonce: &str, cur_time: &str) -> String {
         .chain_update(nonce)
         .chain_update(cur_time)
         .finalize();
-    let mut hex = String::with_capacity(2 * digest.len());
-    for b in digest {
-        let _ = write!(hex, "{b:02x}");
-    }
-    hex
+    crate::hex::lower(&digest)
 }
 
 /// The app whose signature the headers carry, checked in full: known `AppKey`, `Nonce`

@@ -183,7 +183,7 @@ impl Replica {
         let client = Replica::client(&config)
             .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
         let mut conn = connect(&client, config.timeout, config.appending())?;
-        let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+        let node = new_node_id();
         let me = format!("{node:016x}");
         let keys = Keys::new(&config.stream);
         // The first engine of a cluster names its epoch; every later one reads it.
@@ -213,7 +213,7 @@ impl Replica {
     /// The link of this node's snapshot publisher (see `publisher`): the same stream,
     /// client and epoch, its own op number and name, no local copy, no appends.
     fn publisher(&self) -> Replica {
-        let node = std::collections::hash_map::RandomState::new().hash_one(Instant::now());
+        let node = new_node_id();
         let mut config = self.config.clone();
         config.local = None;
         Replica {
@@ -275,4 +275,9 @@ impl Replica {
             ),
         })
     }
+}
+
+/// A node id of its own for a new link (random; its hex is the node's name).
+fn new_node_id() -> u64 {
+    std::collections::hash_map::RandomState::new().hash_one(Instant::now())
 }

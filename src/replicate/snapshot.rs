@@ -211,6 +211,18 @@ pub(crate) fn lease(
     link::lease(conn, &replica.keys.snapshot_lease, &replica.me, hold)
 }
 
+/// Trims the stream below the published snapshot and the live nodes' positions,
+/// publishing nothing; the id below which entries may now be gone.
+pub(crate) fn trim(replica: &Replica, conn: &mut Connection) -> Result<StreamId, Error> {
+    publish(
+        replica,
+        conn,
+        StreamId::default(),
+        &HashMap::new(),
+        Vec::new(),
+    )
+}
+
 /// Writes `state` as the snapshot at `id` (if given; else keeps the one there) and
 /// trims the stream; the id below which entries may now be gone.
 pub(crate) fn publish(

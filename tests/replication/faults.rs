@@ -2,7 +2,6 @@
 //! while the others trim, and a node joining while snapshots are published and the
 //! stream trimmed under it. Refused must mean not applied, and a join must work.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -10,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use mutegate::{Engine, Error, ManualClock, MuteFor, Replication, Target};
 
-use super::processes::{child_test, spawn_reading};
+use super::processes::{child_test, say, spawn_reading};
 use super::{
     NOW, Redis, SECOND, eventually, node, node_with, snapshot, stopped_at_a_malformed_entry, xlen,
 };
@@ -36,12 +35,6 @@ fn stalled_child() {
         .clock(ManualClock::new(NOW))
         .replicate(Replication::new(url).timeout(Duration::from_millis(500)))
         .expect("a replicated engine");
-    let out = std::sync::Mutex::new(std::io::stdout());
-    let say = |line: String| {
-        let mut o = out.lock().expect("stdout");
-        writeln!(o, "{line}").expect("stdout");
-        o.flush().expect("stdout");
-    };
     say("ready".into());
     std::thread::scope(|s| {
         for t in 0..WRITERS {

@@ -79,12 +79,6 @@ fn node_child() {
         .map(|at| at.parse().expect("an instant in ms"));
     let local = std::env::var(LOCAL).ok().map(PathBuf::from);
     let engine = replicated_on(&url, local, digest_at.is_none());
-    let stdout = Mutex::new(std::io::stdout());
-    let say = |line: String| {
-        let mut o = stdout.lock().expect("stdout");
-        writeln!(o, "{line}").expect("stdout");
-        o.flush().expect("stdout");
-    };
     say("ready".into());
     std::thread::scope(|s| {
         for t in 0..THREADS {
@@ -115,6 +109,15 @@ fn node_child() {
     };
     std::fs::write(&out, written).expect("write the snapshot");
     say("snapshot".into());
+}
+
+/// Prints `line` on a child's stdout, whole and at once (the parent reads it as it
+/// comes; several threads may say things at the same time).
+pub(super) fn say(line: String) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .expect("stdout");
 }
 
 /// This test binary, set to run only the helper `test` (an ignored test) as a child.
@@ -421,11 +424,6 @@ fn announcing(url: &str, log: impl Fn(String) + Send + Sync + 'static) -> Engine
 fn announcer_child() {
     let Ok(url) = std::env::var(URL) else {
         return;
-    };
-    let say = |line: String| {
-        let mut o = std::io::stdout().lock();
-        writeln!(o, "{line}").expect("stdout");
-        o.flush().expect("stdout");
     };
     let _engine = announcing(&url, say);
     say("ready".into());

@@ -2,14 +2,13 @@
 //! publishes: the state is taken, encoded and uploaded by its publisher, off the
 //! thread that applies the node's batches (issue 24, item 3).
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use mutegate::{Engine, ManualClock, MuteFor, Replication};
 
-use super::processes::{child_test, spawn_reading};
+use super::processes::{child_test, say, spawn_reading};
 use super::{NOW, Redis, SECOND, eventually, node_with};
 
 const URL: &str = "MUTEGATE_PEER_URL";
@@ -33,10 +32,7 @@ fn peer_child() {
         .clock(ManualClock::new(NOW))
         .replicate(Replication::new(url).timeout(Duration::from_millis(500)))
         .expect("a replicated engine");
-    let mut out = std::io::stdout();
-    writeln!(out, "ready")
-        .and_then(|()| out.flush())
-        .expect("stdout");
+    say("ready".into());
     let mut i = 0usize;
     while !stop.exists() {
         let room = format!("peer-{}", i % 64);
@@ -46,9 +42,7 @@ fn peer_child() {
         i += 1;
         std::thread::sleep(Duration::from_millis(1));
     }
-    writeln!(out, "stopped {i}")
-        .and_then(|()| out.flush())
-        .expect("stdout");
+    say(format!("stopped {i}"));
 }
 
 /// What the publishing node's writers did in one stretch.
@@ -117,32 +111,43 @@ fn the_publishing_node_keeps_its_writers_going_while_it_publishes() {
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             for _round in 0..3 {
                 for publishing in [false, true] {
-                    let settle = Instant::now() + SECOND;
-                    let measure = settle + 3 * SECOND;
-                    let (mut before, mut published) = (0, 0);
-                    if publishing {
-                        redis::cmd("DEL")
-                            .arg(LEASE)
-                            .query::<()>(&mut conn)
-                            .expect("DEL");
-                    }
-                    let mut measuring = false;
-                    while Instant::now() < measure {
+                    let hold = |conn: &mut redis::Connection| {
                         if !publishing {
                             redis::cmd("SET")
                                 .arg(LEASE)
                                 .arg("operator")
                                 .arg("PX")
                                 .arg(1000)
-                                .query::<()>(&mut conn)
+                                .query::<()>(conn)
                                 .expect("SET");
                         }
-                        if !measuring && Instant::now() >= settle {
-                            measuring = true;
-                            before = writes.load(Ordering::Relaxed);
-                            published = node.health().snapshots_published;
-                            slowest.store(0, Ordering::Relaxed);
-                        }
+                    };
+                    let (started, first) = (Instant::now(), node.health().snapshots_published);
+                    if publishing {
+                        redis::cmd("DEL")
+                            .arg(LEASE)
+                            .query::<()>(&mut conn)
+                            .expect("DEL");
+                    }
+                    // Settles for a second and, when publishing, until the node's new
+                    // publisher (started from the snapshot when it takes the lease, slow
+                    // in a debug build on a loaded machine) has published once.
+                    while started.elapsed() < SECOND
+                        || (publishing && node.health().snapshots_published == first)
+                    {
+                        assert!(
+                            started.elapsed() < 120 * SECOND,
+                            "the node never published after it took the lease"
+                        );
+                        hold(&mut conn);
+                        std::thread::sleep(Duration::from_millis(50));
+                    }
+                    let before = writes.load(Ordering::Relaxed);
+                    let published = node.health().snapshots_published;
+                    slowest.store(0, Ordering::Relaxed);
+                    let measure = Instant::now() + 3 * SECOND;
+                    while Instant::now() < measure {
+                        hold(&mut conn);
                         std::thread::sleep(Duration::from_millis(50));
                     }
                     let stretch = Stretch {
