@@ -233,7 +233,9 @@ pub enum Error {
     /// entry of a newer format, a stream that lost history this node had applied, or a
     /// position the stream was trimmed past. The node keeps its state as of the entry
     /// before, answers checks from it, and refuses mutations with this error until it
-    /// is rebuilt. **A mutation answered with it is in force nowhere**: it was refused
+    /// is rebuilt; a node stopped at an entry it cannot apply resumes by itself once an
+    /// operator removed that entry (see
+    /// [`Replication::remove_halted`](crate::Replication::remove_halted)). **A mutation answered with it is in force nowhere**: it was refused
     /// before it was appended, by the node or by Redis's append script (which refuses
     /// a batch from a node whose position was trimmed past, while a node has halted the
     /// cluster at a bad entry, or when the stream lost its history).
@@ -244,6 +246,24 @@ pub enum Error {
         /// What is wrong.
         what: String,
     },
+    /// [`Replication::remove_halted`](crate::Replication::remove_halted) was asked to
+    /// remove an entry the cluster is not halted at (it is halted at another, or not
+    /// at all); nothing was removed.
+    #[error("the cluster is not halted at stream entry {id} ({}); nothing was removed", halted_at(.halted.as_deref()))]
+    NotHalted {
+        /// The entry asked for.
+        id: String,
+        /// The entry the cluster is halted at, if it is halted.
+        halted: Option<String>,
+    },
+}
+
+/// Where a cluster is halted, as [`Error::NotHalted`] says it.
+fn halted_at(halted: Option<&str>) -> String {
+    match halted {
+        Some(id) => format!("it is halted at {id}"),
+        None => "it is not halted".to_owned(),
+    }
 }
 
 /// How much of an over-long id an error message keeps.

@@ -27,7 +27,10 @@ use crate::error::Error;
 pub struct Health {
     /// Set when the durable store has stopped taking mutations (fail-stop), with the
     /// failure that stopped it: every mutation returns [`Error::Io`] until the directory
-    /// is reopened. Checks keep answering from memory.
+    /// is reopened. Checks keep answering from memory. A replicated engine is stopped
+    /// with [`Error::Replication`] until it is rebuilt, except at an entry it cannot
+    /// apply: then it is stopped until an operator removes the entry
+    /// ([`Replication::remove_halted`](crate::Replication::remove_halted)).
     pub stopped: Option<Error>,
     /// Compactions that succeeded.
     pub compactions: u64,
@@ -138,6 +141,33 @@ impl Monitor {
         if h.stopped.is_none() {
             crate::observe::stopped(&why);
             h.stopped = Some(why);
+        }
+        self.stopped.store(true, Ordering::Release);
+    }
+
+    /// Lifts the stop if `why` is what stopped the store (a replicated node whose bad
+    /// entry was removed); whether it did.
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub fn resume(&self, why: &Error) -> bool {
+        let mut h = self.health.lock();
+        if h.stopped.as_ref() != Some(why) {
+            return false;
+        }
+        crate::observe::resumed(why);
+        h.stopped = None;
+        self.stopped.store(false, Ordering::Release);
+        true
+    }
+
+    /// Gives the stop a new reason, `now`, if `why` is what stopped the store (a
+    /// replicated node that met a failure it cannot wait out while it waited at a bad
+    /// entry); stops the store with `now` if it is not stopped.
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
+    pub fn stop_instead(&self, why: &Error, now: Error) {
+        let mut h = self.health.lock();
+        if h.stopped.is_none() || h.stopped.as_ref() == Some(why) {
+            crate::observe::stopped(&now);
+            h.stopped = Some(now);
         }
         self.stopped.store(true, Ordering::Release);
     }

@@ -100,7 +100,7 @@ pub use op::Op;
 pub use quiet::{Bypass, MAX_WINDOWS, QuietHours, Schedule, Weekday, Window};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
-pub use replicate::Replication;
+pub use replicate::{HaltedEntry, Replication};
 pub use role::{AllowPolicy, Role, RoleSet};
 pub use stats::Stats;
 pub use trail::{

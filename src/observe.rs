@@ -286,6 +286,15 @@ pub(crate) fn stopped(why: &Error) {
     metrics::counter!("mutegate_store_stops_total").increment(1);
 }
 
+/// A replicated engine stopped at a bad entry reads on: the entry was removed.
+pub(crate) fn resumed(why: &Error) {
+    let _ = why;
+    #[cfg(feature = "tracing")]
+    tracing::warn!(stopped = %why, "mutegate replication resumed: the entry it stopped at was removed");
+    #[cfg(feature = "metrics")]
+    metrics::counter!("mutegate_replication_resumes_total").increment(1);
+}
+
 /// A replicated engine failed to reach its Redis (it retries with backoff).
 pub(crate) fn replication_failed(why: &Error) {
     let _ = why;
@@ -296,7 +305,6 @@ pub(crate) fn replication_failed(why: &Error) {
 }
 
 /// Where a replicated engine's reader saw it was in its stream.
-#[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
 pub(crate) fn stream_seen(stream: &crate::health::StreamHealth) {
     let _ = stream;
     #[cfg(feature = "metrics")]

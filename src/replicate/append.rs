@@ -159,8 +159,8 @@ fn fenced(replica: &Replica, position: StreamId, e: &redis::RedisError) -> Optio
         id: halted.clone(),
         what: format!(
             "replication is halted cluster-wide at entry {halted}, which a node could not \
-             apply ({} is set); the batch was not appended (see the README's \"Recovering \
-             from a bad entry\")",
+             apply ({} is set); the batch was not appended. An operator can look at the \
+             entry with `Replication::halted` and remove it with `Replication::remove_halted`",
             replica.keys.halted
         ),
     })
@@ -400,7 +400,11 @@ impl Replica {
             (Ok(_), Some(Err(e))) | (Err(e), _) => e,
         };
         if let Some(error) = fenced(self, sent.position, &e) {
-            inner.monitor.stop(error.clone());
+            // A halted cluster is one this node's reader stops at too, and waits at
+            // until the entry is removed (see `halt`); the other fences are for good.
+            if !e.to_string().contains(HALTED_REFUSAL) {
+                inner.monitor.stop(error.clone());
+            }
             return self.fail_parked(&sent.seqs, &error, answers);
         }
         let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));

@@ -63,8 +63,11 @@ fn bytes(value: Value) -> Option<Vec<u8>> {
     }
 }
 
-/// One stream entry as read: its id and its fields (names and values as bytes).
-pub(crate) type RawEntry = (String, Vec<(Vec<u8>, Vec<u8>)>);
+/// A stream entry's fields: names and values as bytes.
+pub(crate) type Fields = Vec<(Vec<u8>, Vec<u8>)>;
+
+/// One stream entry as read: its id and its fields.
+pub(crate) type RawEntry = (String, Fields);
 
 /// The entries of an `XRANGE`-shaped reply: `[[id, [field, value, ...]], ...]`.
 pub(crate) fn entries(value: Value) -> Result<Vec<RawEntry>, String> {

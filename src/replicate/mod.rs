@@ -20,6 +20,7 @@ mod apply;
 mod checkpoint;
 mod config;
 mod entry;
+mod halt;
 mod journal;
 mod link;
 mod publisher;
@@ -35,6 +36,7 @@ use parking_lot::Mutex;
 use redis::{Client, Connection, Value};
 
 pub use config::Replication;
+pub use halt::HaltedEntry;
 pub(crate) use reader::Reader;
 
 use crate::Engine;

@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::health::Monitor;
 use crate::write::{Derive, Finished, Held};
 
+mod halting;
 mod publishing;
 
 pub(crate) use publishing::Publishing;
@@ -55,6 +56,9 @@ pub(crate) struct State {
     reported: Option<Instant>,
     /// The stream was trimmed past this node's position (it must start again).
     pub(super) behind: bool,
+    /// The entry this node could not apply and halted the cluster at, while it waits
+    /// for an operator to remove it (see `halting`).
+    halted: Option<String>,
     /// Its part in publishing snapshots.
     publishing: Publishing,
 }
@@ -72,6 +76,7 @@ impl State {
             checkpointed: Instant::now(),
             reported: None,
             behind: false,
+            halted: None,
             publishing,
         }
     }
@@ -400,30 +405,6 @@ impl State {
         Ok(n)
     }
 
-    /// Halts the cluster at the entry `e` names, which this node could not apply:
-    /// every later append is refused (so none is answered with an error and applied
-    /// once the entry is removed). Best effort: the node stops either way, and a
-    /// failure to set the key is reported.
-    fn halt(&mut self, inner: &Inner, e: &Error) {
-        let Error::Replication { id, .. } = e else {
-            return;
-        };
-        let key = &self.replica.keys.halted;
-        let set = self.conn.as_mut().map(|conn| {
-            redis::cmd("SET")
-                .arg(key)
-                .arg(id)
-                .arg("NX")
-                .query::<Value>(conn)
-        });
-        if let Some(Err(e)) = set {
-            self.conn = None;
-            inner
-                .monitor
-                .replication_failed(unavailable(format_args!("SET {key}: {e}")));
-        }
-    }
-
     /// Answers callers whose entries this node has not applied within the apply
     /// timeout (or all of them, with `error`, when the reader stops).
     fn expire(&self, inner: &Inner, all: Option<&Error>) {
@@ -578,7 +559,11 @@ impl Reader {
                         Err(e @ Error::Replication { .. }) => {
                             inner.monitor.stop(e.clone());
                             state.expire(&inner, Some(&e));
-                            break;
+                            // At an entry it could not apply, the node waits for an
+                            // operator to remove it, then reads on; otherwise it is done.
+                            if !state.await_removal(&inner, &e, &flag) {
+                                break;
+                            }
                         }
                         Err(e) => {
                             inner.monitor.replication_failed(e);

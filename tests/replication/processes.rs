@@ -12,18 +12,18 @@ use mutegate::{Engine, Error, Event, ManualClock, MuteFor, Replication};
 
 use super::{NOW, Redis, SECOND, eventually, snapshot};
 
-const URL: &str = "MUTEGATE_NODE_URL";
-const NODE: &str = "MUTEGATE_NODE";
-const STOP: &str = "MUTEGATE_NODE_STOP";
-const OUT: &str = "MUTEGATE_NODE_OUT";
+pub(super) const URL: &str = "MUTEGATE_NODE_URL";
+pub(super) const NODE: &str = "MUTEGATE_NODE";
+pub(super) const STOP: &str = "MUTEGATE_NODE_STOP";
+pub(super) const OUT: &str = "MUTEGATE_NODE_OUT";
 const LOCAL: &str = "MUTEGATE_NODE_LOCAL";
 /// Set (to an instant in ms) for a node on the system clock, which writes its
 /// [`Engine::digest`] at that instant instead of its snapshot.
-const DIGEST_AT: &str = "MUTEGATE_NODE_DIGEST_AT";
+pub(super) const DIGEST_AT: &str = "MUTEGATE_NODE_DIGEST_AT";
 const THREADS: usize = 2;
 /// The room a parent mutes when every child has stopped writing: a node that sees it
 /// has applied everything before it.
-const MARKER: &str = "marker";
+pub(super) const MARKER: &str = "marker";
 
 /// Mutation `i` of writer thread `t` of node `k`; each thread has keys of its own, so
 /// a model can replay each thread's acknowledged mutations in any interleaving.
@@ -48,7 +48,7 @@ fn replicated(url: &str, local: Option<PathBuf>) -> Engine {
 }
 
 /// The same, on the tests' manual clock or (`manual` false) the system clock.
-fn replicated_on(url: &str, local: Option<PathBuf>, manual: bool) -> Engine {
+pub(super) fn replicated_on(url: &str, local: Option<PathBuf>, manual: bool) -> Engine {
     let replication = Replication::new(url)
         .timeout(Duration::from_millis(500))
         .snapshot_every(300, Duration::from_millis(300));
@@ -109,6 +109,12 @@ fn node_child() {
     };
     std::fs::write(&out, written).expect("write the snapshot");
     say("snapshot".into());
+}
+
+/// The system clock's now, in Unix ms.
+pub(super) fn unix_ms() -> u64 {
+    let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    u64::try_from(since.expect("after 1970").as_millis()).expect("ms")
 }
 
 /// Prints `line` on a child's stdout, whole and at once (the parent reads it as it
@@ -316,10 +322,6 @@ fn three_node_processes_on_the_system_clock_agree_on_one_digest() {
     let redis = redis_or_return!();
     let dir = tempfile::tempdir().expect("temp dir");
     let parent = replicated_on(&redis.url(), None, false);
-    let unix_ms = || {
-        let since = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-        u64::try_from(since.expect("after 1970").as_millis()).expect("ms")
-    };
     // Ahead of every node's clock for the whole test; the mutes last 30 minutes.
     let at = unix_ms() + 120_000;
     let empty = parent.digest(at);
