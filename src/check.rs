@@ -332,11 +332,20 @@ impl At<'_> {
         let mut now = self.clock();
         // The cooldown is judged (and the send counted) in one step below.
         let facts = self.send_facts(user, target, Action::SendMessage, role, &mut now, false);
-        self.judge_send(user, target, &facts, &mut now)?;
+        let slow = &self.engine.inner.tables.slow;
+        if let Err(mut denied) = self.judge_send(user, target, &facts, &mut now) {
+            // Denied for another reason: `until` is when every block has ended, the
+            // cooldown too (read only on this path).
+            if facts.slowed()
+                && let Some(next) = slow.next_allowed(target.id, user, facts.cooldown, now.get())
+            {
+                denied.until = denied.until.later(Expiry::At(next));
+            }
+            return Err(denied);
+        }
         if !facts.slowed() {
             return Ok(());
         }
-        let slow = &self.engine.inner.tables.slow;
         slow.try_record(target.id, user, facts.cooldown, now.get())
             .map_err(|next| {
                 let denied = Denied {
