@@ -87,7 +87,7 @@ impl Replication {
     /// [`Error::Unavailable`] if Redis cannot be reached or answers unexpectedly.
     pub fn halted(&self) -> Result<Option<HaltedEntry>, Error> {
         let (keys, mut conn) = self.operator()?;
-        let Some(id) = halt_key(&keys, &mut conn)? else {
+        let Some(id) = link::get(&mut conn, &keys.halted)? else {
             return Ok(None);
         };
         let found = entry_at(&keys.stream, &mut conn, &id)?;
@@ -148,20 +148,10 @@ impl Replication {
 
     /// The keys and a connection for an operator's call.
     fn operator(&self) -> Result<(Keys, Connection), Error> {
-        let client = Replica::client(self)
-            .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
+        let client = Replica::client(self)?;
         let conn = connect(&client, self.timeout, Purpose::Commands)?;
         Ok((Keys::new(&self.stream), conn))
     }
-}
-
-/// What the halt key holds, if it is set.
-fn halt_key(keys: &Keys, conn: &mut Connection) -> Result<Option<String>, Error> {
-    let value: Value = redis::cmd("GET")
-        .arg(&keys.halted)
-        .query(conn)
-        .map_err(|e| unavailable(format_args!("GET {}: {e}", keys.halted)))?;
-    Ok(link::text(&value))
 }
 
 /// The fields of the entry `id` of `stream`, if it is there (an id that is not a stream

@@ -63,6 +63,15 @@ fn bytes(value: Value) -> Option<Vec<u8>> {
     }
 }
 
+/// What the string key `key` holds, if it is set.
+pub(crate) fn get(conn: &mut Connection, key: &str) -> Result<Option<String>, Error> {
+    let value: Value = redis::cmd("GET")
+        .arg(key)
+        .query(conn)
+        .map_err(|e| unavailable(format_args!("GET {key}: {e}")))?;
+    Ok(text(&value))
+}
+
 /// A stream entry's fields: names and values as bytes.
 pub(crate) type Fields = Vec<(Vec<u8>, Vec<u8>)>;
 

@@ -182,8 +182,7 @@ impl Replica {
             .as_deref()
             .map(checkpoint::Local::open)
             .transpose()?;
-        let client = Replica::client(&config)
-            .map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))?;
+        let client = Replica::client(&config)?;
         let mut conn = connect(&client, config.timeout, config.appending())?;
         let node = new_node_id();
         let me = format!("{node:016x}");
@@ -234,7 +233,12 @@ impl Replica {
     }
 
     /// The client for `config`'s URL (and, with `redis-tls`, its root certificate).
-    fn client(config: &Replication) -> redis::RedisResult<Client> {
+    fn client(config: &Replication) -> Result<Client, Error> {
+        Replica::open(config).map_err(|e| unavailable(format_args!("Redis URL refused: {e}")))
+    }
+
+    /// [`Replica::client`], with redis-rs's own error.
+    fn open(config: &Replication) -> redis::RedisResult<Client> {
         #[cfg(feature = "redis-tls")]
         {
             // redis-rs takes rustls's process-wide crypto provider: ring's, unless the
@@ -252,11 +256,7 @@ impl Replica {
     }
 
     fn read_epoch(keys: &Keys, conn: &mut Connection) -> Result<Option<String>, Error> {
-        let value: Value = redis::cmd("GET")
-            .arg(&keys.epoch)
-            .query(conn)
-            .map_err(|e| unavailable(format_args!("GET {}: {e}", keys.epoch)))?;
-        Ok(link::text(&value))
+        link::get(conn, &keys.epoch)
     }
 
     /// Checks that the stream still has the history this engine joined: its epoch key
