@@ -4,7 +4,7 @@
 //!
 //! `cargo bench --features http --bench http`
 
-#[path = "../examples/server/demo.rs"]
+#[path = "../tests/common/demo.rs"]
 #[allow(dead_code)]
 mod demo;
 

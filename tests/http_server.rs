@@ -2,7 +2,7 @@
 //! keep-alive after refusals, slow clients cut off, the connection cap, a graceful
 //! shutdown, and startup errors a person can read.
 
-#[path = "../examples/server/demo.rs"]
+#[path = "common/demo.rs"]
 #[allow(dead_code)]
 mod demo;
 

@@ -196,6 +196,11 @@ pub struct AgoraApp {
     pub application: String,
     /// Tokens accepted in `Authorization: Bearer ...`.
     pub tokens: Vec<Secret>,
+    /// The app's `client_id` and `client_secret`: with them, `POST /{org}/{app}/token`
+    /// (`grant_type: client_credentials`) issues app tokens that the app's routes then
+    /// accept until they expire. `None`: the token call answers 401 and only
+    /// [`tokens`](AgoraApp::tokens) are accepted.
+    pub client_credentials: Option<(String, Secret)>,
 }
 
 /// Agora Chat: the apps and the per-app rate limit.
@@ -205,6 +210,9 @@ pub struct AgoraConfig {
     pub apps: Vec<AgoraApp>,
     /// Calls per second per app (default 100). Calls over it get a 429 at once; no block.
     pub calls_per_second: u32,
+    /// The longest life of an issued app token (default 24 h, Agora's longest for an app
+    /// token): a call without `ttl`, or with `ttl` 0 or over it, gets this.
+    pub token_ttl: Duration,
 }
 
 impl AgoraConfig {
@@ -225,9 +233,25 @@ impl AgoraConfig {
                 app_name: app_name.into(),
                 application: application.into(),
                 tokens: secrets(tokens),
+                client_credentials: None,
             }],
             calls_per_second: 100,
+            token_ttl: Duration::from_secs(24 * 60 * 60),
         }
+    }
+
+    /// This config with `client_id` and `client_secret` for its first app, so that
+    /// `POST /{org}/{app}/token` issues app tokens.
+    #[must_use]
+    pub fn with_client_credentials(
+        mut self,
+        client_id: impl Into<String>,
+        client_secret: impl Into<String>,
+    ) -> Self {
+        if let Some(app) = self.apps.first_mut() {
+            app.client_credentials = Some((client_id.into(), Secret::new(client_secret)));
+        }
+        self
     }
 }
 

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::future::Future;
 
 use super::config::Secret;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The embedder's users and rooms, as the facade needs them.
 ///
@@ -28,7 +28,8 @@ pub trait Directory: Send + Sync + 'static {
 }
 
 /// A client's network address, as IMKit reports it.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ClientAddress {
     /// The IP address.
     pub address: String,
@@ -39,7 +40,8 @@ pub struct ClientAddress {
 }
 
 /// A client's profile: the fields of IMKit's client object that mutegate does not own.
-/// Fields left at `None` are left out of responses.
+/// Fields left at `None` are left out of responses. Deserializes from its field names
+/// (`mutegate-server`'s `[[directory.clients]]` tables), every field but `id` optional.
 ///
 /// # Examples
 ///
@@ -49,7 +51,8 @@ pub struct ClientAddress {
 /// let c = Client { nickname: Some("AAA".into()), ..Client::new("aaa") };
 /// assert_eq!((c.id.as_str(), c.nickname.as_deref()), ("aaa", Some("AAA")));
 /// ```
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Client {
     /// The client id (`_id`).
     pub id: String,

@@ -6,11 +6,14 @@
 //! |---|---|---|
 //! | IMKit | `POST`/`DELETE /admin/clients/{uid}/mute/{room}` | `IM-API-KEY` |
 //! | IMKit | `POST`/`DELETE /me/mute/{room}` | `IM-CLIENT-KEY` + `IM-Authorization` |
-//! | NetEase | `POST /nimserver/user/muteModule.action` | `AppKey`, `Nonce`, `CurTime`, `CheckSum` |
-//! | Agora | `/{org}/{app}/chatrooms/{id}/mute`, `/ban`, `/white/users` | `Authorization: Bearer` |
+//! | NetEase | `POST /nimserver/user/muteModule.action`, `POST /nimserver/msg/sendMsg.action` (an admission check: 423 or 200, nothing delivered) | `AppKey`, `Nonce`, `CurTime`, `CheckSum` |
+//! | Agora | `/{org}/{app}/chatrooms/{id}/mute`, `/mute/{user}`, `/ban`, `/white/users`, `/white/users/{user}`; `/{org}/{app}/sdk/chatrooms/{id}/mute/{user}` | `Authorization: Bearer` (configured, or issued by the next row) |
+//! | Agora | `POST /{org}/{app}/token` (`grant_type: client_credentials`) | `client_id`, `client_secret` in the body |
 //! | mutegate | `POST /v1/can_send`, `/v1/should_push`, `/v1/push_targets`; the [`rules`] REST under `/v1/users/..` and `/v1/rooms/..` | `Authorization: Bearer` |
 //!
-//! Every answer, errors included, is in the vendor's own envelope. Credentials are
+//! Every answer, errors included, is in the vendor's own envelope. Ids pass to the engine
+//! as they come, in one id space for every vendor (an Agora mute-all on room `X` refuses
+//! a NetEase team message to team `X`; the README's "HTTP facade" says why). Credentials are
 //! checked (in constant time) before anything else is looked at, so a request without
 //! them never reaches the [`Directory`] or the engine. The rate limits and NetEase's
 //! `CurTime` window run on the engine's [`Clock`](crate::Clock).
@@ -80,6 +83,9 @@ pub(crate) struct Shared<D> {
     netease_limits: HashMap<String, AppLimiter>,
     /// Agora limiters, one per entry of `config.agora.apps`, in that order.
     agora_limits: Vec<AppLimiter>,
+    /// Agora app tokens issued by this process, one set per entry of
+    /// `config.agora.apps`, in that order.
+    agora_issued: Vec<agora::token::Issued>,
 }
 
 /// The facade's routes for `config`, acting on `engine` and asking `directory` who exists.
@@ -107,12 +113,18 @@ pub fn router<D: Directory>(engine: Arc<Engine>, config: Config, directory: D) -
                 .map(|_| AppLimiter::new(a.calls_per_second, Duration::ZERO, clock.clone()))
         })
         .collect();
+    let agora_issued = config
+        .agora
+        .iter()
+        .flat_map(|a| a.apps.iter().map(|_| agora::token::Issued::default()))
+        .collect();
     let body_limit = config.max_body_bytes;
     let shared = Arc::new(Shared {
         engine,
         directory,
         netease_limits,
         agora_limits,
+        agora_issued,
         config,
     });
     let mut app = Router::new();
@@ -147,12 +159,15 @@ enum Vendor {
     Checks,
 }
 
+/// IMKit under `/admin` and `/me`, NetEase under `/nimserver`, mutegate's own under
+/// `/v1`; every other path of two or more segments is under an Agora `/{org}/{app}/`.
 fn vendor_of(path: &str) -> Vendor {
     let mut segments = path.trim_start_matches('/').split('/');
-    match (segments.next(), segments.next(), segments.next()) {
-        (Some("admin" | "me"), _, _) => Vendor::Imkit,
-        (Some("nimserver"), _, _) => Vendor::Netease,
-        (Some(_), Some(_), Some("chatrooms")) => Vendor::Agora,
+    match (segments.next(), segments.next()) {
+        (Some("admin" | "me"), _) => Vendor::Imkit,
+        (Some("nimserver"), _) => Vendor::Netease,
+        (Some("v1"), _) => Vendor::Checks,
+        (Some(org), Some(app)) if !org.is_empty() && !app.is_empty() => Vendor::Agora,
         _ => Vendor::Checks,
     }
 }
@@ -285,6 +300,9 @@ mod tests {
         assert_eq!(vendor_of("/me/mute/x"), Vendor::Imkit);
         assert_eq!(vendor_of("/nimserver/user/nope.action"), Vendor::Netease);
         assert_eq!(vendor_of("/org/app/chatrooms/1/bogus"), Vendor::Agora);
+        assert_eq!(vendor_of("/org/app/users"), Vendor::Agora);
+        assert_eq!(vendor_of("/org/app/"), Vendor::Agora);
+        assert_eq!(vendor_of("/org/"), Vendor::Checks);
         assert_eq!(vendor_of("/v1/nope"), Vendor::Checks);
         assert_eq!(vendor_of("/"), Vendor::Checks);
     }

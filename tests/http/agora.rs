@@ -380,7 +380,11 @@ async fn agora_ban_and_allow_list() {
     assert_eq!(status, 200);
     assert_like(
         &body,
-        &agora_envelope(&s, "post", json!({ "result": true, "expire": -1 })),
+        &agora_envelope(
+            &s,
+            "post",
+            json!({ "result": true, "expire": -1, "mute": true }),
+        ),
         &AGORA_VARY,
     );
     assert_eq!(s.engine.room_mute(ROOM), Some(mutegate::Expiry::Never));
@@ -443,7 +447,7 @@ async fn agora_ban_and_allow_list() {
     assert_eq!(status, 200);
     assert_like(
         &body,
-        &agora_envelope(&s, "delete", json!({ "result": true })),
+        &agora_envelope(&s, "delete", json!({ "result": true, "mute": false })),
         &AGORA_VARY,
     );
     assert_eq!(s.engine.room_mute(ROOM), None);

@@ -5,7 +5,7 @@
 //! The engine runs on a `ManualClock`, so times in responses are exact and "the 101st
 //! call in a second" is exactly that.
 
-#[path = "../../examples/server/demo.rs"]
+#[path = "../common/demo.rs"]
 #[allow(dead_code)]
 mod demo;
 

@@ -1,4 +1,5 @@
-//! NetEase Yunxin module mutes: seed 003, `POST /nimserver/user/muteModule.action`.
+//! NetEase Yunxin module mutes: seed 003, `POST /nimserver/user/muteModule.action`;
+//! and the admission check beside it, `POST /nimserver/msg/sendMsg.action` ([`send`]).
 //!
 //! Calls are signed: `CheckSum` is the lowercase hex SHA-1 of `AppSecret + Nonce +
 //! CurTime`, and `CurTime` (Unix seconds) must be within five minutes of the server's
@@ -26,6 +27,8 @@ use super::config::NeteaseApp;
 use super::{Directory, Shared, auth, body_problem, is_internal, shown};
 use crate::{Error, Module, ModuleChange, ModuleStatus};
 
+mod send;
+
 /// NetEase's limit on `accid`, in characters.
 const MAX_ACCID_CHARS: usize = 32;
 /// NetEase's limit on `Nonce`, in characters.
@@ -39,6 +42,7 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
             "/nimserver/nimserver/user/muteModule.action",
             post(mute_module::<D>),
         )
+        .route("/nimserver/msg/sendMsg.action", post(send::send_msg::<D>))
 }
 
 /// A NetEase failure: `{"code": code, "desc": desc}`.
@@ -145,11 +149,11 @@ struct Form {
 
 const FLAG_NAMES: [&str; 4] = ["muteP2P", "muteTeam", "muteRoom", "muteQChat"];
 
-fn parse_form(body: &[u8]) -> Result<Form, NeteaseError> {
+/// A form body's fields, in order, each name and value text.
+fn form_pairs(body: &[u8]) -> Result<Vec<(String, String)>, NeteaseError> {
     let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
         .map_err(|e| NeteaseError::param(format!("body is not a form: {e}")))?;
-    let mut form = Form::default();
-    for (name, value) in pairs {
+    for (name, value) in &pairs {
         // The form decoder replaces bytes that are not UTF-8 with U+FFFD: refuse them
         // rather than act on a mangled id.
         if name.contains(char::REPLACEMENT_CHARACTER) || value.contains(char::REPLACEMENT_CHARACTER)
@@ -158,6 +162,43 @@ fn parse_form(body: &[u8]) -> Result<Form, NeteaseError> {
                 "parameter {name:?} is not valid UTF-8: body is not a form of text"
             )));
         }
+    }
+    Ok(pairs)
+}
+
+/// A body that could not be read, as NetEase answers it.
+fn read_body(body: Result<Bytes, BytesRejection>) -> Result<Bytes, NeteaseError> {
+    body.map_err(|e| NeteaseError::param(body_problem(&e).1))
+}
+
+/// An `accid`-like parameter: present, not empty, at most 32 characters.
+fn accid_param(name: &str, value: Option<String>) -> Result<String, NeteaseError> {
+    let value = value
+        .filter(|a| !a.is_empty())
+        .ok_or_else(|| NeteaseError::param(format!("missing required parameter: {name}")))?;
+    let chars = value.chars().count();
+    if chars > MAX_ACCID_CHARS {
+        return Err(NeteaseError::param(format!(
+            "{name} is {chars} characters, over the limit of {MAX_ACCID_CHARS}"
+        )));
+    }
+    Ok(value)
+}
+
+/// 404 unless the directory knows `accid`.
+async fn known_accid<D: Directory>(shared: &Shared<D>, accid: &str) -> Result<(), NeteaseError> {
+    if shared.directory.client(accid).await.is_none() {
+        return Err(NeteaseError::new(
+            404,
+            format!("accid {:?} does not exist", shown(accid)),
+        ));
+    }
+    Ok(())
+}
+
+fn parse_form(body: &[u8]) -> Result<Form, NeteaseError> {
+    let mut form = Form::default();
+    for (name, value) in form_pairs(body)? {
         let twice = || NeteaseError::param(format!("parameter {name} is given twice"));
         if name == "accid" {
             if form.accid.replace(value).is_some() {
@@ -246,28 +287,13 @@ async fn mute_module<D: Directory>(
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
     let run = async {
-        let body = body.map_err(|e| NeteaseError::param(body_problem(&e).1))?;
-        let form = parse_form(&body)?;
-        let accid = form
-            .accid
-            .filter(|a| !a.is_empty())
-            .ok_or_else(|| NeteaseError::param("missing required parameter: accid"))?;
-        let chars = accid.chars().count();
-        if chars > MAX_ACCID_CHARS {
-            return Err(NeteaseError::param(format!(
-                "accid is {chars} characters, over the limit of {MAX_ACCID_CHARS}"
-            )));
-        }
+        let form = parse_form(&read_body(body)?)?;
+        let accid = accid_param("accid", form.accid)?;
         let [p2p, team, room, qchat] = form.flags;
         if form.flags.iter().all(Option::is_none) {
             return Err(NeteaseError::param("missing required parameter"));
         }
-        if shared.directory.client(&accid).await.is_none() {
-            return Err(NeteaseError::new(
-                404,
-                format!("accid {:?} does not exist", shown(&accid)),
-            ));
-        }
+        known_accid(&shared, &accid).await?;
         let change = ModuleChange {
             p2p,
             team,

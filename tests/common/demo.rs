@@ -1,6 +1,6 @@
 //! The demo deployment: credentials and a directory holding the seeds' clients and rooms.
-//! Shared by `examples/server` and `tests/http.rs`, so the README's curl examples and the
-//! tests talk to the same thing.
+//! Shared by the HTTP tests and benches. `examples/mutegate.toml` is the same deployment
+//! for `mutegate-server` (the README's curl calls); `tests/server` checks the two agree.
 
 use mutegate::http::{
     AgoraConfig, ChecksConfig, Client, ClientAddress, Config, ImkitConfig, InMemoryDirectory,
@@ -27,6 +27,10 @@ pub const AGORA_APP: &str = "demo-app";
 pub const AGORA_APPLICATION: &str = "52f6a6d0-demo-4e5c-9d2f-00000000f0f0";
 /// Agora bearer token.
 pub const AGORA_TOKEN: &str = "demo-agora-token";
+/// Agora `client_id`, for `POST /{org}/{app}/token`.
+pub const AGORA_CLIENT_ID: &str = "demo-agora-client-id";
+/// Agora `client_secret`.
+pub const AGORA_CLIENT_SECRET: &str = "demo-agora-client-secret";
 /// Bearer token of mutegate's JSON checks.
 pub const CHECK_TOKEN: &str = "demo-check-token";
 
@@ -35,12 +39,10 @@ pub fn config() -> Config {
     Config::default()
         .with_imkit(ImkitConfig::new([IMKIT_API_KEY], [IMKIT_CLIENT_KEY]))
         .with_netease(NeteaseConfig::new(NETEASE_APP_KEY, NETEASE_APP_SECRET))
-        .with_agora(AgoraConfig::new(
-            AGORA_ORG,
-            AGORA_APP,
-            AGORA_APPLICATION,
-            [AGORA_TOKEN],
-        ))
+        .with_agora(
+            AgoraConfig::new(AGORA_ORG, AGORA_APP, AGORA_APPLICATION, [AGORA_TOKEN])
+                .with_client_credentials(AGORA_CLIENT_ID, AGORA_CLIENT_SECRET),
+        )
         .with_checks(ChecksConfig::new([CHECK_TOKEN]))
 }
 

@@ -11,6 +11,13 @@
 //! | allow list add | `POST .../white/users` `{"usernames": [..]}`, `POST .../white/users/{user}` | `[{result, action, user, chatroomid}]` |
 //! | allow list remove | `DELETE .../white/users/{a,b,..}` | as above |
 //! | allow list | `GET .../white/users` | `[user, ..]` and `count` |
+//! | is on the allow list | `GET .../white/users/{user}` | `{user, white}` |
+//! | is muted | `GET .../mute/{user}`, `GET /{org}/{app}/sdk/chatrooms/{id}/mute/{user}` | `{user, mute, expire}` |
+//! | app token | `POST /{org}/{app}/token` (see [`token`]) | `{access_token, expires_in, application}` |
+//!
+//! Mute all and unmute all also carry `mute` (`true`, `false`) beside the seed's
+//! `result`: Agora's SDKs read `data.mute`. A body of JSON `null` where the call needs
+//! none is taken as no body.
 //!
 //! `mute_duration` is in milliseconds; `-1` mutes for good and `0` lifts the mute (the
 //! seed leaves 0 out; Agora's public docs give it). An `expire` of `-1` means "no end";
@@ -22,7 +29,12 @@
 //! Errors use Agora's error body: `{"error", "exception", "timestamp", "duration",
 //! "error_description"}` with `illegal_argument` or `json_parse` (400), `unauthorized`
 //! (401), `service_resource_not_found` (404), `request_entity_too_large` (413) and
-//! `reach_limit` (429).
+//! `reach_limit` (429). Every unknown path under `/{org}/{app}/` answers in this body
+//! too (see [`super::vendor_of`]).
+
+mod allow;
+mod members;
+pub(crate) mod token;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -36,18 +48,22 @@ use axum::extract::{FromRequestParts, Path};
 use axum::http::request::Parts;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, post};
+use axum::routing::{delete, get, post};
 use serde::Deserialize;
+use serde::de::Error as _;
 use serde_json::{Value, json};
 
-use super::admission::{Admission, Admitted};
-use super::{Directory, MAX_END_MS, Shared, auth, body_problem, end_ms, is_internal, shown};
+use super::admission::Admission;
+use super::{Directory, MAX_END_MS, Shared, auth, body_problem, is_internal, shown};
 use crate::{Error, MuteFor};
 
 /// The most users one call may name.
 const MAX_USERS: usize = 60;
 /// Agora's limit on a username, in characters.
 const MAX_USERNAME_CHARS: usize = 64;
+
+use allow::{allow_list, allow_many, allow_one, disallow};
+use members::{ban, list_muted, mute, unban, unmute};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     let base = "/{org}/{app}/chatrooms/{room}";
@@ -56,7 +72,14 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
             &format!("{base}/mute"),
             post(mute::<D>).get(list_muted::<D>),
         )
-        .route(&format!("{base}/mute/{{members}}"), delete(unmute::<D>))
+        .route(
+            &format!("{base}/mute/{{members}}"),
+            delete(unmute::<D>).get(members::member_muted::<D>),
+        )
+        .route(
+            "/{org}/{app}/sdk/chatrooms/{room}/mute/{members}",
+            get(members::member_muted::<D>),
+        )
         .route(&format!("{base}/ban"), post(ban::<D>).delete(unban::<D>))
         .route(
             &format!("{base}/white/users"),
@@ -64,8 +87,11 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
         )
         .route(
             &format!("{base}/white/users/{{members}}"),
-            post(allow_one::<D>).delete(disallow::<D>),
+            post(allow_one::<D>)
+                .delete(disallow::<D>)
+                .get(allow::is_allowed::<D>),
         )
+        .route("/{org}/{app}/token", post(token::issue::<D>))
 }
 
 /// An Agora failure.
@@ -100,6 +126,14 @@ impl AgoraError {
 
     fn unauthorized(description: impl Into<String>) -> Self {
         AgoraError::new(StatusCode::UNAUTHORIZED, "unauthorized", description)
+    }
+
+    fn reach_limit() -> Self {
+        AgoraError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "reach_limit",
+            "This request has reached api limit",
+        )
     }
 
     fn not_found(description: impl Into<String>) -> Self {
@@ -197,14 +231,23 @@ impl<D: Directory> Admission<D> for Call<D> {
             .iter()
             .position(|a| a.org_name == org && a.app_name == app_name);
         let tokens = found.map_or(&[][..], |i| &apps[i].tokens);
-        let good = auth::any_matches(tokens, token.as_bytes());
-        let app = found.filter(|_| good).ok_or_else(|| {
-            AgoraError::unauthorized(format!(
-                "no valid bearer token for {}/{}",
-                shown(&org),
-                shown(&app_name)
-            ))
-        })?;
+        let configured = auth::any_matches(tokens, token.as_bytes());
+        let issued = found.map_or(token::Standing::Unknown, |i| {
+            shared.agora_issued[i].standing(token, shared.engine.now_ms())
+        });
+        let app = found
+            .filter(|_| configured || issued == token::Standing::Valid)
+            .ok_or_else(|| {
+                AgoraError::unauthorized(if issued == token::Standing::Expired {
+                    "Unable to authenticate due to expired access token".to_owned()
+                } else {
+                    format!(
+                        "no valid bearer token for {}/{}",
+                        shown(&org),
+                        shown(&app_name)
+                    )
+                })
+            })?;
         Ok(Caller {
             app,
             room,
@@ -217,11 +260,7 @@ impl<D: Directory> Admission<D> for Call<D> {
         if shared.agora_limits[caller.app].admit() {
             Ok(())
         } else {
-            Err(AgoraError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "reach_limit",
-                "This request has reached api limit",
-            ))
+            Err(AgoraError::reach_limit())
         }
     }
 
@@ -275,6 +314,18 @@ impl<D> Call<D> {
     /// The trailing user list, checked as a batch.
     fn members(&self) -> Result<Vec<String>, AgoraError> {
         split_users(self.members.as_deref().unwrap_or_default())
+    }
+
+    /// The one user the path's trailing segment names.
+    fn member(&self) -> Result<String, AgoraError> {
+        let mut users = self.members()?;
+        if users.len() != 1 {
+            return Err(AgoraError::illegal(format!(
+                "one username per call here, not {}",
+                users.len()
+            )));
+        }
+        Ok(users.swap_remove(0))
     }
 
     /// The answer: the common envelope around `data`, or Agora's error body.
@@ -388,7 +439,18 @@ fn parse_json<T: for<'de> Deserialize<'de>>(
         };
         AgoraError::new(status, error, message)
     })?;
-    serde_json::from_slice(&body).map_err(|e| {
+    // The path names the field at fault (`client_id: invalid type: ...`).
+    let mut de = serde_json::Deserializer::from_slice(&body);
+    let parsed = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let at = e.path().to_string();
+        let e = e.into_inner();
+        if e.is_data() && at != "." {
+            serde_json::Error::custom(format!("{at}: {e}"))
+        } else {
+            e
+        }
+    });
+    parsed.and_then(|v| de.end().map(|()| v)).map_err(|e| {
         if e.is_data() {
             AgoraError::illegal(format!("request body: {e}"))
         } else {
@@ -401,195 +463,11 @@ fn parse_json<T: for<'de> Deserialize<'de>>(
     })
 }
 
-#[derive(Deserialize)]
-struct MuteBody {
-    mute_duration: i64,
-    usernames: Vec<String>,
-}
-
-#[derive(Deserialize)]
-struct UsersBody {
-    usernames: Vec<String>,
-}
-
 type Body = Result<Bytes, BytesRejection>;
-
-/// `POST .../mute`: mute members for `mute_duration` ms (`-1` for good, `0` lifts).
-async fn mute<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Response {
-    let outcome = async {
-        let MuteBody {
-            mute_duration,
-            usernames,
-        } = parse_json(body)?;
-        check_users(&usernames)?;
-        let usernames = once_each(usernames);
-        let duration = duration(mute_duration, call.engine().now_ms())?;
-        check_known(&call.shared, &usernames).await?;
-        let expire = match duration {
-            Some(d) => end_ms(
-                call.engine()
-                    .submit()
-                    .mute_members(&call.room, &usernames, d)
-                    .await?,
-            ),
-            None => {
-                call.engine()
-                    .submit()
-                    .unmute_members(&call.room, &usernames)
-                    .await?;
-                0
-            }
-        };
-        let data = usernames
-            .iter()
-            .map(|u| json!({ "result": true, "expire": expire, "user": u }));
-        Ok(Value::Array(data.collect()).into())
-    };
-    call.respond(outcome.await)
-}
-
-/// `DELETE .../mute/{members}`: lift the members' mutes. Users the directory does not
-/// know are refused (404), as muting them is.
-async fn unmute<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let outcome = async {
-        let users = call.members()?;
-        check_known(&call.shared, &users).await?;
-        call.engine()
-            .submit()
-            .unmute_members(&call.room, &users)
-            .await?;
-        let data = users.iter().map(|u| json!({ "result": true, "user": u }));
-        Ok(Value::Array(data.collect()).into())
-    };
-    call.respond(outcome.await)
-}
-
-/// `GET .../mute`: the muted members and when each mute ends.
-async fn list_muted<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let data = call.engine().muted_members(&call.room).into_iter();
-    let data = data.map(|m| json!({ "expire": end_ms(m.expiry), "user": m.user }));
-    call.respond(Ok(Value::Array(data.collect()).into()))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BanBody {
-    #[serde(default = "forever")]
-    mute_duration: i64,
-}
-
-fn forever() -> i64 {
-    -1
-}
-
-/// `POST .../ban`: mute the whole room (only the allow list may speak). The vendor's
-/// docs give this call no body; mutegate takes an empty one (no end) or
-/// `{"mute_duration": ms}` with the member mute's meaning (`-1` no end, milliseconds),
-/// and refuses a body that does not parse. `0` is refused: `DELETE .../ban` lifts.
-async fn ban<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Response {
-    let outcome = async {
-        let empty = body
-            .as_ref()
-            .is_ok_and(|b| b.iter().all(u8::is_ascii_whitespace));
-        let BanBody { mute_duration } = if empty {
-            BanBody {
-                mute_duration: forever(),
-            }
-        } else {
-            parse_json(body)?
-        };
-        let Some(duration) = duration(mute_duration, call.engine().now_ms())? else {
-            return Err(AgoraError::illegal(
-                "mute_duration 0 does not mute: DELETE .../ban lifts a room-wide mute",
-            ));
-        };
-        let until = call
-            .engine()
-            .submit()
-            .mute_room(&call.room, duration)
-            .await?;
-        Ok(json!({ "result": true, "expire": end_ms(until) }).into())
-    };
-    call.respond(outcome.await)
-}
-
-/// `DELETE .../ban`: lift the room-wide mute.
-async fn unban<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let outcome = call.engine().submit().unmute_room(&call.room).await;
-    call.respond(
-        outcome
-            .map(|_| json!({ "result": true }).into())
-            .map_err(AgoraError::from),
-    )
-}
-
-/// One allow-list entry of a response.
-fn allow_entry(room: &str, user: &str, action: &str) -> Value {
-    json!({ "result": true, "action": action, "user": user, "chatroomid": room })
-}
-
-/// Adds users to the allow list; the answer lists each.
-async fn add_allowed<D: Directory>(
-    call: &Call<D>,
-    users: &[String],
-) -> Result<Vec<Value>, AgoraError> {
-    check_known(&call.shared, users).await?;
-    call.engine().submit().allow(&call.room, users).await?;
-    Ok(users
-        .iter()
-        .map(|u| allow_entry(&call.room, u, "add_user_whitelist"))
-        .collect())
-}
-
-/// `POST .../white/users` `{"usernames": [..]}`: add up to 60 users to the allow list.
-async fn allow_many<D: Directory>(Admitted(call): Admitted<Call<D>>, body: Body) -> Response {
-    let outcome = async {
-        let UsersBody { usernames } = parse_json(body)?;
-        check_users(&usernames)?;
-        let usernames = once_each(usernames);
-        Ok(Value::Array(add_allowed(&call, &usernames).await?).into())
-    };
-    call.respond(outcome.await)
-}
-
-/// `POST .../white/users/{username}`: add one user; `data` is that user's entry.
-async fn allow_one<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let outcome = async {
-        let users = call.members()?;
-        if users.len() != 1 {
-            return Err(AgoraError::illegal(
-                "one username per call here; POST .../white/users with usernames for several",
-            ));
-        }
-        Ok(add_allowed(&call, &users).await?.swap_remove(0).into())
-    };
-    call.respond(outcome.await)
-}
-
-/// `DELETE .../white/users/{members}`: remove up to 60 users from the allow list
-/// (unknown users are refused, as adding them is).
-async fn disallow<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let outcome = async {
-        let users = call.members()?;
-        check_known(&call.shared, &users).await?;
-        call.engine().submit().disallow(&call.room, &users).await?;
-        let data = users
-            .iter()
-            .map(|u| allow_entry(&call.room, u, "remove_user_whitelist"));
-        Ok(Value::Array(data.collect()).into())
-    };
-    call.respond(outcome.await)
-}
-
-/// `GET .../white/users`: the allow list, sorted, and its size.
-async fn allow_list<D: Directory>(Admitted(call): Admitted<Call<D>>) -> Response {
-    let users = call.engine().allow_list(&call.room);
-    let count = users.len();
-    call.respond(Ok(Data(json!(users), Some(count))))
-}
 
 #[cfg(test)]
 mod tests {
+    use super::super::end_ms;
     use super::super::testing::{io_error, parts};
     use super::*;
     use crate::Expiry;
