@@ -197,8 +197,8 @@ pub struct AgoraApp {
     /// Tokens accepted in `Authorization: Bearer ...`.
     pub tokens: Vec<Secret>,
     /// The app's `client_id` and `client_secret`: with them, `POST /{org}/{app}/token`
-    /// (`grant_type: client_credentials`) issues app tokens that the app's routes then
-    /// accept until they expire. `None`: the token call answers 401 and only
+    /// (`grant_type: client_credentials`) issues app tokens, signed with the secret,
+    /// that the app's routes then accept until they expire. `None`: the token call answers 401 and only
     /// [`tokens`](AgoraApp::tokens) are accepted.
     pub client_credentials: Option<(String, Secret)>,
 }

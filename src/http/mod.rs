@@ -83,9 +83,6 @@ pub(crate) struct Shared<D> {
     netease_limits: HashMap<String, AppLimiter>,
     /// Agora limiters, one per entry of `config.agora.apps`, in that order.
     agora_limits: Vec<AppLimiter>,
-    /// Agora app tokens issued by this process, one set per entry of
-    /// `config.agora.apps`, in that order.
-    agora_issued: Vec<agora::token::Issued>,
 }
 
 /// The facade's routes for `config`, acting on `engine` and asking `directory` who exists.
@@ -113,18 +110,12 @@ pub fn router<D: Directory>(engine: Arc<Engine>, config: Config, directory: D) -
                 .map(|_| AppLimiter::new(a.calls_per_second, Duration::ZERO, clock.clone()))
         })
         .collect();
-    let agora_issued = config
-        .agora
-        .iter()
-        .flat_map(|a| a.apps.iter().map(|_| agora::token::Issued::default()))
-        .collect();
     let body_limit = config.max_body_bytes;
     let shared = Arc::new(Shared {
         engine,
         directory,
         netease_limits,
         agora_limits,
-        agora_issued,
         config,
     });
     let mut app = Router::new();

@@ -44,7 +44,7 @@ fn token_request(id: &str, secret: &str, ttl: Option<i64>) -> String {
 }
 
 #[test]
-fn an_issued_app_token_is_accepted_until_it_expires() {
+fn an_issued_app_token_is_accepted_until_it_expires_by_every_node_with_the_credentials() {
     let config = FULL.replace("[agora]\n", "[agora]\ntoken_ttl = \"2h\"\n");
     let server = Server::start(&config, &SECRETS);
     let http = Http::default();
@@ -106,6 +106,21 @@ fn an_issued_app_token_is_accepted_until_it_expires() {
         "unauthorized",
         "no valid bearer token",
     );
+    // Tokens are signed, not stored: another node with the same credentials (or this
+    // one restarted) accepts them; a node whose client_secret was changed does not.
+    drop(server);
+    let other = Server::start(&config, &SECRETS);
+    assert_eq!(
+        http.get(&other.url(&format!("{ROOM}/mute")), Some(&token))
+            .0,
+        200
+    );
+    let mut rotated: Vec<(&str, &str)> = SECRETS.to_vec();
+    rotated.retain(|(k, _)| *k != "MUTEGATE_AGORA_CLIENT_SECRET");
+    rotated.push(("MUTEGATE_AGORA_CLIENT_SECRET", "rotated-secret"));
+    let rotated = Server::start(&config, &rotated);
+    let refused = http.get(&rotated.url(&format!("{ROOM}/mute")), Some(&token));
+    assert_agora_error(&refused, 401, "unauthorized", "no valid bearer token");
 }
 
 #[test]

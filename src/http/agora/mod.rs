@@ -233,7 +233,7 @@ impl<D: Directory> Admission<D> for Call<D> {
         let tokens = found.map_or(&[][..], |i| &apps[i].tokens);
         let configured = auth::any_matches(tokens, token.as_bytes());
         let issued = found.map_or(token::Standing::Unknown, |i| {
-            shared.agora_issued[i].standing(token, shared.engine.now_ms())
+            token::standing(&apps[i], token, shared.engine.now_ms())
         });
         let app = found
             .filter(|_| configured || issued == token::Standing::Valid)

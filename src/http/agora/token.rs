@@ -8,12 +8,13 @@
 //! "0 never expires" is not granted, by design. A wrong `client_id` or `client_secret`
 //! and an app that is not served get the same 400 `invalid_grant`.
 //!
-//! Issued tokens live in this process's memory: a restart forgets them and another node
-//! does not know them, so a client that gets a 401 asks for a new one (as Agora's docs
-//! tell clients to). Only a digest of each token is kept, looked up by hash; at most
-//! [`MAX_LIVE`] per app, the one closest to its end making room for a new one.
+//! An issued token carries its own end and an HMAC-SHA256 over it, keyed with the app's
+//! `client_secret`: `mg1.{end_ms}.{nonce}.{mac}`. Nothing is stored, so every node whose
+//! config holds the same credentials accepts a token any of them issued, and a restart
+//! keeps issued tokens valid. Changing `client_secret` revokes every token issued with
+//! the old one; one token cannot be revoked alone (as with Agora's own app tokens, which
+//! are signed with the app certificate).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -21,70 +22,89 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use parking_lot::Mutex;
+use hmac::{KeyInit, Mac};
 use serde::Deserialize;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 
+use super::super::config::AgoraApp;
 use super::super::{Directory, Shared, auth, shown};
 use super::{AgoraError, Body, parse_json};
 
-/// The most live tokens kept per app.
-pub(crate) const MAX_LIVE: usize = 10_000;
+type HmacSha256 = hmac::Hmac<sha2::Sha256>;
 
-/// What a presented token is, to the tokens this process issued.
+/// The token format's tag: a later format gets another.
+const FORMAT: &str = "mg1";
+
+/// What a presented token is, to `app`'s credentials.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Standing {
-    /// Issued and not yet expired.
+    /// Signed with the app's credentials and not yet past its end.
     Valid,
-    /// Issued, and past its end.
+    /// Signed with them, and past its end.
     Expired,
-    /// Not issued here (or forgotten).
+    /// Not a token issued with the app's current credentials.
     Unknown,
 }
 
-/// One app's issued tokens: the SHA-256 of each and its end (Unix ms).
-#[derive(Default)]
-pub(crate) struct Issued {
-    live: Mutex<HashMap<[u8; 32], u64>>,
-}
-
-fn digest(token: &str) -> [u8; 32] {
-    Sha256::digest(token.as_bytes()).into()
-}
-
-impl Issued {
-    /// A new token for `ttl_ms`, from now.
-    fn issue(&self, now_ms: u64, ttl_ms: u64) -> Result<String, getrandom::Error> {
-        let mut bytes = [0u8; 24];
-        getrandom::fill(&mut bytes)?;
-        let token = format!("mg{}", crate::hex::lower(&bytes));
-        let mut live = self.live.lock();
-        if live.len() >= MAX_LIVE {
-            live.retain(|_, end| *end > now_ms);
-        }
-        if live.len() >= MAX_LIVE {
-            let soonest = live.iter().min_by_key(|(_, end)| **end).map(|(k, _)| *k);
-            if let Some(key) = soonest {
-                live.remove(&key);
-            }
-        }
-        live.insert(digest(&token), now_ms.saturating_add(ttl_ms));
-        Ok(token)
+/// The MAC of a token's end and nonce, for `app` signed with `secret`.
+fn mac(app: &AgoraApp, secret: &str, end_ms: u64, nonce: &str) -> HmacSha256 {
+    let mut mac =
+        HmacSha256::new_from_slice(secret.as_bytes()).expect("HMAC takes a key of any length");
+    for part in [
+        FORMAT,
+        &app.org_name,
+        &app.app_name,
+        &end_ms.to_string(),
+        nonce,
+    ] {
+        // Each part with its length, so no two lists of parts sign the same bytes.
+        mac.update(&(part.len() as u64).to_be_bytes());
+        mac.update(part.as_bytes());
     }
+    mac
+}
 
-    /// What `token` is at `now_ms`. An expired token is forgotten once seen.
-    pub(crate) fn standing(&self, token: &str, now_ms: u64) -> Standing {
-        let key = digest(token);
-        let mut live = self.live.lock();
-        match live.get(&key) {
-            None => Standing::Unknown,
-            Some(end) if *end > now_ms => Standing::Valid,
-            Some(_) => {
-                live.remove(&key);
-                Standing::Expired
-            }
-        }
+/// A new token for `app`, valid until `end_ms`.
+fn issue_token(app: &AgoraApp, secret: &str, end_ms: u64) -> Result<String, getrandom::Error> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes)?;
+    let nonce = crate::hex::lower(&bytes);
+    let tag = mac(app, secret, end_ms, &nonce).finalize().into_bytes();
+    Ok(format!(
+        "{FORMAT}.{end_ms}.{nonce}.{}",
+        crate::hex::lower(&tag)
+    ))
+}
+
+/// What `token` is to `app` at `now_ms`.
+pub(crate) fn standing(app: &AgoraApp, token: &str, now_ms: u64) -> Standing {
+    let Some((_, secret)) = &app.client_credentials else {
+        return Standing::Unknown;
+    };
+    let mut parts = token.split('.');
+    let (Some(FORMAT), Some(end), Some(nonce), Some(tag), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
+        return Standing::Unknown;
+    };
+    let (Ok(end_ms), Some(tag)) = (end.parse::<u64>(), crate::hex::decode(tag)) else {
+        return Standing::Unknown;
+    };
+    // Constant-time comparison of the MAC.
+    if mac(app, secret.expose(), end_ms, nonce)
+        .verify_slice(&tag)
+        .is_err()
+    {
+        return Standing::Unknown;
+    }
+    if end_ms > now_ms {
+        Standing::Valid
+    } else {
+        Standing::Expired
     }
 }
 
@@ -155,15 +175,14 @@ pub(crate) async fn issue<D: Directory>(
         let (Some(i), true, true) = (found.filter(|_| creds.is_some()), id_ok, secret_ok) else {
             return Err(invalid_grant());
         };
-        let token = shared.agora_issued[i]
-            .issue(now_ms, ttl_s.saturating_mul(1000))
-            .map_err(|e| {
-                AgoraError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "internal_error",
-                    format!("no randomness for a token: {e}"),
-                )
-            })?;
+        let end_ms = now_ms.saturating_add(ttl_s.saturating_mul(1000));
+        let token = issue_token(&agora.apps[i], secret, end_ms).map_err(|e| {
+            AgoraError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                format!("no randomness for a token: {e}"),
+            )
+        })?;
         Ok(json!({
             "access_token": token,
             "expires_in": ttl_s,
@@ -179,29 +198,58 @@ pub(crate) async fn issue<D: Directory>(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::http::AgoraConfig;
 
-    #[test]
-    fn tokens_are_valid_until_their_end_then_expired_then_unknown() {
-        let issued = Issued::default();
-        let t = issued.issue(1_000, 500).unwrap();
-        assert_eq!(issued.standing(&t, 1_499), Standing::Valid);
-        assert_eq!(issued.standing("mg00", 1_499), Standing::Unknown);
-        assert_eq!(issued.standing(&t, 1_500), Standing::Expired);
-        assert_eq!(issued.standing(&t, 1_500), Standing::Unknown);
+    fn app(secret: &str) -> AgoraApp {
+        let config = AgoraConfig::new("org", "app", "id", ["static"]);
+        config.with_client_credentials("cid", secret).apps.remove(0)
     }
 
     #[test]
-    fn a_full_app_drops_the_token_closest_to_its_end() {
-        let issued = Issued::default();
-        let first = issued.issue(0, 10).unwrap();
-        let keep = issued.issue(0, 1_000_000).unwrap();
-        for _ in 2..MAX_LIVE {
-            issued.issue(0, 500_000).unwrap();
+    fn tokens_are_valid_until_their_end_then_expired() {
+        let app = app("s3cret");
+        let t = issue_token(&app, "s3cret", 1_500).unwrap();
+        assert!(t.starts_with("mg1.1500."), "{t}");
+        assert_eq!(standing(&app, &t, 1_499), Standing::Valid);
+        assert_eq!(standing(&app, &t, 1_500), Standing::Expired);
+        assert_ne!(
+            t,
+            issue_token(&app, "s3cret", 1_500).unwrap(),
+            "a fresh nonce each"
+        );
+    }
+
+    #[test]
+    fn a_changed_token_or_other_credentials_are_unknown() {
+        let app = app("s3cret");
+        let t = issue_token(&app, "s3cret", 1_500).unwrap();
+        let later = t.replacen("mg1.1500.", "mg1.9500.", 1);
+        assert_eq!(
+            standing(&app, &later, 0),
+            Standing::Unknown,
+            "the end is signed"
+        );
+        assert_eq!(standing(&self::app("rotated"), &t, 0), Standing::Unknown);
+        let mut other = self::app("s3cret");
+        other.app_name = "other".into();
+        assert_eq!(
+            standing(&other, &t, 0),
+            Standing::Unknown,
+            "one app's token only"
+        );
+        let mut without = self::app("s3cret");
+        without.client_credentials = None;
+        assert_eq!(standing(&without, &t, 0), Standing::Unknown);
+        for bad in [
+            "",
+            "mg1",
+            "mg1.1.2",
+            "mg1.x.n.00",
+            "mg1.1.n.zz",
+            &format!("{t}.x"),
+            "mg2.1.n.00",
+        ] {
+            assert_eq!(standing(&app, bad, 0), Standing::Unknown, "{bad:?}");
         }
-        let newest = issued.issue(1, 500_000).unwrap();
-        assert_eq!(issued.live.lock().len(), MAX_LIVE);
-        assert_eq!(issued.standing(&first, 5), Standing::Unknown);
-        assert_eq!(issued.standing(&keep, 5), Standing::Valid);
-        assert_eq!(issued.standing(&newest, 5), Standing::Valid);
     }
 }
