@@ -11,7 +11,9 @@
 //! - **spring forward** (a skipped hour, e.g. 02:00-03:00 in America/New_York on the
 //!   second Sunday of March): a boundary inside the gap moves forward by the gap's
 //!   length (02:30 is read as 03:30). A window 01:00-05:00 that day lasts 3 hours, and
-//!   one lying wholly inside the gap (02:15-02:45) happens an hour later (03:15-03:45).
+//!   one lying wholly inside the gap (02:15-02:45) happens that much later (03:15-03:45;
+//!   in Australia/Lord_Howe, whose gap is 30 minutes, 30 minutes later). A window whose
+//!   start moves onto or past its end (02:15-03:15 in New York) vanishes that day.
 //! - **fall back** (a repeated hour, 01:00-02:00 in New York on the first Sunday of
 //!   November): a boundary inside the fold takes its first occurrence. A window
 //!   00:00-03:00 that day lasts 4 hours.

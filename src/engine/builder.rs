@@ -77,13 +77,24 @@ impl EngineBuilder {
 
     /// How many moderation entries to keep per subject (default
     /// [`DEFAULT_HISTORY_LEN`](crate::DEFAULT_HISTORY_LEN), at most
-    /// [`MAX_HISTORY_LEN`](crate::MAX_HISTORY_LEN), more is taken as the most; 0 keeps
+    /// [`MAX_HISTORY_LEN`](crate::MAX_HISTORY_LEN): a larger `len` is not refused but
+    /// taken as that most, 1000, without a word; 0 keeps
     /// no history and announces no [`Event::Moderated`](crate::Event::Moderated): trails
     /// then only travel in the log and the replication stream). Each subject moderated with a trail keeps its last `len` entries,
     /// so the history's memory is at most `len` entries per subject ever moderated,
     /// until [`Engine::remove_user`](crate::Engine::remove_user) or
     /// [`Engine::remove_room`](crate::Engine::remove_room) purges it. A store keeps the
     /// histories of the length it was written with until it is compacted with another.
+    ///
+    /// # Examples
+    ///
+    /// ```
+    /// use mutegate::{Engine, MAX_HISTORY_LEN};
+    ///
+    /// assert_eq!(Engine::builder().history_len(20).build().history_len(), 20);
+    /// // Over the most is not an error: it is the most.
+    /// assert_eq!(Engine::builder().history_len(5_000).build().history_len(), MAX_HISTORY_LEN);
+    /// ```
     pub fn history_len(mut self, len: usize) -> Self {
         self.history_len = len.min(crate::trail::MAX_HISTORY_LEN);
         self

@@ -15,7 +15,15 @@ impl<'e> Submit<'e> {
 }
 
 impl Engine {
-    /// The mutations made with `trail`: who acts, why, through what. Each moderation
+    /// The mutations made with `trail`: who acts, why, through what.
+    ///
+    /// **Moderation calls only, checked when they run.** The returned [`Submit`] offers
+    /// every mutation, but with a trail only the moderation ones are taken: any other
+    /// (a notification level, quiet hours, a purge) compiles and is then refused with
+    /// [`Error::InvalidCombination`], changing nothing. The type does not tell them
+    /// apart, so the compiler cannot.
+    ///
+    /// Each moderation
     /// mutation made here (member, module and room-wide mutes and their lifting, allow
     /// lists, slow mode, ladders, strikes) is logged and replicated with its trail
     /// ([`Op::Moderated`]), announced by [`Event::Moderated`] after its own events, and
@@ -42,6 +50,10 @@ impl Engine {
     /// assert_eq!(history.len(), 1);
     /// assert_eq!(history[0].trail.actor.as_deref(), Some("mod-7"));
     /// assert_eq!(history[0].trail.reason.as_deref(), Some("flooding"));
+    ///
+    /// // Not a moderation call: it compiles, and is refused when it runs.
+    /// let refused = engine.with_trail(&trail).mute_notifications("bob", "lobby").wait();
+    /// assert!(matches!(refused, Err(mutegate::Error::InvalidCombination { .. })));
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     #[must_use]

@@ -101,7 +101,8 @@ impl Engine {
         self.blocking().unmute_members(room, users).wait()
     }
 
-    /// The members of `room` with an active speech mute, with their expiry, by user id.
+    /// The members of `room` with an active speech mute, with their expiry, by user id
+    /// (in the order of the ids' UTF-8 bytes, not a locale's collation).
     #[must_use]
     pub fn muted_members(&self, room: &str) -> Vec<MutedMember> {
         let now = self.inner.clock.now_ms();

@@ -1,4 +1,6 @@
 //! Paged listings: each listing a page at a time, in id order, from after a cursor.
+//! "Id order" is the order of the ids' UTF-8 bytes (`str`'s `Ord`): `"B" < "a"`,
+//! `"u10" < "u9"`, and no locale's collation.
 //!
 //! A page lists the entries whose ids come after the cursor (the previous page's last
 //! id), so paging through a listing while it changes never skips or repeats an entry
@@ -28,7 +30,7 @@ pub const MAX_PAGE_LEN: usize = 1_000;
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Page<T> {
-    /// The entries, ordered by id.
+    /// The entries, ordered by id (by the ids' UTF-8 bytes: `"B" < "a" < "é"`).
     pub items: Vec<T>,
     /// The cursor of the next page (this page's last id); `None` on the last page.
     pub next: Option<String>,

@@ -107,7 +107,8 @@ impl Engine {
         self.blocking().disallow(room, users).wait()
     }
 
-    /// `room`'s allow list, by user id.
+    /// `room`'s allow list, by user id (in the order of the ids' UTF-8 bytes, not a
+    /// locale's collation).
     #[must_use]
     pub fn allow_list(&self, room: &str) -> Vec<String> {
         let tables = &self.inner.tables;

@@ -225,3 +225,31 @@ fn a_change_within_a_second_is_not_cached_back_across() {
     assert!(!cache.get(5_700, || state(5_700)));
     assert!(!cache.get(9_000, || panic!("cached from 6 s on")));
 }
+
+#[test]
+fn lord_howe_spring_forward_moves_by_the_half_hour_gap() {
+    // 2026-10-04: 02:00 LHST (UTC+10:30) becomes 02:30 LHDT (UTC+11). A boundary in the
+    // gap moves by the gap's length, 30 minutes, not an hour: 02:15 happens as 02:45.
+    let c = compiled("Australia/Lord_Howe", &["sun 02:15-04:00"]);
+    assert_eq!(
+        spans(&c, "2026-10-03T00:00:00Z", "2026-10-04T12:00:00Z"),
+        [pair("2026-10-03T15:45:00Z", "2026-10-03T17:00:00Z")]
+    );
+    // A window wholly in the gap moves whole, and still happens.
+    let c = compiled("Australia/Lord_Howe", &["sun 02:05-02:25"]);
+    assert_eq!(
+        spans(&c, "2026-10-03T00:00:00Z", "2026-10-04T12:00:00Z"),
+        [pair("2026-10-03T15:35:00Z", "2026-10-03T15:55:00Z")]
+    );
+}
+
+#[test]
+fn a_window_that_moves_onto_its_own_end_vanishes_that_day() {
+    // New York, 2026-03-08: 02:15 moves to 03:15 EDT, where the window ends: nothing is
+    // quiet that day; the next Sunday it is an hour long again.
+    let c = compiled("America/New_York", &["sun 02:15-03:15"]);
+    assert_eq!(
+        spans(&c, "2026-03-07T12:00:00Z", "2026-03-16T00:00:00Z"),
+        [pair("2026-03-15T06:15:00Z", "2026-03-15T07:15:00Z")]
+    );
+}
