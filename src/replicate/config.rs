@@ -113,6 +113,13 @@ fn redacted(url: &str) -> String {
 }
 
 impl Replication {
+    /// Entries between two snapshots unless [`snapshot_every`](Replication::snapshot_every)
+    /// says otherwise.
+    pub const DEFAULT_SNAPSHOT_EVERY: u64 = 100_000;
+    /// The longest time between two snapshots unless
+    /// [`snapshot_every`](Replication::snapshot_every) says otherwise.
+    pub const DEFAULT_SNAPSHOT_INTERVAL: Duration = Duration::from_secs(60);
+
     /// Replication through the Redis at `url` (`redis://[user:password@]host:port[/db]`,
     /// with a Redis ACL user and password, or `rediss://...` for TLS with the feature
     /// `redis-tls`), on the stream `mutegate:ops`.
@@ -122,8 +129,8 @@ impl Replication {
             stream: "mutegate:ops".into(),
             timeout: Duration::from_secs(2),
             apply_timeout: Duration::from_secs(5),
-            snapshot_every: 100_000,
-            snapshot_interval: Duration::from_secs(60),
+            snapshot_every: Replication::DEFAULT_SNAPSHOT_EVERY,
+            snapshot_interval: Replication::DEFAULT_SNAPSHOT_INTERVAL,
             checkpoint: None,
             trim_interval: None,
             local: None,

@@ -82,12 +82,10 @@ fn no_secret_reaches_the_logs_even_at_trace_level() {
             .header("CheckSum", "x")
             .body("accid=ann&muteP2P=true"),
     );
-    let metrics = client.get(server.url("/metrics"));
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let metrics = runtime.block_on(async { metrics.send().await.unwrap().text().await.unwrap() });
+    let metrics = http.block_on(async {
+        let response = client.get(server.url("/metrics")).send().await.unwrap();
+        response.text().await.unwrap()
+    });
     let (status, logs) = server.stop();
     assert_eq!(status.code(), Some(0));
     assert!(
@@ -209,10 +207,6 @@ fn the_example_config_serves_the_demo_deployment() {
     .replace("bind = \"127.0.0.1:8080\"", "bind = \"127.0.0.1:0\"");
     let server = Server::start(&text, &[]);
     let http = Http::default();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
     let directory = demo::directory();
     for id in [
         "aaa",
@@ -229,7 +223,7 @@ fn the_example_config_serves_the_demo_deployment() {
                 .header("IM-API-KEY", demo::IMKIT_API_KEY),
         );
         assert_eq!(status, 200, "{id}: {body}");
-        let want = rt
+        let want = http
             .block_on(mutegate::http::Directory::client(&directory, id))
             .unwrap();
         let got = &body["result"];

@@ -242,9 +242,14 @@ impl Default for Http {
 }
 
 impl Http {
+    /// Runs `future` on this client's runtime.
+    pub fn block_on<F: std::future::Future>(&self, future: F) -> F::Output {
+        self.runtime.block_on(future)
+    }
+
     /// Sends `request` and reads the answer as JSON.
     pub fn send(&self, request: reqwest::RequestBuilder) -> Answer {
-        self.runtime.block_on(async {
+        self.block_on(async {
             let response = request.send().await.expect("the server answers");
             let status = response.status().as_u16();
             let text = response.text().await.unwrap();

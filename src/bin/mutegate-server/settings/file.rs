@@ -29,28 +29,30 @@ pub(super) struct File {
     pub(super) agora: Option<AgoraTable>,
 }
 
+/// `[server]`: a key left out keeps `mutegate::http::ServerConfig`'s default (and
+/// `Config`'s, for the body limit), so the defaults are stated once, in the library.
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct ServerTable {
     pub(super) bind: String,
-    pub(super) max_connections: usize,
-    pub(super) header_read_timeout: String,
-    pub(super) body_read_timeout: String,
-    pub(super) request_timeout: String,
-    pub(super) shutdown_grace: String,
-    pub(super) max_body_bytes: usize,
+    pub(super) max_connections: Option<usize>,
+    pub(super) header_read_timeout: Option<String>,
+    pub(super) body_read_timeout: Option<String>,
+    pub(super) request_timeout: Option<String>,
+    pub(super) shutdown_grace: Option<String>,
+    pub(super) max_body_bytes: Option<usize>,
 }
 
 impl Default for ServerTable {
     fn default() -> Self {
         ServerTable {
             bind: "127.0.0.1:8080".into(),
-            max_connections: 1024,
-            header_read_timeout: "10s".into(),
-            body_read_timeout: "10s".into(),
-            request_timeout: "30s".into(),
-            shutdown_grace: "30s".into(),
-            max_body_bytes: 64 * 1024,
+            max_connections: None,
+            header_read_timeout: None,
+            body_read_timeout: None,
+            request_timeout: None,
+            shutdown_grace: None,
+            max_body_bytes: None,
         }
     }
 }
@@ -93,20 +95,12 @@ impl Default for MetricsTable {
     }
 }
 
-#[derive(Deserialize)]
+/// `[store]`: `sync` left out is `SyncPolicy::default()`.
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct StoreTable {
     pub(super) dir: Option<PathBuf>,
-    pub(super) sync: String,
-}
-
-impl Default for StoreTable {
-    fn default() -> Self {
-        StoreTable {
-            dir: None,
-            sync: "10ms".into(),
-        }
-    }
+    pub(super) sync: Option<String>,
 }
 
 #[derive(Deserialize)]

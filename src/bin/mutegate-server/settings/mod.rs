@@ -216,24 +216,44 @@ fn check(file: File, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, C
             ),
         )
     })?;
-    if server.max_connections == 0 {
-        return Err(bad("server.max_connections", "must be at least 1"));
+    let mut server_config = ServerConfig::default();
+    if let Some(n) = server.max_connections {
+        if n == 0 {
+            return Err(bad("server.max_connections", "must be at least 1"));
+        }
+        server_config.max_connections = n;
     }
-    if server.max_body_bytes == 0 {
-        return Err(bad("server.max_body_bytes", "must be at least 1"));
-    }
-    let server_config = ServerConfig::default()
-        .header_read_timeout(positive(
+    for (key, value, slot) in [
+        (
             "server.header_read_timeout",
             &server.header_read_timeout,
-        )?)
-        .body_read_timeout(positive(
+            &mut server_config.header_read_timeout,
+        ),
+        (
             "server.body_read_timeout",
             &server.body_read_timeout,
-        )?)
-        .request_timeout(positive("server.request_timeout", &server.request_timeout)?)
-        .max_connections(server.max_connections)
-        .shutdown_grace(duration("server.shutdown_grace", &server.shutdown_grace)?);
+            &mut server_config.body_read_timeout,
+        ),
+        (
+            "server.request_timeout",
+            &server.request_timeout,
+            &mut server_config.request_timeout,
+        ),
+    ] {
+        if let Some(text) = value {
+            *slot = positive(key, text)?;
+        }
+    }
+    if let Some(text) = &server.shutdown_grace {
+        server_config.shutdown_grace = duration("server.shutdown_grace", text)?;
+    }
+    let mut facade = Config::default();
+    if let Some(bytes) = server.max_body_bytes {
+        if bytes == 0 {
+            return Err(bad("server.max_body_bytes", "must be at least 1"));
+        }
+        facade.max_body_bytes = bytes;
+    }
     tracing_subscriber::EnvFilter::try_new(&log.level).map_err(|e| {
         bad(
             "log.level",
@@ -241,7 +261,6 @@ fn check(file: File, env: &dyn Fn(&str) -> Option<String>) -> Result<Settings, C
         )
     })?;
 
-    let mut facade = Config::default().with_max_body_bytes(server.max_body_bytes);
     if let Some(t) = checks {
         let tokens = secret_list(env, "checks.tokens", t.tokens)?;
         if tokens.is_empty() {

@@ -1,8 +1,6 @@
 //! Where the state lives: in memory, a durable store, or replication through Redis,
 //! from the `[store]` and `[replication]` tables.
 
-use std::time::Duration;
-
 use mutegate::{Replication, SyncPolicy};
 
 use super::file::{ReplicationTable, StoreTable};
@@ -30,7 +28,10 @@ pub(super) fn storage(
     replication: Option<ReplicationTable>,
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<Storage, ConfigError> {
-    let sync = sync_policy(&store.sync)?;
+    let sync = match &store.sync {
+        Some(text) => sync_policy(text)?,
+        None => SyncPolicy::default(),
+    };
     let Some(r) = replication else {
         return Ok(match store.dir {
             Some(dir) => Storage::Durable { dir, sync },
@@ -81,13 +82,15 @@ pub(super) fn storage(
         rep = rep.apply_timeout(positive("replication.apply_timeout", &t)?);
     }
     if r.snapshot_every.is_some() || r.snapshot_interval.is_some() {
-        let entries = r.snapshot_every.unwrap_or(100_000);
+        let entries = r
+            .snapshot_every
+            .unwrap_or(Replication::DEFAULT_SNAPSHOT_EVERY);
         if entries == 0 {
             return Err(bad("replication.snapshot_every", "must be at least 1"));
         }
         let interval = match r.snapshot_interval {
             Some(t) => positive("replication.snapshot_interval", &t)?,
-            None => Duration::from_secs(60),
+            None => Replication::DEFAULT_SNAPSHOT_INTERVAL,
         };
         rep = rep.snapshot_every(entries, interval);
     }
