@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo bench --bench personal            # fan-out, single checks, try_send, scoped checks
 //! cargo bench --bench personal -- slow    # try_send only
+//! cargo bench --bench personal -- single  # one should_push_message, quiet-hours users
 //! cargo bench --bench personal -- scoped  # action-scoped checks only
 //! cargo bench --bench personal -- trail   # mutes with and without a trail only
 //! cargo bench --bench personal -- --test  # once, small (what CI runs)
@@ -254,8 +255,10 @@ fn single() {
 }
 
 /// `try_send` in a slow-mode room against B (one ahash `HashMap<String, u64>` hit on
-/// the same member ids) and a naive `Mutex<HashMap<(String, String), u64>>` check and
-/// set; then one thread against two sending in the same room.
+/// the same member ids), the honest naive check and set (one `Mutex` over an ahash map
+/// of rooms to an ahash map of members, borrowed `&str` lookups, a key built only for a
+/// member's first send), and the old naive one (`Mutex<HashMap<(String, String), u64>>`,
+/// two `String`s built per call); then one thread against two sending in the same room.
 fn slow_mode() {
     let members_n = if quick() { 1_000 } else { 10_000 };
     let ids = Ids::numbered("s", members_n);
@@ -266,6 +269,7 @@ fn slow_mode() {
     let b: Map<u64> = (0..members_n).map(|i| (ids.get(i).to_owned(), 7)).collect();
     let naive: std::sync::Mutex<HashMap<(String, String), u64, ahash::RandomState>> =
         std::sync::Mutex::default();
+    let honest: parking_lot::Mutex<Map<Map<u64>>> = parking_lot::Mutex::default();
     // Request i is member i % n at NOW + i ms: each member comes back every n ms (10 s),
     // past the cooldown, so every send is admitted and updates its entry in place.
     let at = |i: usize| NOW + i as u64;
@@ -296,18 +300,43 @@ fn slow_mode() {
                 .try_send(member(i), mutegate::Target::room("busy"))
                 .is_ok()
         }),
-        counting("naive Mutex<HashMap> check and set", |i| {
-            let now = at(i);
-            let mut map = naive.lock().unwrap();
-            let key = ("busy".to_owned(), member(i).to_owned());
-            match map.get(&key) {
-                Some(&last) if now < last + 1_000 => false,
-                _ => {
-                    map.insert(key, now);
-                    true
+        counting(
+            "honest naive Mutex<room -> member map> check and set",
+            |i| {
+                let now = at(i);
+                let mut rooms = honest.lock();
+                let room = match rooms.get_mut("busy") {
+                    Some(room) => room,
+                    None => rooms.entry("busy".to_owned()).or_default(),
+                };
+                match room.get_mut(member(i)) {
+                    Some(last) if now < *last + 1_000 => false,
+                    Some(last) => {
+                        *last = now;
+                        true
+                    }
+                    None => {
+                        room.insert(member(i).to_owned(), now);
+                        true
+                    }
                 }
-            }
-        }),
+            },
+        ),
+        counting(
+            "old naive Mutex<HashMap<(String, String)>> check and set",
+            |i| {
+                let now = at(i);
+                let mut map = naive.lock().unwrap();
+                let key = ("busy".to_owned(), member(i).to_owned());
+                match map.get(&key) {
+                    Some(&last) if now < last + 1_000 => false,
+                    _ => {
+                        map.insert(key, now);
+                        true
+                    }
+                }
+            },
+        ),
     ];
     let m = interleave(&mut c, total, 2_000, 29);
     report(
@@ -505,8 +534,10 @@ fn main() {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(String::as_str);
-    if pick.is_none() {
+    if pick.is_none_or(|p| p == "fan-out") {
         fan_out();
+    }
+    if pick.is_none_or(|p| p == "single") {
         single();
     }
     if pick.is_none_or(|p| p == "slow") {

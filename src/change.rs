@@ -1,12 +1,10 @@
 //! What one applied operation changed, entry by entry. From the changes the engine keeps
 //! its expiry index and derives the events its subscribers see.
 
-use std::collections::{BTreeMap, HashSet};
-
 use crate::action::Actions;
 use crate::event::{Event, Mute};
 use crate::expiry::{Expiry, FOREVER, NONE, Raw, active};
-use crate::ids::{Key, Seeded, Slot};
+use crate::ids::{Key, Slot};
 use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
@@ -257,69 +255,6 @@ impl Change {
 /// A finite expiry (not "no rule", not "forever").
 pub(crate) fn finite(raw: Raw) -> bool {
     raw != NONE && raw != FOREVER
-}
-
-/// Every stored timed entry by its end time. Entries are grouped by end time (many mutes
-/// share one, e.g. a batch), so an insert is one tree step and one hash insert, and never
-/// compares ids.
-#[derive(Debug, Default)]
-pub(crate) struct Expiries {
-    by_end: BTreeMap<Raw, HashSet<Timed, Seeded>>,
-}
-
-impl Expiries {
-    /// Moves `key` from its old end to its new one (either may be no end at all).
-    pub fn track(&mut self, key: Timed, old: Raw, new: Raw) {
-        if finite(old)
-            && let Some(set) = self.by_end.get_mut(&old)
-        {
-            set.remove(&key);
-            if set.is_empty() {
-                self.by_end.remove(&old);
-            }
-        }
-        if finite(new) {
-            self.by_end.entry(new).or_default().insert(key);
-        }
-    }
-
-    /// Replaces the index by one of `entries` (each with its finite end), each group of
-    /// one end time sized before it is filled.
-    pub fn rebuild(&mut self, mut entries: Vec<(Raw, Timed)>) {
-        entries.sort_unstable_by_key(|(raw, _)| *raw);
-        let groups: Vec<(Raw, usize)> = entries
-            .chunk_by(|a, b| a.0 == b.0)
-            .map(|group| (group[0].0, group.len()))
-            .collect();
-        // The keys move into their groups: no copy of any id.
-        let mut keys = entries.into_iter().map(|(_, key)| key);
-        self.by_end.clear();
-        for (end, len) in groups {
-            let mut set = HashSet::with_capacity_and_hasher(len, Seeded);
-            set.extend(keys.by_ref().take(len));
-            self.by_end.insert(end, set);
-        }
-    }
-
-    /// The earliest end after `now` of an entry still in force.
-    pub fn next_after(&self, now: u64) -> Option<u64> {
-        self.by_end
-            .range(now.saturating_add(1)..)
-            .next()
-            .map(|(&end, _)| end)
-    }
-
-    /// Removes and returns every entry that has ended by `now`.
-    pub fn take_due(&mut self, now: u64) -> Vec<Timed> {
-        let mut due = Vec::new();
-        while let Some(entry) = self.by_end.first_entry() {
-            if *entry.key() > now {
-                break;
-            }
-            due.extend(entry.remove());
-        }
-        due
-    }
 }
 
 /// The events `changes` amount to at `now`.

@@ -10,7 +10,7 @@ use crate::clock::Now;
 use crate::decide::{self, Denied, DenyReason, PersonalFacts, SendFacts};
 use crate::engine::Engine;
 use crate::expiry::{Expiry, NONE, Raw, active};
-use crate::ids::Handle;
+use crate::ids::{Handle, hash_str, pair_hash};
 use crate::module::Target;
 use crate::notify::{Mentions, Message, NotifyLevel};
 use crate::role::Role;
@@ -246,6 +246,34 @@ impl Engine {
     }
 }
 
+/// The hashes of a check's ids, each taken once: the filters, the tables and slow
+/// mode's log all take these.
+struct Hashes {
+    user: u64,
+    /// The target room's (0 for a target that is no room: nothing reads it then).
+    room: u64,
+}
+
+impl Hashes {
+    #[inline]
+    fn of(user: &str, target: Target<'_>) -> Hashes {
+        Hashes {
+            user: hash_str(user),
+            room: if target.is_room() {
+                hash_str(target.id)
+            } else {
+                0
+            },
+        }
+    }
+
+    /// The (room, user) pair's hash.
+    #[inline]
+    fn pair(&self) -> u64 {
+        pair_hash(self.room, self.user)
+    }
+}
+
 /// The engine's checks at a fixed time, from [`Engine::at`].
 #[derive(Clone, Copy, Debug)]
 pub struct At<'e> {
@@ -319,7 +347,8 @@ impl At<'_> {
         role: Role,
     ) -> Result<(), Denied> {
         let mut now = self.clock();
-        let facts = self.send_facts(user, target, action, role, &mut now, true);
+        let ids = Hashes::of(user, target);
+        let facts = self.send_facts(user, target, &ids, action, role, &mut now, true);
         self.judge_send(user, target, &facts, &mut now)
     }
 
@@ -331,13 +360,23 @@ impl At<'_> {
     pub fn try_send_as(&self, user: &str, target: Target<'_>, role: Role) -> Result<(), Denied> {
         let mut now = self.clock();
         // The cooldown is judged (and the send counted) in one step below.
-        let facts = self.send_facts(user, target, Action::SendMessage, role, &mut now, false);
+        let ids = Hashes::of(user, target);
+        let facts = self.send_facts(
+            user,
+            target,
+            &ids,
+            Action::SendMessage,
+            role,
+            &mut now,
+            false,
+        );
         let slow = &self.engine.inner.tables.slow;
         if let Err(mut denied) = self.judge_send(user, target, &facts, &mut now) {
             // Denied for another reason: `until` is when every block has ended, the
             // cooldown too (read only on this path).
             if facts.slowed()
-                && let Some(next) = slow.next_allowed(target.id, user, facts.cooldown, now.get())
+                && let Some(next) =
+                    slow.next_allowed_hashed(ids.pair(), target.id, user, facts.cooldown, now.get())
             {
                 denied.until = denied.until.later(Expiry::At(next));
             }
@@ -346,7 +385,7 @@ impl At<'_> {
         if !facts.slowed() {
             return Ok(());
         }
-        slow.try_record(target.id, user, facts.cooldown, now.get())
+        slow.try_record_hashed(ids.pair(), target.id, user, facts.cooldown, now.get())
             .map_err(|next| {
                 let denied = Denied {
                     reason: DenyReason::SlowMode,
@@ -386,10 +425,15 @@ impl At<'_> {
 
     /// Everything that bears on `user` doing `action` in `target` as `role`; with
     /// `slow`, also when slow mode next lets them send.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the check's inputs, each read once"
+    )]
     fn send_facts(
         &self,
         user: &str,
         target: Target<'_>,
+        ids: &Hashes,
         action: Action,
         role: Role,
         now: &mut Now<'_>,
@@ -400,18 +444,18 @@ impl At<'_> {
         let filters = &tables.filters;
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
-        let member_maybe = target.is_room() && filters.members.may_contain((target.id, user));
+        let member_maybe = target.is_room() && filters.members.may_contain(ids.pair());
         // A possible member mute reads the room anyway, and with it its room-wide mute
         // and slow mode: the room-mute filter is probed only when that read is not coming.
-        let room_muted = || filters.room_mutes.may_contain(target.id);
+        let room_muted = || filters.room_mutes.may_contain(ids.room);
         let room_maybe = target.is_room() && !member_maybe && room_muted();
         // The user's handle (what the room's entries are keyed by) comes with their
         // state, read if they may have a member or module mute; else only if the room
         // turns out to have an allow list that matters.
-        let module_maybe = filters.module_users.may_contain(user);
+        let module_maybe = filters.module_users.may_contain(ids.user);
         let looked_up = member_maybe || module_maybe;
         let mut me = if looked_up {
-            tables.users.read(user, |h, u| {
+            tables.users.read_hashed(ids.user, user, |h, u| {
                 if module_maybe && let Some(u) = u {
                     facts.module = u.module_blocking(target.module, action);
                 }
@@ -422,7 +466,7 @@ impl At<'_> {
         };
         // An id that is not interned has no member mute (the filter was wrong).
         if room_maybe || (member_maybe && (me.is_some() || room_muted())) {
-            let allow_list = tables.rooms.read(target.id, |_, r| {
+            let allow_list = tables.rooms.read_hashed(ids.room, target.id, |_, r| {
                 r.is_some_and(|r| {
                     self.room_facts(r, me, action, &mut facts);
                     r.allow.is_some()
@@ -432,11 +476,11 @@ impl At<'_> {
                 && !looked_up
                 && facts.allow_matters(self.engine.inner.policy)
             {
-                me = tables.users.find(user);
+                me = tables.users.find_hashed(ids.user, user);
                 if let Some(h) = me {
                     facts.allowed = tables
                         .rooms
-                        .read(target.id, |_, r| r.is_some_and(|r| r.allows(h)))
+                        .read_hashed(ids.room, target.id, |_, r| r.is_some_and(|r| r.allows(h)))
                         .unwrap_or(false);
                 }
             }
@@ -446,7 +490,7 @@ impl At<'_> {
             if slow && facts.slowed() {
                 facts.slow = tables
                     .slow
-                    .next_allowed(target.id, user, facts.cooldown, now.get())
+                    .next_allowed_hashed(ids.pair(), target.id, user, facts.cooldown, now.get())
                     .unwrap_or(NONE);
             }
         }
@@ -508,13 +552,15 @@ impl At<'_> {
     #[must_use]
     pub fn should_push_message(&self, user: &str, room: &str, msg: &Message<'_>) -> bool {
         let tables = &self.engine.inner.tables;
-        let notify_maybe = tables.filters.notify_users.may_contain(user);
+        // The user's id is hashed once, for the filter, the push index and the table.
+        let hu = hash_str(user);
+        let notify_maybe = tables.filters.notify_users.may_contain(hu);
         let mut now = self.clock();
         // The user's rule, read under the index shard's guard alone; the sender's
         // handle after it (one guard at a time).
-        let rule = tables.personal.with(user, |r| {
+        let rule = tables.personal.with_hashed(hu, user, |r| {
             let senders =
-                (!r.senders.is_empty() && msg.sender().is_some()).then(|| r.senders.clone());
+                (r.mutes_senders && msg.sender().is_some()).then(|| r.personal.senders.clone());
             (r.quiet_at(now.get()), r.bypass, senders)
         });
         if !notify_maybe && rule.is_none() {
@@ -525,7 +571,7 @@ impl At<'_> {
             tables.rooms.find(room).map_or(NotifyLevel::All, |rh| {
                 tables
                     .users
-                    .get(user)
+                    .get_hashed(hu, user)
                     .and_then(|u| u.setting(rh))
                     .filter(|s| active(s.until, now.get()))
                     .map_or(NotifyLevel::All, |s| s.level)
@@ -648,7 +694,7 @@ impl At<'_> {
             }
             if let Some(r) = rule {
                 let facts = PersonalFacts {
-                    sender_muted: !r.senders.is_empty() && muted_in(&r.senders, sh, &mut now),
+                    sender_muted: r.mutes_senders && muted_in(&r.personal.senders, sh, &mut now),
                     quiet: r.quiet_at(now.get()),
                     bypass: r.bypass,
                 };

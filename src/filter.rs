@@ -14,17 +14,28 @@
 //!
 //! Ordering: a writer counts an entry up *before* inserting it and down *after*
 //! removing it, so a reader never sees a zero while the entry is in the table.
+//!
+//! A filter is given a key's hash, not the key: an id's [`hash_id`](crate::ids::hash_id)
+//! (or a pair's [`pair_hash`](crate::ids::pair_hash)), the same hash the tables probe
+//! with, so a check hashes each id once. Each filter mixes it with a seed of its own,
+//! so the filters' counters fall apart from each other and from the tables' lanes.
 
-use std::hash::Hash;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::ids::Hasher;
+use crate::ids::fold;
 
 /// One counting filter: one-byte counters, eight to a word.
 pub(crate) struct Filter {
     words: Box<[AtomicU64]>,
     mask: u64,
-    hasher: Hasher,
+    /// This filter's seed (odd: a multiplier), random per filter.
+    seed: u64,
+}
+
+/// A random odd seed for a filter.
+fn seed() -> u64 {
+    use std::hash::BuildHasher;
+    std::collections::hash_map::RandomState::new().hash_one(0u8) | 1
 }
 
 impl std::fmt::Debug for Filter {
@@ -42,29 +53,30 @@ impl Filter {
         Filter {
             words: (0..slots / 8).map(|_| AtomicU64::new(0)).collect(),
             mask: slots as u64 - 1,
-            hasher: Hasher::new(),
+            seed: seed(),
         }
     }
 
-    /// The word holding `key`'s counter, and the counter's bit offset in it.
+    /// The word holding the counter of the key hashed to `hash`, and the counter's bit
+    /// offset in it.
     #[inline]
-    fn slot(&self, key: impl Hash) -> (&AtomicU64, u32) {
-        let i = self.hasher.hash_one(key) & self.mask;
+    fn slot(&self, hash: u64) -> (&AtomicU64, u32) {
+        let i = fold(hash, self.seed) & self.mask;
         // `i >> 3` is below `words.len()` because the mask is `slots - 1`.
         (&self.words[(i >> 3) as usize], ((i & 7) * 8) as u32)
     }
 
-    /// `false` if no entry with this key is stored; `true` if one may be.
+    /// `false` if no entry with the key hashed to `hash` is stored; `true` if one may be.
     #[inline]
-    pub fn may_contain(&self, key: impl Hash) -> bool {
-        let (word, shift) = self.slot(key);
+    pub fn may_contain(&self, hash: u64) -> bool {
+        let (word, shift) = self.slot(hash);
         (word.load(Ordering::Acquire) >> shift) & 0xFF != 0
     }
 
     /// Moves `key`'s counter by `up`/down one unless it is stuck at the top; the other
     /// counters of its word may be moved by other writers meanwhile.
-    fn step(&self, key: impl Hash, up: bool) {
-        let (word, shift) = self.slot(key);
+    fn step(&self, hash: u64, up: bool) {
+        let (word, shift) = self.slot(hash);
         // `Err` only when the counter stays as it is.
         let _ = word.fetch_update(Ordering::AcqRel, Ordering::Relaxed, |w| {
             let next = match ((w >> shift) & 0xFF, up) {
@@ -76,14 +88,14 @@ impl Filter {
         });
     }
 
-    /// Counts an entry in (call before inserting it).
-    pub fn add(&self, key: impl Hash) {
-        self.step(key, true);
+    /// Counts an entry in, its key's hash given (call before inserting it).
+    pub fn add(&self, hash: u64) {
+        self.step(hash, true);
     }
 
-    /// Counts an entry out (call after removing it).
-    pub fn remove(&self, key: impl Hash) {
-        self.step(key, false);
+    /// Counts an entry out, its key's hash given (call after removing it).
+    pub fn remove(&self, hash: u64) {
+        self.step(hash, false);
     }
 }
 
@@ -111,6 +123,12 @@ impl Filters {
     }
 }
 
+/// A test key's hash, as the engine hashes ids.
+#[cfg(test)]
+fn h(key: &str) -> u64 {
+    crate::ids::hash_str(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -120,24 +138,24 @@ mod tests {
         let f = Filter {
             words: vec![AtomicU64::new(0)].into(),
             mask: 0, // a single counter, so every key shares it
-            hasher: Hasher::new(),
+            seed: 1,
         };
-        assert!(!f.may_contain("a"));
-        f.add("a");
-        f.add("b");
-        f.remove("a");
-        assert!(f.may_contain("a"), "b shares the only counter");
-        f.remove("b");
-        assert!(!f.may_contain("a"));
-        f.remove("b"); // no underflow
-        assert!(!f.may_contain("a"));
+        assert!(!f.may_contain(h("a")));
+        f.add(h("a"));
+        f.add(h("b"));
+        f.remove(h("a"));
+        assert!(f.may_contain(h("a")), "b shares the only counter");
+        f.remove(h("b"));
+        assert!(!f.may_contain(h("a")));
+        f.remove(h("b")); // no underflow
+        assert!(!f.may_contain(h("a")));
         for _ in 0..300 {
-            f.add("x");
+            f.add(h("x"));
         }
         for _ in 0..300 {
-            f.remove("x");
+            f.remove(h("x"));
         }
-        assert!(f.may_contain("x"), "saturated counters stay non-zero");
+        assert!(f.may_contain(h("x")), "saturated counters stay non-zero");
     }
 }
 
@@ -150,14 +168,14 @@ mod packing {
         let f = Filter::new(8);
         let keys: Vec<String> = (0..64).map(|i| format!("k{i}")).collect();
         for k in &keys {
-            f.add(k);
+            f.add(h(k));
         }
         for (i, k) in keys.iter().enumerate() {
-            f.remove(k);
+            f.remove(h(k));
             // Every key not yet removed must still read as present.
-            assert!(keys[i + 1..].iter().all(|k| f.may_contain(k)));
+            assert!(keys[i + 1..].iter().all(|k| f.may_contain(h(k))));
         }
-        assert!(keys.iter().all(|k| !f.may_contain(k)));
+        assert!(keys.iter().all(|k| !f.may_contain(h(k))));
     }
 }
 
@@ -176,8 +194,8 @@ mod parallel {
                 let f = &f;
                 s.spawn(move || {
                     for _ in 0..200_000 {
-                        f.add(k);
-                        f.remove(k);
+                        f.add(h(k));
+                        f.remove(h(k));
                     }
                 });
             }
@@ -185,7 +203,7 @@ mod parallel {
         // Every add had its remove: every counter is back at zero, none stuck at the
         // top or left above it.
         for k in &keys {
-            assert!(!f.may_contain(k), "{k}'s counter lost a step");
+            assert!(!f.may_contain(h(k)), "{k}'s counter lost a step");
         }
     }
 }

@@ -14,7 +14,7 @@
 use hashbrown::HashTable;
 use parking_lot::Mutex;
 
-use crate::ids::Hasher;
+use crate::ids::pair;
 
 /// Shards of the soft state.
 const SHARDS: usize = 64;
@@ -65,23 +65,17 @@ struct Shard {
 #[derive(Debug)]
 pub(crate) struct SlowLog {
     shards: Box<[Mutex<Shard>]>,
-    hasher: Hasher,
 }
 
 impl Default for SlowLog {
     fn default() -> SlowLog {
         SlowLog {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
-            hasher: Hasher::new(),
         }
     }
 }
 
 impl SlowLog {
-    fn hash(&self, room: &str, user: &str) -> u64 {
-        self.hasher.hash_one((room, user))
-    }
-
     fn shard(&self, h: u64) -> &Mutex<Shard> {
         &self.shards[(h >> 40) as usize % SHARDS]
     }
@@ -89,7 +83,19 @@ impl SlowLog {
     /// When `user` may next send in `room` under `cooldown_ms`, if that is after `now`
     /// (`None`: now is fine). A pure read.
     pub fn next_allowed(&self, room: &str, user: &str, cooldown_ms: u64, now: u64) -> Option<u64> {
-        let h = self.hash(room, user);
+        self.next_allowed_hashed(pair(room, user), room, user, cooldown_ms, now)
+    }
+
+    /// [`next_allowed`](SlowLog::next_allowed), the pair's
+    /// [`pair_hash`](crate::ids::pair_hash) given.
+    pub fn next_allowed_hashed(
+        &self,
+        h: u64,
+        room: &str,
+        user: &str,
+        cooldown_ms: u64,
+        now: u64,
+    ) -> Option<u64> {
         let shard = self.shard(h).lock();
         let last = shard.sent.find(h, |s| s.is(h, room, user))?.at;
         let next = last.saturating_add(cooldown_ms);
@@ -98,6 +104,7 @@ impl SlowLog {
 
     /// Records a send of `user` in `room` at `now` unless the cooldown since their last
     /// one has not passed; then answers when the next is allowed. One critical section.
+    #[cfg(test)]
     pub fn try_record(
         &self,
         room: &str,
@@ -105,7 +112,19 @@ impl SlowLog {
         cooldown_ms: u64,
         now: u64,
     ) -> Result<(), u64> {
-        let h = self.hash(room, user);
+        self.try_record_hashed(pair(room, user), room, user, cooldown_ms, now)
+    }
+
+    /// Records a send as `try_record` does (one critical section), the pair's
+    /// [`pair_hash`](crate::ids::pair_hash) given.
+    pub fn try_record_hashed(
+        &self,
+        h: u64,
+        room: &str,
+        user: &str,
+        cooldown_ms: u64,
+        now: u64,
+    ) -> Result<(), u64> {
         let mut guard = self.shard(h).lock();
         let shard = &mut *guard;
         if let Some(s) = shard.sent.find_mut(h, |s| s.is(h, room, user)) {

@@ -37,6 +37,30 @@ fn slot(m: Module) -> usize {
     }
 }
 
+impl Honest {
+    /// The hand-written fan-out into a caller's buffer: one read lock and one room
+    /// lookup, then one flat probe per member (what [`push_targets`] does, without the
+    /// allocation).
+    ///
+    /// [`push_targets`]: super::Baseline::push_targets
+    pub fn push_into<'a, 'm>(
+        &self,
+        room: &str,
+        members: &'a [&'m str],
+        out: &mut Vec<&'a &'m str>,
+    ) {
+        let notify = self.notify.read();
+        match notify.get(room) {
+            None => out.extend(members.iter()),
+            Some(settings) => out.extend(
+                members
+                    .iter()
+                    .filter(|m| settings.get(**m).is_none_or(|&l| l == NotifyLevel::All)),
+            ),
+        }
+    }
+}
+
 impl super::Baseline for Honest {
     fn mute_member(&self, room: &str, user: &str, until: u64) {
         let mut members = self.members.write();

@@ -5,9 +5,13 @@
 //! room and, when allowed, one push fan-out (`push_targets`) over the room's members.
 //! A share of operations are mutations (mute / unmute a member) as churn.
 //!
-//! Three sides run one after another on the same world and requests: mutegate in memory
-//! and the naive store in memory (like with like: the ratio column compares these two),
-//! then mutegate with its durable store, whose mutations also write the operation log.
+//! Four sides run one after another on the same world and requests: mutegate in memory,
+//! the honest naive store in memory (ahash, borrowed `&str` keys, one map per kind: what
+//! a competent engineer writes; the ratio column compares mutegate with it, like with
+//! like), the old naive store (owned `String` keys built per lookup, SipHash; kept as a
+//! labelled extra column), then mutegate with its durable store, whose mutations also
+//! write the operation log. Each in-memory side's live heap is printed, whole and per
+//! active entry.
 //!
 //! With `--nodes N` (feature `redis`) it runs the pipeline on `N` replicated engines on
 //! one Redis instead (see `cluster.rs`).
@@ -31,7 +35,7 @@ use mutegate::{Engine, ManualClock, Mentions, Module, MuteFor, NotifyLevel, Sync
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use stats_alloc::{INSTRUMENTED_SYSTEM, Region, StatsAlloc};
-use support::{Baseline, Mix, NOW, Naive, World};
+use support::{Baseline, Honest, Mix, NOW, Naive, World};
 
 #[global_allocator]
 static GLOBAL: &StatsAlloc<System> = &INSTRUMENTED_SYSTEM;
@@ -81,7 +85,7 @@ struct Args {
     /// Seed of the generated world.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Run mutegate only.
+    /// Run mutegate only (skip both naive stores).
     #[arg(long)]
     skip_naive: bool,
     /// Skip the durable side (mutegate on its embedded store in a temporary directory).
@@ -153,6 +157,18 @@ impl Backend for Engine {
         } else {
             self.unmute_members(room, [user]).expect("valid ids");
         }
+    }
+}
+
+impl Backend for Honest {
+    fn can_send(&self, user: &str, room: &str) -> bool {
+        Baseline::can_send(self, user, Module::Room, room, NOW)
+    }
+    fn push<'a, 'm>(&self, room: &str, members: &'a [&'m str], out: &mut Vec<&'a &'m str>) {
+        self.push_into(room, members, out);
+    }
+    fn mutate(&self, user: &str, room: &str, mute: bool) {
+        self.mute_member(room, user, if mute { NOW + 3_600_000 } else { 0 });
     }
 }
 
@@ -425,6 +441,30 @@ fn load_engine(
     engine
 }
 
+/// Loads a naive store with the same state as the engine (the world, then the same
+/// notification settings), measures its live heap, and runs the pipeline on it.
+fn baseline<B: Baseline + Backend>(
+    name: &str,
+    load: impl FnOnce() -> B,
+    setup: &Setup,
+    notify: &[(u32, u32, NotifyLevel)],
+    members: &[Vec<&str>],
+    a: &Args,
+) -> Side {
+    let region = Region::new(GLOBAL);
+    let store = load();
+    for &(u, r, level) in notify {
+        store.set_level(setup.world.user(u), setup.world.room(r), level);
+    }
+    let heap = live_bytes(&region);
+    let (tally, wall) = run(name, &store, setup, members, a);
+    Side {
+        tally,
+        wall,
+        heap: Some(heap),
+    }
+}
+
 /// One side's results: what it did, its tally and wall time, and its live heap.
 struct Side {
     tally: Tally,
@@ -438,7 +478,7 @@ fn main() {
         a.threads > 0 && a.users > 0 && a.rooms > 0,
         "threads, users and rooms must be positive"
     );
-    let sides = 1 + usize::from(!a.skip_naive) + usize::from(!a.in_memory);
+    let sides = 1 + 2 * usize::from(!a.skip_naive) + usize::from(!a.in_memory);
     if a.nodes > 0 {
         eprintln!(
             "loadgen: {} users, {} rooms, {} threads over {} replicated nodes, {:.0}s",
@@ -488,19 +528,25 @@ fn main() {
         heap: Some(heap),
     };
 
+    let honest = (!a.skip_naive).then(|| {
+        baseline(
+            "honest naive, in memory",
+            || setup.world.honest(),
+            &setup,
+            &notify,
+            &members,
+            &a,
+        )
+    });
     let naive = (!a.skip_naive).then(|| {
-        let region = Region::new(GLOBAL);
-        let naive = setup.world.naive();
-        for &(u, r, level) in &notify {
-            naive.set_level(setup.world.user(u), setup.world.room(r), level);
-        }
-        let heap = live_bytes(&region);
-        let (tally, wall) = run("naive, in memory", &naive, &setup, &members, &a);
-        Side {
-            tally,
-            wall,
-            heap: Some(heap),
-        }
+        baseline(
+            "old naive, in memory",
+            || setup.world.naive(),
+            &setup,
+            &notify,
+            &members,
+            &a,
+        )
     });
 
     let store = tempfile::tempdir().expect("temporary directory");
@@ -532,9 +578,12 @@ fn main() {
     report::report(
         &a,
         &stats,
-        &memory,
-        naive.as_ref(),
-        durable.as_ref(),
+        &report::Sides {
+            memory: &memory,
+            honest: honest.as_ref(),
+            naive: naive.as_ref(),
+            durable: durable.as_ref(),
+        },
         disk,
         timer,
     );

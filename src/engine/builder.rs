@@ -266,7 +266,7 @@ impl EngineBuilder {
             .clamp(1 << 12, 1 << 24)
             .next_power_of_two();
         let tables = Tables::new(shards, filter_slots, self.history_len);
-        let stripes = Stripes::new(tables.hasher.clone());
+        let stripes = Stripes::new();
         let inner = Arc::new(Inner {
             tables,
             writer: Mutex::new(Writer::default()),

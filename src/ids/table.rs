@@ -17,7 +17,7 @@ use parking_lot::{MappedRwLockReadGuard, RwLock, RwLockReadGuard};
 use std::collections::HashMap;
 
 use super::spelling::{Buffer, Spelling};
-use super::{Handle, Hasher, Key, Seeded, Slot};
+use super::{Handle, Key, Seeded, Slot, hash_id};
 
 /// A state that is dropped from its table once it holds nothing.
 pub(crate) trait Entry: Default {
@@ -76,12 +76,6 @@ fn bytes_of<'a, S>(places: &'a [Place<S>], buffer: &'a Buffer, p: u32) -> &'a [u
     places[p as usize].spelling.bytes(buffer)
 }
 
-/// The hash of an id's bytes: what the shards, the lanes and the stripes place it by.
-#[inline]
-pub(crate) fn hash_id(hasher: &Hasher, id: &[u8]) -> u64 {
-    hasher.hash_one(id)
-}
-
 impl<S> Shard<S> {
     #[inline]
     fn find(&self, hash: u64, id: &str) -> Option<u32> {
@@ -97,12 +91,12 @@ impl<S> Shard<S> {
     }
 
     /// Gives place `p` back if nothing holds it any more.
-    fn reclaim(&mut self, p: u32, hasher: &Hasher) {
+    fn reclaim(&mut self, p: u32) {
         let place = &self.places[p as usize];
         if place.refs != 0 || place.state.is_some() {
             return;
         }
-        let hash = hash_id(hasher, bytes_of(&self.places, &self.buffer, p));
+        let hash = hash_id(bytes_of(&self.places, &self.buffer, p));
         if let Ok(found) = self.index.find_entry(hash, |&q| q == p) {
             found.remove();
         }
@@ -120,7 +114,6 @@ impl<S> Shard<S> {
 /// A sharded map from id to state `S` that gives each id a [`Handle`].
 pub(crate) struct Table<S> {
     shards: Box<[RwLock<Shard<S>>]>,
-    hasher: Hasher,
     /// log2 of the lanes: at least 64 (the stripes) and at least the shards.
     lane_bits: u32,
 }
@@ -134,12 +127,11 @@ impl<S> std::fmt::Debug for Table<S> {
 }
 
 impl<S: Entry> Table<S> {
-    /// A table of `shards` shards (a power of two), hashing ids with `hasher`.
-    pub fn new(shards: usize, hasher: Hasher) -> Table<S> {
+    /// A table of `shards` shards (a power of two), placing ids by [`hash_id`].
+    pub fn new(shards: usize) -> Table<S> {
         debug_assert!(shards.is_power_of_two());
         Table {
             shards: (0..shards).map(|_| RwLock::default()).collect(),
-            hasher,
             lane_bits: shards.max(64).trailing_zeros(),
         }
     }
@@ -147,7 +139,7 @@ impl<S: Entry> Table<S> {
     /// The hash of an id, as the shards, the lanes and the stripes use it.
     #[inline]
     pub fn hash(&self, id: &str) -> u64 {
-        hash_id(&self.hasher, id.as_bytes())
+        hash_id(id.as_bytes())
     }
 
     /// The lane of a hash.
@@ -184,7 +176,12 @@ impl<S: Entry> Table<S> {
     /// `id`'s state, read-locked (its shard's readers may share it).
     #[inline]
     pub fn get(&self, id: &str) -> Option<MappedRwLockReadGuard<'_, S>> {
-        let hash = self.hash(id);
+        self.get_hashed(self.hash(id), id)
+    }
+
+    /// [`get`](Table::get), the id's [`hash_id`] given.
+    #[inline]
+    pub fn get_hashed(&self, hash: u64, id: &str) -> Option<MappedRwLockReadGuard<'_, S>> {
         let shard = self.shard(self.lane(hash)).read();
         RwLockReadGuard::try_map(shard, |s| {
             let p = s.find(hash, id)?;
@@ -197,7 +194,17 @@ impl<S: Entry> Table<S> {
     /// `None` if the id holds no place.
     #[inline]
     pub fn read<R>(&self, id: &str, f: impl FnOnce(Handle, Option<&S>) -> R) -> Option<R> {
-        let hash = self.hash(id);
+        self.read_hashed(self.hash(id), id, f)
+    }
+
+    /// [`read`](Table::read), the id's [`hash_id`] given.
+    #[inline]
+    pub fn read_hashed<R>(
+        &self,
+        hash: u64,
+        id: &str,
+        f: impl FnOnce(Handle, Option<&S>) -> R,
+    ) -> Option<R> {
         let lane = self.lane(hash);
         let shard = self.shard(lane).read();
         let p = shard.find(hash, id)?;
@@ -222,6 +229,12 @@ impl<S: Entry> Table<S> {
     /// `id`'s handle, if it holds a place.
     pub fn find(&self, id: &str) -> Option<Handle> {
         self.read(id, |h, _| h)
+    }
+
+    /// [`find`](Table::find), the id's [`hash_id`] given.
+    #[inline]
+    pub fn find_hashed(&self, hash: u64, id: &str) -> Option<Handle> {
+        self.read_hashed(hash, id, |h, _| h)
     }
 
     /// The id in `slot` and its handle, if the slot holds one.
@@ -277,9 +290,7 @@ impl<S: Entry> Table<S> {
             buffer,
             ..
         } = shard;
-        index.insert_unique(hash, p, |&q| {
-            hash_id(&self.hasher, bytes_of(places, buffer, q))
-        });
+        index.insert_unique(hash, p, |&q| hash_id(bytes_of(places, buffer, q)));
         Some(p)
     }
 
@@ -304,7 +315,7 @@ impl<S: Entry> Table<S> {
                 if state.is_empty() {
                     place.state = None;
                     shard.states -= 1;
-                    shard.reclaim(p, &self.hasher);
+                    shard.reclaim(p);
                 }
                 Some(out)
             }
@@ -312,7 +323,7 @@ impl<S: Entry> Table<S> {
                 let mut state = S::default();
                 let out = f(handle, &mut state);
                 if state.is_empty() {
-                    shard.reclaim(p, &self.hasher);
+                    shard.reclaim(p);
                 } else {
                     place.state = Some(state);
                     shard.states += 1;
@@ -334,7 +345,7 @@ impl<S: Entry> Table<S> {
         let handle = Handle::new(self.slot(lane, p), place.generation);
         let state = place.state.take()?;
         shard.states -= 1;
-        shard.reclaim(p, &self.hasher);
+        shard.reclaim(p);
         Some((handle, state))
     }
 
@@ -404,7 +415,7 @@ impl<S: Entry> Table<S> {
             s.pins.remove(&p);
         }
         place.refs -= 1;
-        s.reclaim(p, &self.hasher);
+        s.reclaim(p);
         true
     }
 
@@ -438,7 +449,7 @@ impl<S: Entry> Table<S> {
                 if state.is_empty() {
                     place.state = None;
                     s.states -= 1;
-                    s.reclaim(p, &self.hasher);
+                    s.reclaim(p);
                 }
             }
         }

@@ -1,7 +1,7 @@
 //! The interning table on its own: places given back and reused, stale handles, the
 //! id buffer compacted, pins apart from references.
 
-use super::{Entry, Hasher, Table};
+use super::{Entry, Table};
 
 /// A state that is a number (zero: empty).
 #[derive(Debug, Default)]
@@ -14,7 +14,7 @@ impl Entry for Count {
 }
 
 fn table(shards: usize) -> Table<Count> {
-    Table::new(shards, Hasher::new())
+    Table::new(shards)
 }
 
 #[test]

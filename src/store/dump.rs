@@ -244,7 +244,12 @@ impl Tables {
             if u.is_empty() {
                 problems.push(format!("user {user:?} has an empty entry"));
             }
-            if !u.notify.is_empty() && !self.filters.notify_users.may_contain(user) {
+            if !u.notify.is_empty()
+                && !self
+                    .filters
+                    .notify_users
+                    .may_contain(crate::ids::hash_str(user))
+            {
                 problems.push(format!(
                     "user {user:?} has settings but its filter says absent"
                 ));
@@ -261,7 +266,12 @@ impl Tables {
             if u.module_scopes.as_deref() == Some(&[Actions::ALL; 4]) {
                 problems.push(format!("user {user:?} keeps an unscoped scope table"));
             }
-            if u.modules.is_some() && !self.filters.module_users.may_contain(user) {
+            if u.modules.is_some()
+                && !self
+                    .filters
+                    .module_users
+                    .may_contain(crate::ids::hash_str(user))
+            {
                 problems.push(format!(
                     "user {user:?} has module mutes but its filter says absent"
                 ));
@@ -313,7 +323,10 @@ impl Tables {
                 problems.push(format!("room {room:?} keeps an empty settings map"));
             }
             if (r.mute != crate::expiry::NONE || r.slow_mode != 0)
-                && !self.filters.room_mutes.may_contain(room)
+                && !self
+                    .filters
+                    .room_mutes
+                    .may_contain(crate::ids::hash_str(room))
             {
                 problems.push(format!(
                     "room {room:?} is muted or slow but its filter says absent"
@@ -348,10 +361,17 @@ impl Tables {
         for (room, user, member) in pointed {
             match self.users.id_of(user) {
                 None => problems.push(format!("room {room:?} points at a user no longer interned")),
-                Some(u) if member && !self.filters.members.may_contain((&*room, &*u)) => problems
-                    .push(format!(
+                Some(u)
+                    if member
+                        && !self
+                            .filters
+                            .members
+                            .may_contain(crate::ids::pair(&room, &u)) =>
+                {
+                    problems.push(format!(
                         "member {u:?} of room {room:?} is muted but its filter says absent"
-                    )),
+                    ))
+                }
                 Some(_) => {}
             }
         }

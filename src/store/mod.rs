@@ -38,7 +38,7 @@ use crate::action::Actions;
 use crate::change::{Change, Changes, Timed};
 use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::filter::Filters;
-use crate::ids::{Handle, Hasher, Key, Table};
+use crate::ids::{Handle, Key, Table, hash_str, pair};
 use crate::module::Module;
 use crate::notify::NotifyLevel;
 use crate::op::Op;
@@ -47,8 +47,8 @@ use crate::slow::SlowLog;
 /// Counts `key` into `filter` or out of it as it gains or loses what the filter counts.
 fn count(filter: &crate::filter::Filter, key: &str, had: bool, has: bool) {
     match (had, has) {
-        (false, true) => filter.add(key),
-        (true, false) => filter.remove(key),
+        (false, true) => filter.add(hash_str(key)),
+        (true, false) => filter.remove(hash_str(key)),
         _ => {}
     }
 }
@@ -78,21 +78,17 @@ pub(crate) struct Tables {
     pub slow: SlowLog,
     /// Each subject's moderation history.
     pub history: History,
-    /// The hash both tables (and the stripes) place ids by.
-    pub hasher: Hasher,
 }
 
 impl Tables {
     pub fn new(shards: usize, filter_slots: usize, history_len: usize) -> Tables {
-        let hasher = Hasher::new();
         Tables {
-            users: Table::new(shards, hasher.clone()),
-            rooms: Table::new(shards, hasher.clone()),
+            users: Table::new(shards),
+            rooms: Table::new(shards),
             filters: Filters::new(filter_slots),
             personal: PersonalIndex::default(),
             slow: SlowLog::default(),
             history: History::new(history_len),
-            hasher,
         }
     }
 
@@ -318,7 +314,7 @@ impl Tables {
             let (old, kept) = match r.members.entry(h) {
                 Slot::Occupied(mut e) => (e.insert(raw), false),
                 Slot::Vacant(e) => {
-                    filter.add((&*room, &*user));
+                    filter.add(pair(&room, &user));
                     e.insert(raw);
                     (NONE, true)
                 }
@@ -342,7 +338,7 @@ impl Tables {
                 return false;
             };
             r.scope_member(h, Actions::ALL);
-            filter.remove((&*room, &*user));
+            filter.remove(pair(&room, &user));
             let at = Timed::Member(rh.slot(), h.slot());
             changes.record(|| member_lifted(&room, user, old, at));
             true

@@ -67,7 +67,7 @@ impl Tables {
             if let Some(old) = r.members.remove(&h) {
                 r.scope_member(h, Actions::ALL);
                 freed += 1;
-                members.remove((room, &**user));
+                members.remove(crate::ids::pair(room, user));
                 changes.record(|| Change::Member {
                     room: room.into(),
                     user: user.clone(),
@@ -119,7 +119,7 @@ impl Tables {
         };
         for (h, old) in state.members {
             if let Some(user) = self.users.id_of(h) {
-                self.filters.members.remove((&**room, &*user));
+                self.filters.members.remove(crate::ids::pair(room, &user));
                 let at = Timed::Member(rh.slot(), h.slot());
                 changes.record(|| member_lifted(room, user, old, at));
             }
@@ -132,7 +132,7 @@ impl Tables {
             });
         }
         if state.mute != NONE || state.slow_mode != 0 {
-            self.filters.room_mutes.remove(&**room);
+            self.filters.room_mutes.remove(crate::ids::hash_str(room));
         }
         if state.slow_mode != 0 {
             self.slow.forget_room(room);

@@ -12,6 +12,7 @@
 //! the pipeline is idle (no thread hand-off on the fast path); awaiting callers leave the
 //! work to the engine's sequencer thread.
 
+mod expiries;
 mod stripes;
 mod ticket;
 

@@ -17,8 +17,8 @@
 use parking_lot::{Mutex, MutexGuard};
 use smallvec::SmallVec;
 
-use crate::change::{Change, Expiries, Timed};
-use crate::ids::Hasher;
+use super::expiries::Expiries;
+use crate::change::{Change, Timed};
 use crate::op::Op;
 use crate::store::Tables;
 
@@ -28,7 +28,6 @@ pub(crate) const STRIPES: usize = 64;
 /// The stripes of one engine.
 pub(crate) struct Stripes {
     cells: Box<[Mutex<Expiries>]>,
-    hasher: Hasher,
 }
 
 impl std::fmt::Debug for Stripes {
@@ -40,12 +39,11 @@ impl std::fmt::Debug for Stripes {
 }
 
 impl Stripes {
-    /// The stripes of ids placed by `hasher`: the tables' own, so an id's stripe is also
-    /// the low bits of its slot's lane.
-    pub fn new(hasher: Hasher) -> Stripes {
+    /// The stripes of ids placed by [`hash_id`](crate::ids::hash_id), as the tables
+    /// place them, so an id's stripe is also the low bits of its slot's lane.
+    pub fn new() -> Stripes {
         Stripes {
             cells: (0..STRIPES).map(|_| Mutex::default()).collect(),
-            hasher,
         }
     }
 }
@@ -60,7 +58,7 @@ impl Stripes {
     #[inline]
     fn of(&self, id: &str) -> usize {
         // The mask keeps the value below `STRIPES`, so it fits any usize.
-        (crate::ids::hash_id(&self.hasher, id.as_bytes()) & (STRIPES as u64 - 1)) as usize
+        (crate::ids::hash_str(id) & (STRIPES as u64 - 1)) as usize
     }
 
     /// The stripe whose index holds `key`: its owner's, the low bits of the owner's
