@@ -19,8 +19,60 @@ use crate::ids::Seeded;
 const BUCKET_BITS: u32 = 10;
 const LOW: u64 = (1 << BUCKET_BITS) - 1;
 
-/// One bucket: each entry and the low bits of its end.
-type Bucket = HashMap<Timed, u16, Seeded>;
+/// One bucket: each entry and the low bits of its end, and the earliest of them with
+/// how many entries share it, so the next end and "anything due?" are answered without
+/// a pass over the bucket (a batch of a million mutes shares one bucket).
+#[derive(Debug, Default)]
+struct Bucket {
+    ends: HashMap<Timed, u16, Seeded>,
+    /// The least low bits in `ends` while `at_min > 0`; else unknown (recomputed on need).
+    min: u16,
+    at_min: usize,
+}
+
+impl Bucket {
+    fn insert(&mut self, key: Timed, low: u16) {
+        if let Some(old) = self.ends.insert(key, low) {
+            self.forget(old);
+        }
+        if self.at_min > 0 && low < self.min {
+            (self.min, self.at_min) = (low, 1);
+        } else if self.at_min > 0 && low == self.min {
+            self.at_min += 1;
+        }
+    }
+
+    fn remove(&mut self, key: &Timed) {
+        if let Some(old) = self.ends.remove(key) {
+            self.forget(old);
+        }
+    }
+
+    /// An entry at `low` left: the minimum's count drops if it was there.
+    fn forget(&mut self, low: u16) {
+        if self.at_min > 0 && low == self.min {
+            self.at_min -= 1;
+        }
+    }
+
+    /// The least low bits in the bucket (it is not empty), recomputed if unknown.
+    fn min(&mut self) -> u16 {
+        if self.at_min == 0 {
+            self.min = self.ends.values().copied().min().unwrap_or(u16::MAX);
+            self.at_min = self.ends.values().filter(|&&l| l == self.min).count();
+        }
+        self.min
+    }
+
+    /// The least low bits at or after `from` (a pass only when the minimum is before it).
+    fn first_from(&mut self, from: u16) -> Option<u16> {
+        let min = self.min();
+        if min >= from {
+            return Some(min);
+        }
+        self.ends.values().copied().filter(|&l| l >= from).min()
+    }
+}
 
 /// The index (see the module docs).
 #[derive(Debug, Default)]
@@ -45,10 +97,10 @@ impl Expiries {
         if crate::change::finite(old) {
             let (b, low) = split(old);
             if let Some(bucket) = self.by_bucket.get_mut(&b)
-                && bucket.get(&key) == Some(&low)
+                && bucket.ends.get(&key) == Some(&low)
             {
                 bucket.remove(&key);
-                if bucket.is_empty() {
+                if bucket.ends.is_empty() {
                     self.by_bucket.remove(&b);
                 }
             }
@@ -65,24 +117,25 @@ impl Expiries {
         entries.sort_unstable_by_key(|(raw, _)| *raw);
         self.by_bucket.clear();
         for group in entries.chunk_by(|a, b| split(a.0).0 == split(b.0).0) {
-            let mut bucket = Bucket::with_capacity_and_hasher(group.len(), Seeded);
-            bucket.extend(group.iter().map(|&(end, key)| (key, split(end).1)));
+            let mut ends = HashMap::with_capacity_and_hasher(group.len(), Seeded);
+            ends.extend(group.iter().map(|&(end, key)| (key, split(end).1)));
+            let bucket = Bucket {
+                ends,
+                min: 0,
+                at_min: 0,
+            };
             self.by_bucket.insert(split(group[0].0).0, bucket);
         }
     }
 
     /// The earliest end after `now` of an entry still in force.
-    pub fn next_after(&self, now: u64) -> Option<u64> {
+    pub fn next_after(&mut self, now: u64) -> Option<u64> {
         let after = now.saturating_add(1);
-        self.by_bucket
-            .range(split(after).0..)
-            .find_map(|(&b, bucket)| {
-                bucket
-                    .values()
-                    .map(|&low| join(b, low))
-                    .filter(|&end| end >= after)
-                    .min()
-            })
+        let (first, from) = split(after);
+        self.by_bucket.range_mut(first..).find_map(|(&b, bucket)| {
+            let from = if b == first { from } else { 0 };
+            bucket.first_from(from).map(|low| join(b, low))
+        })
     }
 
     /// Removes and returns every entry that has ended by `now`, earliest end first.
@@ -95,19 +148,25 @@ impl Expiries {
                 break;
             }
             if b < last {
-                due.extend(entry.remove().into_iter().map(|(key, l)| (join(b, l), key)));
+                let ends = entry.remove().ends;
+                due.extend(ends.into_iter().map(|(key, l)| (join(b, l), key)));
                 continue;
             }
-            // The bucket `now` falls in: only its entries that ended by `now`.
+            // The bucket `now` falls in: only its entries that ended by `now` (no pass
+            // over it while its earliest end is still to come).
             let bucket = entry.into_mut();
-            bucket.retain(|&key, &mut l| {
+            if bucket.min() > low {
+                break;
+            }
+            bucket.ends.retain(|&key, &mut l| {
                 let ended = l <= low;
                 if ended {
                     due.push((join(b, l), key));
                 }
                 !ended
             });
-            if bucket.is_empty() {
+            bucket.at_min = 0;
+            if bucket.ends.is_empty() {
                 self.by_bucket.remove(&b);
             }
             break;
