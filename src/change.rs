@@ -8,9 +8,11 @@ use crate::ids::{Key, Slot};
 use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
+use crate::notify::Setting;
+use crate::observe::EntryKind;
+use crate::op::ModerationEntry;
 use crate::quiet::{Bypass, Schedule};
-use crate::store::Setting;
-use crate::trail::{ModerationEntry, Subject};
+use crate::trail::Subject;
 
 /// One entry's change: its value before and after (`NONE` / `None` = absent).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -258,6 +260,32 @@ pub(crate) fn finite(raw: Raw) -> bool {
 }
 
 /// The events `changes` amount to at `now`.
+/// What `changes` added to (+1) and removed from (-1) the stored entries, by kind (for
+/// the `mutegate_entries` gauge).
+pub(crate) fn counted(changes: &[Change]) -> impl Iterator<Item = (EntryKind, i64)> + '_ {
+    let delta = |old: bool, new: bool| i64::from(new) - i64::from(old);
+    changes.iter().filter_map(move |c| {
+        Some(match c {
+            Change::Notify { old, new, .. } => {
+                (EntryKind::Notification, delta(old.is_some(), new.is_some()))
+            }
+            Change::Member { old, new, .. } => (EntryKind::Member, delta(*old != 0, *new != 0)),
+            Change::Module { old, new, .. } => (EntryKind::Module, delta(*old != 0, *new != 0)),
+            Change::Room { old, new, .. } => (EntryKind::Room, delta(*old != 0, *new != 0)),
+            Change::Allow { allowed, .. } => (EntryKind::Allow, if *allowed { 1 } else { -1 }),
+            Change::Sender { old, new, .. } => (EntryKind::Sender, delta(*old != 0, *new != 0)),
+            Change::Snooze { .. }
+            | Change::Quiet { .. }
+            | Change::Bypass { .. }
+            | Change::RoomMentions { .. }
+            | Change::SlowMode { .. }
+            | Change::Ladder { .. }
+            | Change::Strikes { .. }
+            | Change::History { .. } => return None,
+        })
+    })
+}
+
 pub(crate) fn events(changes: &[Change], now: u64, out: &mut Vec<Event>) {
     for c in changes {
         if let Some((old, _)) = c.ends()

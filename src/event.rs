@@ -12,7 +12,8 @@ use crate::health::{Monitor, panic_message};
 use crate::ladder::Ladder;
 use crate::module::Module;
 use crate::notify::NotifyLevel;
-use crate::trail::{ModerationEntry, Subject};
+use crate::op::ModerationEntry;
+use crate::trail::Subject;
 
 /// One mute, named by what it is keyed by.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -167,6 +168,26 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event's kind, as the `mutegate_events_total` counter labels it.
+    pub(crate) fn kind(&self) -> &'static str {
+        match self {
+            Event::Muted { .. } => "muted",
+            Event::Unmuted { .. } => "unmuted",
+            Event::LevelChanged { .. } => "level_changed",
+            Event::Expired { .. } => "expired",
+            Event::AllowListChanged { .. } => "allow_list_changed",
+            Event::QuietHoursChanged { .. } => "quiet_hours_changed",
+            Event::BypassChanged { .. } => "bypass_changed",
+            Event::RoomMentionsChanged { .. } => "room_mentions_changed",
+            Event::SlowModeChanged { .. } => "slow_mode_changed",
+            Event::LadderChanged { .. } => "ladder_changed",
+            Event::StrikesChanged { .. } => "strikes_changed",
+            Event::Moderated { .. } => "moderated",
+        }
+    }
+}
+
 /// A subscriber callback.
 pub(crate) type Subscriber = Arc<dyn Fn(&Event) + Send + Sync>;
 
@@ -192,7 +213,7 @@ impl Subscribers {
         if events.is_empty() {
             return;
         }
-        crate::observe::events(events);
+        crate::observe::events(events.iter().map(Event::kind));
         let list: Vec<Subscriber> = self.list.read().clone();
         for event in events {
             for s in &list {

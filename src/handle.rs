@@ -116,7 +116,7 @@ impl Engine {
     /// # Ok::<(), mutegate::Error>(())
     /// ```
     pub fn user_handle(&self, user: &str) -> Result<UserHandle, Error> {
-        check_id(IdKind::User, user, self.inner.limits.max_id_len())?;
+        check_id(IdKind::User, user, self.limits.max_id_len())?;
         Ok(UserHandle(self.inner.tables.users.pin(user)))
     }
 
@@ -127,7 +127,7 @@ impl Engine {
     ///
     /// An empty or over-long id, as for the mutations.
     pub fn room_handle(&self, room: &str) -> Result<RoomHandle, Error> {
-        check_id(IdKind::Room, room, self.inner.limits.max_id_len())?;
+        check_id(IdKind::Room, room, self.limits.max_id_len())?;
         Ok(RoomHandle(self.inner.tables.rooms.pin(room)))
     }
 
@@ -245,7 +245,7 @@ impl At<'_> {
                     self.room_facts(r, Some(user.0), action, &mut facts);
                 }
             });
-            facts.exempt = engine.inner.exempt.contains(role);
+            facts.exempt = engine.exempt.contains(role);
             // Slow mode's soft state is kept by id: read only in a slow-mode room.
             if facts.slowed()
                 && let (Some(u), Some(r)) = (tables.users.id_of(user.0), tables.rooms.id_of(room.0))
@@ -259,8 +259,8 @@ impl At<'_> {
         if !facts.any() {
             return Ok(());
         }
-        facts.exempt = engine.inner.exempt.contains(role);
-        let verdict = decide::send(&facts, target.module, engine.inner.policy, self.now_ms());
+        facts.exempt = engine.exempt.contains(role);
+        let verdict = decide::send(&facts, target.module, engine.policy, self.now_ms());
         #[cfg(any(feature = "tracing", feature = "metrics"))]
         if let Err(denied) = &verdict {
             // Ids only for the record, and only when a denial is recorded.

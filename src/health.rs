@@ -201,7 +201,11 @@ impl Monitor {
 
     #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "replication only"))]
     pub fn stream_seen(&self, stream: StreamHealth) {
-        crate::observe::stream_seen(&stream);
+        crate::observe::stream_seen(
+            stream.behind_entries,
+            stream.behind_ms,
+            stream.snapshot_age_ms,
+        );
         self.health.lock().stream = Some(stream);
     }
 

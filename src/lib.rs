@@ -96,14 +96,12 @@ pub use ladder::{Ladder, MAX_STEPS, MAX_STRIKES, Strike};
 pub use limits::Limits;
 pub use module::{Module, ModuleChange, ModuleStatus, Target};
 pub use notify::{Mentions, Message, NotifyLevel, NotifySetting};
-pub use op::Op;
+pub use op::{ModerationEntry, Op};
 pub use quiet::{Bypass, MAX_WINDOWS, QuietHours, Schedule, Weekday, Window};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use replicate::{HaltedEntry, Replication};
 pub use role::{AllowPolicy, Role, RoleSet};
 pub use stats::Stats;
-pub use trail::{
-    DEFAULT_HISTORY_LEN, MAX_HISTORY_LEN, MAX_REASON_LEN, ModerationEntry, Source, Subject, Trail,
-};
+pub use trail::{DEFAULT_HISTORY_LEN, MAX_HISTORY_LEN, MAX_REASON_LEN, Source, Subject, Trail};
 pub use write::Ticket;

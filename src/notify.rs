@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::expiry::Expiry;
+use crate::expiry::{Expiry, Raw};
 
 /// How much of a room's traffic pushes to a user.
 ///
@@ -40,6 +40,13 @@ impl NotifyLevel {
             NotifyLevel::DirectMentions => mentioned,
         }
     }
+}
+
+/// One stored notification setting (never `All`, which is the absence of a setting).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Setting {
+    pub level: NotifyLevel,
+    pub until: Raw,
 }
 
 /// Who one message mentions, for [`Engine::push_targets`](crate::Engine::push_targets).

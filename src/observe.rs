@@ -11,10 +11,8 @@ use std::time::Duration;
 #[cfg(any(feature = "tracing", feature = "metrics"))]
 use std::time::Instant;
 
-use crate::change::Change;
 use crate::decide::Denied;
 use crate::error::Error;
-use crate::event::Event;
 use crate::module::Target;
 use crate::op::Op;
 
@@ -180,26 +178,12 @@ pub(crate) fn denied(user: &str, target: Target<'_>, denied: &Denied) {
     metrics::counter!("mutegate_checks_denied_total", "reason" => reason).increment(1);
 }
 
-/// Events handed to subscribers.
+/// Events handed to subscribers, by kind (`Event::kind`).
 #[inline]
-pub(crate) fn events(events: &[Event]) {
-    let _ = events;
+pub(crate) fn events(kinds: impl Iterator<Item = &'static str>) {
+    let _ = &kinds;
     #[cfg(feature = "metrics")]
-    for e in events {
-        let kind = match e {
-            Event::Muted { .. } => "muted",
-            Event::Unmuted { .. } => "unmuted",
-            Event::LevelChanged { .. } => "level_changed",
-            Event::Expired { .. } => "expired",
-            Event::AllowListChanged { .. } => "allow_list_changed",
-            Event::QuietHoursChanged { .. } => "quiet_hours_changed",
-            Event::BypassChanged { .. } => "bypass_changed",
-            Event::RoomMentionsChanged { .. } => "room_mentions_changed",
-            Event::SlowModeChanged { .. } => "slow_mode_changed",
-            Event::LadderChanged { .. } => "ladder_changed",
-            Event::StrikesChanged { .. } => "strikes_changed",
-            Event::Moderated { .. } => "moderated",
-        };
+    for kind in kinds {
         metrics::counter!("mutegate_events_total", "kind" => kind).increment(1);
     }
 }
@@ -304,14 +288,15 @@ pub(crate) fn replication_failed(why: &Error) {
     metrics::counter!("mutegate_replication_failures_total").increment(1);
 }
 
-/// Where a replicated engine's reader saw it was in its stream.
-pub(crate) fn stream_seen(stream: &crate::health::StreamHealth) {
-    let _ = stream;
+/// Where a replicated engine's reader saw it was in its stream: entries and
+/// milliseconds behind its end, and the age of the newest snapshot, if there is one.
+pub(crate) fn stream_seen(behind_entries: u64, behind_ms: u64, snapshot_age_ms: Option<u64>) {
+    let _ = (behind_entries, behind_ms, snapshot_age_ms);
     #[cfg(feature = "metrics")]
     {
-        metrics::gauge!("mutegate_stream_behind_entries").set(stream.behind_entries as f64);
-        metrics::gauge!("mutegate_stream_behind_ms").set(stream.behind_ms as f64);
-        if let Some(age) = stream.snapshot_age_ms {
+        metrics::gauge!("mutegate_stream_behind_entries").set(behind_entries as f64);
+        metrics::gauge!("mutegate_stream_behind_ms").set(behind_ms as f64);
+        if let Some(age) = snapshot_age_ms {
             metrics::gauge!("mutegate_snapshot_age_ms").set(age as f64);
         }
     }
@@ -335,6 +320,18 @@ pub(crate) struct Entries {
     counts: [AtomicI64; 6],
 }
 
+/// A kind of stored entry, as the `mutegate_entries` gauge counts it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum EntryKind {
+    Notification,
+    Member,
+    Module,
+    Room,
+    Allow,
+    Sender,
+}
+
+/// The gauge's label of each [`EntryKind`], in its order.
 #[cfg(feature = "metrics")]
 const ENTRY_KINDS: [&str; 6] = [
     "notification",
@@ -355,33 +352,21 @@ impl Entries {
         self.publish();
     }
 
-    /// Counts what `changes` added and removed.
+    /// Counts what the changes of one application added (+1) and removed (-1), by
+    /// kind (see `change::counted`).
     #[inline]
-    pub fn track(&self, changes: &[Change]) {
-        let _ = changes;
+    pub fn track(&self, deltas: impl Iterator<Item = (EntryKind, i64)>) {
+        let _ = &deltas;
         #[cfg(feature = "metrics")]
-        if !changes.is_empty() {
-            let delta = |old: bool, new: bool| i64::from(new) - i64::from(old);
-            for c in changes {
-                let (i, d) = match c {
-                    Change::Notify { old, new, .. } => (0, delta(old.is_some(), new.is_some())),
-                    Change::Member { old, new, .. } => (1, delta(*old != 0, *new != 0)),
-                    Change::Module { old, new, .. } => (2, delta(*old != 0, *new != 0)),
-                    Change::Room { old, new, .. } => (3, delta(*old != 0, *new != 0)),
-                    Change::Allow { allowed, .. } => (4, if *allowed { 1 } else { -1 }),
-                    Change::Sender { old, new, .. } => (5, delta(*old != 0, *new != 0)),
-                    Change::Snooze { .. }
-                    | Change::Quiet { .. }
-                    | Change::Bypass { .. }
-                    | Change::RoomMentions { .. }
-                    | Change::SlowMode { .. }
-                    | Change::Ladder { .. }
-                    | Change::Strikes { .. }
-                    | Change::History { .. } => continue,
-                };
-                self.counts[i].fetch_add(d, Ordering::Relaxed);
+        {
+            let mut any = false;
+            for (i, d) in deltas {
+                self.counts[i as usize].fetch_add(d, Ordering::Relaxed);
+                any = true;
             }
-            self.publish();
+            if any {
+                self.publish();
+            }
         }
     }
 

@@ -55,9 +55,10 @@ use crate::expiry::Expiry;
 use crate::ids::Key;
 use crate::ladder::Ladder;
 use crate::notify::NotifyLevel;
+use crate::op::ModerationEntry;
 use crate::op::Op;
 use crate::quiet::{Bypass, Schedule, Weekday, Window};
-use crate::trail::{ModerationEntry, Source, Subject, Trail};
+use crate::trail::{Source, Subject, Trail};
 
 const SET_NOTIFY: u8 = 1;
 const MUTE_MEMBERS: u8 = 2;

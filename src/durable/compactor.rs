@@ -24,6 +24,7 @@ use crate::error::Error;
 use crate::health::{Monitor, panic_message};
 use crate::observe;
 use crate::store::Tables;
+use crate::write::Waiter;
 
 /// The first wait before a failed compaction is tried again; it doubles per failure.
 const FIRST_RETRY_MS: u64 = 1_000;
@@ -109,28 +110,13 @@ impl std::fmt::Debug for Compactor {
     }
 }
 
-/// What asking for a compaction now started.
-#[derive(Debug)]
-pub(crate) enum Compaction {
-    /// The log holds nothing to compact.
-    Nothing,
-    /// A compaction covering everything committed so far: wait for it.
-    Covering(Waiter),
-    /// An earlier compaction is running: wait for it, then ask again.
-    Busy(Waiter),
-}
-
-/// A handle that waits for the compactor to be idle.
-#[derive(Clone, Debug)]
-pub(crate) struct Waiter(Arc<Shared>);
-
-impl Waiter {
+impl Shared {
     /// Waits until no job is queued or running; returns how the last attempt ended
     /// (`Ok` if none was made).
-    pub fn wait(&self) -> Result<(), Error> {
-        let mut state = self.0.state.lock();
+    fn wait_idle(&self) -> Result<(), Error> {
+        let mut state = self.state.lock();
         while state.running || state.queued.is_some() {
-            self.0.idle.wait(&mut state);
+            self.idle.wait(&mut state);
         }
         state.last.clone().unwrap_or(Ok(()))
     }
@@ -213,7 +199,8 @@ impl Compactor {
 
     /// A handle that waits for the compactor.
     pub fn waiter(&self) -> Waiter {
-        Waiter(Arc::clone(&self.shared))
+        let shared = Arc::clone(&self.shared);
+        Waiter::new(move || shared.wait_idle())
     }
 }
 

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use parking_lot::RwLock;
 
-use super::compactor::{self, Compaction, Compactor, Job, Waiter};
+use super::compactor::{self, Compactor, Job};
 use super::fault::{Faults, Step};
 use super::files::{self, DirLock, Unwritten, io_error};
 use super::{LOG_FILE, PREV_FILE, SyncPolicy};
@@ -19,6 +19,7 @@ use crate::error::Error;
 use crate::health::Monitor;
 use crate::observe;
 use crate::op::Op;
+use crate::write::{Compaction, Sequencer, Waiter};
 
 /// The log file currently appended to, shared with the sync thread.
 type Slot = Arc<RwLock<Arc<File>>>;
@@ -110,7 +111,7 @@ pub(crate) struct Parts {
     pub prev: Option<Job>,
 }
 
-impl crate::write::Sequencer for Log {
+impl Sequencer for Log {
     fn commit(&mut self, ops: &[(u64, &Op)]) -> Result<(), Error> {
         self.append(ops)
     }

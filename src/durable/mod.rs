@@ -30,7 +30,6 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-pub(crate) use self::compactor::{Compaction, Waiter};
 pub(crate) use self::fault::{Faults, Step};
 use self::files::{corrupt, io_error};
 pub(crate) use self::log::Log;

@@ -266,35 +266,20 @@ impl EngineBuilder {
             .clamp(1 << 12, 1 << 24)
             .next_power_of_two();
         let tables = Tables::new(shards, filter_slots, self.history_len);
-        let stripes = Stripes::new();
-        let inner = Arc::new(Inner {
-            tables,
-            writer: Mutex::new(Writer::default()),
-            stripes,
-            queue: Queue::default(),
-            sequencer_thread: OnceLock::new(),
-            clock: self.clock,
-            limits: self.limits,
-            exempt: self.exempt,
-            policy: self.policy,
-            ladder: self.ladder,
-            subscribers: Subscribers::default(),
-            in_memory,
-            monitor,
-            entries: observe::Entries::default(),
-            #[cfg(feature = "redis")]
-            replica: OnceLock::new(),
-        });
+        let inner = Arc::new(Pipeline::new(tables, self.clock, monitor, in_memory));
         let sweeper = self
             .sweep_every
             .map(|every| spawn_sweeper(Arc::clone(&inner), every));
         let sequencer = spawn_sequencer(&inner);
         Engine {
             _sweeper: sweeper,
-            #[cfg(feature = "redis")]
-            _reader: None,
+            _attached: None,
             _sequencer: Some(sequencer),
             inner,
+            limits: self.limits,
+            exempt: self.exempt,
+            policy: self.policy,
+            ladder: self.ladder,
         }
     }
 }

@@ -1,7 +1,8 @@
 //! The moderation trail: mutations made with a [`Trail`], and each subject's history.
 
 use super::*;
-use crate::trail::{ModerationEntry, Subject};
+use crate::op::ModerationEntry;
+use crate::trail::Subject;
 
 impl<'e> Submit<'e> {
     /// These mutations, each made with `trail` (see [`Engine::with_trail`]).

@@ -1,4 +1,4 @@
-//! The [`Engine`]: a facade over the tables (read by the checks in `check.rs`) and the
+//! The [`Engine`]: a facade over the tables (read by the checks in `check`) and the
 //! write pipeline (`write`). Each concept's methods live in a file of their own:
 //! notifications, members, modules, rooms, housekeeping, operations; mutations are
 //! validated into requests by `submit`; the builder opens and builds engines.
@@ -22,22 +22,21 @@ pub use pages::{MAX_PAGE_LEN, Page};
 pub use personal::MutedSender;
 pub use submit::Submit;
 
+use std::any::Any;
 use std::num::NonZeroUsize;
-use std::sync::{Arc, OnceLock};
-use std::thread::Thread;
+use std::sync::Arc;
 use std::time::Duration;
 
-use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 
 use crate::action::Actions;
 use crate::background::Background;
-use crate::change::{self, Change};
+use crate::change::{self};
 use crate::clock::{Clock, SystemClock};
 use crate::codec;
-use crate::durable::{self, Compaction, Faults, SyncPolicy};
+use crate::durable::{self, Faults, SyncPolicy};
 use crate::error::Error;
-use crate::event::{Event, Subscribers};
+use crate::event::Event;
 use crate::expiry::Raw;
 use crate::expiry::{Expiry, MuteFor, active};
 use crate::health::{Health, Monitor};
@@ -45,14 +44,15 @@ use crate::ids::Handle;
 use crate::ladder::{Ladder, Strike};
 use crate::limits::Limits;
 use crate::module::{Module, ModuleChange, ModuleStatus};
+use crate::notify::Setting;
 use crate::notify::{NotifyLevel, NotifySetting};
 use crate::observe;
 use crate::op::Op;
 use crate::role::{AllowPolicy, RoleSet};
 use crate::stats::Stats;
-use crate::store::{Setting, Tables};
+use crate::store::Tables;
 use crate::trail::Trail;
-use crate::write::{InMemory, Queue, Sequencer, Stripes, Ticket};
+use crate::write::{Compaction, Pipeline, Ticket, spawn_sequencer, spawn_sweeper};
 
 /// The mute engine: all four kinds of mute state, and the checks over them.
 ///
@@ -73,84 +73,17 @@ use crate::write::{InMemory, Queue, Sequencer, Stripes, Ticket};
 pub struct Engine {
     /// Declared first so they are stopped before anything else is dropped.
     _sweeper: Option<Background>,
-    /// A replicated engine's stream reader.
-    #[cfg(feature = "redis")]
-    pub(crate) _reader: Option<crate::replicate::Reader>,
+    /// What a plug-in keeps running for this engine (a replicated engine's stream
+    /// reader), stopped before the sequencer.
+    _attached: Option<Box<dyn Any + Send + Sync>>,
     _sequencer: Option<Background>,
-    pub(crate) inner: Arc<Inner>,
-}
-
-/// The engine's state, shared with its background threads and with tickets.
-pub(crate) struct Inner {
-    pub(crate) tables: Tables,
-    /// Held by whoever runs the pipeline (or sweeps, or snapshots): batches are applied
-    /// one at a time, each whole.
-    pub(crate) writer: Mutex<Writer>,
-    /// The locks of users and rooms, each with the expiry index of its entries: an
-    /// in-memory engine applies mutations of disjoint keys in parallel under them.
-    pub(crate) stripes: Stripes,
-    /// Mutations waiting for the pipeline.
-    pub(crate) queue: Queue,
-    /// The thread that runs the pipeline for callers that must not block.
-    pub(crate) sequencer_thread: OnceLock<Thread>,
-    pub(crate) clock: Arc<dyn Clock>,
+    /// The state and the write pipeline, shared with background threads and tickets.
+    pub(crate) inner: Arc<Pipeline>,
     pub(crate) limits: Limits,
     pub(crate) exempt: RoleSet,
     pub(crate) policy: AllowPolicy,
     /// The ladder of rooms without their own.
     pub(crate) ladder: Ladder,
-    pub(crate) subscribers: Subscribers,
-    /// No store: blocking mutations run at once on their caller's thread.
-    pub(crate) in_memory: bool,
-    /// What background work and the store have run into.
-    pub(crate) monitor: Arc<Monitor>,
-    /// Entries stored, by kind, for the `mutegate_entries` gauge.
-    pub(crate) entries: observe::Entries,
-    /// Set for a replicated engine: its mutations go through the stream.
-    #[cfg(feature = "redis")]
-    pub(crate) replica: OnceLock<Arc<crate::replicate::Replica>>,
-}
-
-/// What only the holder of the writer lock touches.
-pub(crate) struct Writer {
-    /// Where operations become durable: the local log, or nowhere (in memory).
-    pub(crate) sequencer: Box<dyn Sequencer>,
-}
-
-impl Default for Writer {
-    /// An in-memory engine's: no store.
-    fn default() -> Writer {
-        Writer {
-            sequencer: Box::new(InMemory),
-        }
-    }
-}
-
-/// Starts the thread that runs the pipeline when an awaited ticket asks for it.
-fn spawn_sequencer(inner: &Arc<Inner>) -> Background {
-    let weak = Arc::downgrade(inner);
-    let thread = Background::spawn(
-        "mutegate-sequencer",
-        Arc::clone(&inner.monitor),
-        move || match weak.upgrade() {
-            Some(inner) => {
-                inner.lead();
-                // Another thread held the pipeline and requests are still queued: look
-                // again soon rather than at the next idle tick.
-                if inner.queue.lock().is_empty() {
-                    Duration::from_millis(100)
-                } else {
-                    Duration::from_millis(1)
-                }
-            }
-            None => Duration::from_millis(100),
-        },
-    );
-    inner
-        .sequencer_thread
-        .set(thread.thread().clone())
-        .expect("an engine's sequencer thread is started once, when it is built");
-    thread
 }
 
 impl Drop for Engine {
@@ -163,27 +96,14 @@ impl Drop for Engine {
     }
 }
 
-/// Starts the background sweeper: sweeps, then sleeps until the next end, but never
-/// longer than `every` (a mutation may have added an earlier end meanwhile).
-fn spawn_sweeper(inner: Arc<Inner>, every: Duration) -> Background {
-    let monitor = Arc::clone(&inner.monitor);
-    Background::spawn("mutegate-sweeper", monitor, move || {
-        inner.sweep();
-        let now = inner.clock.now_ms();
-        inner.next_expiry().map_or(every, |t| {
-            Duration::from_millis(t.saturating_sub(now)).min(every)
-        })
-    })
-}
-
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
             .field("users", &self.inner.tables.users.len())
             .field("rooms", &self.inner.tables.rooms.len())
-            .field("limits", &self.inner.limits)
-            .field("exempt", &self.inner.exempt)
-            .field("policy", &self.inner.policy)
+            .field("limits", &self.limits)
+            .field("exempt", &self.exempt)
+            .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
 }
@@ -240,90 +160,25 @@ impl Engine {
     /// The limits this engine enforces.
     #[must_use]
     pub fn limits(&self) -> Limits {
-        self.inner.limits
+        self.limits
+    }
+
+    /// The engine's state and write pipeline: what a plug-in (replication) works on.
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "plug-ins only"))]
+    pub(crate) fn pipeline(&self) -> &Arc<Pipeline> {
+        &self.inner
+    }
+
+    /// Keeps `running` (a plug-in's thread, such as a stream reader) until the engine
+    /// is dropped; it is stopped before the engine's own sequencer.
+    #[cfg_attr(not(feature = "redis"), expect(dead_code, reason = "plug-ins only"))]
+    pub(crate) fn attach(&mut self, running: impl Any + Send + Sync) {
+        self._attached = Some(Box::new(running));
     }
 
     /// The current time on the engine's clock.
     #[must_use]
     pub fn now_ms(&self) -> u64 {
         self.inner.clock.now_ms()
-    }
-}
-
-impl Inner {
-    /// The events `changes` amount to, if anyone is listening.
-    fn events(&self, changes: &[Change], now: u64) -> Vec<Event> {
-        let mut events = Vec::new();
-        if !changes.is_empty() && !self.subscribers.is_empty() {
-            events.reserve(changes.len());
-            change::events(changes, now, &mut events);
-        }
-        events
-    }
-
-    /// Up to when a sweep at `now` frees ended entries silently, then up to when it
-    /// frees and announces them: nothing silently and all up to `now` announced, but for
-    /// a replicated engine (see `replicate::announce`).
-    fn sweep_plan(&self, now: u64) -> (u64, Option<u64>) {
-        #[cfg(feature = "redis")]
-        if let Some(replica) = self.replica.get() {
-            return replica.announcer.sweep_plan(now);
-        }
-        (0, Some(now))
-    }
-
-    pub(crate) fn next_expiry(&self) -> Option<u64> {
-        self.stripes.next_after(self.clock.now_ms())
-    }
-
-    /// Clears one ended entry (the sweeper's, holding every stripe).
-    fn clear(&self, key: crate::change::Timed, now: u64, changes: &mut Vec<crate::change::Change>) {
-        if let Some(op) = self.tables.clearing_op(key) {
-            self.tables.apply(op, now, changes);
-        }
-    }
-
-    pub(crate) fn sweep(&self) -> usize {
-        let started = std::time::Instant::now();
-        let writer = self.writer.lock();
-        let mut held = self.stripes.lock_all();
-        let now = self.clock.now_ms();
-        let (silent, loud) = self.sweep_plan(now);
-        let mut changes = Vec::new();
-        // Only a replicated engine that is not its cluster's announcer frees ends
-        // silently; for every other engine `silent` is 0 and this pass is skipped.
-        let quiet = if silent == 0 {
-            Vec::new()
-        } else {
-            held.take_due(silent)
-        };
-        for &key in &quiet {
-            self.clear(key, now, &mut changes);
-        }
-        self.entries.track(&changes);
-        held.track(std::mem::take(&mut changes));
-        let due = loud.map_or_else(Vec::new, |upto| held.take_due(upto));
-        for &key in &due {
-            self.clear(key, now, &mut changes);
-        }
-        let events = self.events(&changes, now);
-        self.entries.track(&changes);
-        held.track(changes);
-        drop(held);
-        drop(writer);
-        // Decayed strikes are freed too, but they are not mutes.
-        let freed = quiet
-            .iter()
-            .chain(&due)
-            .filter(|k| !matches!(k, crate::change::Timed::Strikes(..)))
-            .count();
-        observe::swept(freed, started.elapsed());
-        self.subscribers.deliver(&events, &self.monitor);
-        #[cfg(feature = "redis")]
-        if let (Some(_), Some(replica)) = (loud, self.replica.get()) {
-            // Announced: the mark may move past them now.
-            replica.announcer.swept(now);
-        }
-        freed
     }
 }

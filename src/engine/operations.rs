@@ -159,7 +159,7 @@ impl Engine {
         let n = records.len();
         records
             .iter()
-            .try_for_each(|r| r.op.validate(&self.inner.limits))?;
+            .try_for_each(|r| r.op.validate(&self.limits))?;
         // All queued at once, so they go out in large batches.
         let tickets: Vec<Ticket<()>> = records
             .into_iter()

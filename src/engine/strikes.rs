@@ -149,6 +149,6 @@ impl Engine {
             .rooms
             .get(room)
             .and_then(|r| r.ladder.as_deref().cloned())
-            .unwrap_or_else(|| self.inner.ladder.clone())
+            .unwrap_or_else(|| self.ladder.clone())
     }
 }

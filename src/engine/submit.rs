@@ -154,7 +154,7 @@ impl Submit<'_> {
         let mut mutation = observe::Mutation::start();
         mutation.op(&op);
         let made = op
-            .validate(&inner.limits)
+            .validate(&self.engine.limits)
             .map_err(|e| match e {
                 Error::BatchTooLarge { max, .. } => Error::BatchTooLarge {
                     len: batch_len,
@@ -166,7 +166,7 @@ impl Submit<'_> {
             .and_then(|derive| {
                 // The operation itself was validated above: only the trail is left.
                 if let Some(trail) = self.trail {
-                    trail.check_on(&op, inner.limits.max_id_len())?;
+                    op.check_trail(trail, self.engine.limits.max_id_len())?;
                 }
                 Ok(derive)
             });
@@ -276,7 +276,7 @@ impl Submit<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (users, len) = users(members, &self.engine.inner.limits);
+        let (users, len) = users(members, &self.engine.limits);
         let op = Op::MuteMembers {
             room: room.into(),
             users,
@@ -292,7 +292,7 @@ impl Submit<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (users, len) = users(members, &self.engine.inner.limits);
+        let (users, len) = users(members, &self.engine.limits);
         let op = Op::UnmuteMembers {
             room: room.into(),
             users,
@@ -359,7 +359,7 @@ impl Submit<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (users, len) = users(members, &self.engine.inner.limits);
+        let (users, len) = users(members, &self.engine.limits);
         let op = Op::Allow {
             room: room.into(),
             users,
@@ -373,7 +373,7 @@ impl Submit<'_> {
         I: IntoIterator<Item = S>,
         S: AsRef<str>,
     {
-        let (users, len) = users(members, &self.engine.inner.limits);
+        let (users, len) = users(members, &self.engine.limits);
         let op = Op::Disallow {
             room: room.into(),
             users,

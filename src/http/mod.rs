@@ -44,6 +44,7 @@
 mod admission;
 mod agora;
 mod auth;
+mod calls;
 mod checks;
 mod config;
 mod directory;

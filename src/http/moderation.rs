@@ -34,13 +34,12 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::admission::Admitted;
-use super::checks::{Authorized, CheckError};
-use super::rules::{
-    Body, Caller, Paging, answer, bad, duration, ids, page_answer, room_path, user_path,
+use super::calls::{
+    Body, Caller, NoFields, Paging, answer, bad, duration, ids, page_answer, room_path,
+    room_user_path, trail_json, trailed, trailed_flag, user_path,
 };
-use super::trail::{NoFields, trail_json, trailed, trailed_flag};
+use super::checks::{Authorized, CheckError};
 use super::{Directory, Shared, end_ms};
-use crate::error::IdKind;
 use crate::{Action, Actions, Engine, Expiry, Ladder, Module, ModuleChange, Submit};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
@@ -107,10 +106,6 @@ fn mute_json(mute: Option<(Expiry, Actions)>) -> Value {
         }),
         None => json!({ "muted": false }),
     }
-}
-
-pub(super) fn room_user_path((r, u): &(String, String)) -> Vec<(IdKind, &str)> {
-    vec![(IdKind::Room, r), (IdKind::User, u)]
 }
 
 /// A module by its name in the path.

@@ -20,23 +20,23 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
-use axum::body::Bytes;
-use axum::extract::rejection::{BytesRejection, PathRejection, QueryRejection};
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, put};
 use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use super::admission::Admitted;
-use super::checks::{Authorized, CheckError, check_ids, parse};
+use super::calls::{
+    Body, Caller, Paging, answer, bad, duration, flag_answer, ids, page_answer, parse_or_default,
+    room_path, trailed, trailed_flag, user_path,
+};
+use super::checks::{Authorized, CheckError, parse};
 use super::{Directory, MAX_END_MS, Shared, end_ms};
 use crate::error::IdKind;
-use crate::{Bypass, Engine, Expiry, MuteFor, NotifyLevel, Page, Schedule, Submit, Ticket, Window};
+use crate::{Bypass, Engine, Expiry, NotifyLevel, Schedule, Submit, Window};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
@@ -70,63 +70,6 @@ pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
                 .put(set_slow_mode::<D>)
                 .delete(clear_slow_mode::<D>),
         )
-}
-
-pub(super) type Caller<D> = Admitted<Authorized<D>>;
-pub(super) type Body = Result<Bytes, BytesRejection>;
-
-/// The path's ids, each held to the engine's rules.
-pub(super) fn ids<T: DeserializeOwned>(
-    engine: &Engine,
-    path: Result<Path<T>, PathRejection>,
-    kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
-) -> Result<T, CheckError> {
-    let Path(ids) = path.map_err(|e| CheckError::BadRequest(e.status(), e.body_text()))?;
-    check_ids(engine, &kinds(&ids))?;
-    Ok(ids)
-}
-
-#[expect(
-    clippy::ptr_arg,
-    reason = "the path's own type, as `ids` hands it over"
-)]
-pub(super) fn user_path(u: &String) -> Vec<(IdKind, &str)> {
-    vec![(IdKind::User, u)]
-}
-
-pub(super) fn answer(result: Result<Value, CheckError>) -> Response {
-    match result {
-        Ok(body) => Json(body).into_response(),
-        Err(e) => e.into(),
-    }
-}
-
-/// `{key: flag}` for a call on the path's id that answers a flag (lifted, removed),
-/// awaited (the log write is the sequencer thread's, not the runtime's).
-pub(super) async fn flag_answer<T: DeserializeOwned>(
-    e: &Engine,
-    path: Result<Path<T>, PathRejection>,
-    kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
-    key: &str,
-    call: impl FnOnce(Submit<'_>, &T) -> Ticket<bool>,
-) -> Response {
-    let made = async {
-        let id = ids(e, path, kinds)?;
-        let ticket = call(e.submit(), &id);
-        Ok::<_, CheckError>(json!({ key: ticket.await? }))
-    };
-    answer(made.await)
-}
-
-pub(super) fn bad(message: String) -> CheckError {
-    CheckError::BadRequest(StatusCode::BAD_REQUEST, message)
-}
-
-/// A duration in milliseconds (absent: no end).
-pub(super) fn duration(ms: Option<u64>) -> MuteFor {
-    ms.map_or(MuteFor::Forever, |ms| {
-        MuteFor::For(Duration::from_millis(ms))
-    })
 }
 
 fn quiet_json(engine: &Engine, user: &str) -> Value {
@@ -260,16 +203,6 @@ async fn bypass<D: Directory>(
     answer(made.await)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct Paging {
-    after: Option<String>,
-    limit: Option<usize>,
-}
-
-/// A page's size when the caller names none.
-const DEFAULT_PAGE: usize = 100;
-
 async fn muted_senders<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<String>, PathRejection>,
@@ -286,41 +219,10 @@ async fn muted_senders<D: Directory>(
     )
 }
 
-/// `{"items", "next"}` for a page of a listing of the path's id (checked by `kinds`):
-/// `fetch` gets the id, the cursor and the limit, `item` renders each entry.
-pub(super) fn page_answer<T>(
-    e: &Engine,
-    path: Result<Path<String>, PathRejection>,
-    kinds: impl Fn(&String) -> Vec<(IdKind, &str)>,
-    query: Result<Query<Paging>, QueryRejection>,
-    fetch: impl FnOnce(&str, Option<&str>, usize) -> Result<Page<T>, crate::Error>,
-    item: impl Fn(&T) -> Value,
-) -> Response {
-    answer((|| {
-        let id = ids(e, path, kinds)?;
-        let Query(paging) = query.map_err(|q| bad(q.body_text()))?;
-        let page = fetch(
-            &id,
-            paging.after.as_deref(),
-            paging.limit.unwrap_or(DEFAULT_PAGE),
-        )?;
-        let items: Vec<Value> = page.items.iter().map(item).collect();
-        Ok(json!({ "items": items, "next": page.next }))
-    })())
-}
-
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct DurationBody {
     duration_ms: Option<u64>,
-}
-
-/// A body that may be empty (then `T::default()`).
-pub(super) fn parse_or_default<T: DeserializeOwned + Default>(body: Body) -> Result<T, CheckError> {
-    match body {
-        Ok(b) if b.iter().all(u8::is_ascii_whitespace) => Ok(T::default()),
-        body => parse(body),
-    }
 }
 
 fn pair_path((u, s): &(String, String)) -> Vec<(IdKind, &str)> {
@@ -436,14 +338,6 @@ struct MentionsBody {
     notify: bool,
 }
 
-#[expect(
-    clippy::ptr_arg,
-    reason = "the path's own type, as `ids` hands it over"
-)]
-pub(super) fn room_path(r: &String) -> Vec<(IdKind, &str)> {
-    vec![(IdKind::Room, r)]
-}
-
 async fn mentions<D: Directory>(
     Admitted(Authorized { shared }): Caller<D>,
     path: Result<Path<String>, PathRejection>,
@@ -494,7 +388,7 @@ async fn set_slow_mode<D: Directory>(
     let e = &shared.engine;
     let made = async {
         let room = ids(e, path, room_path)?;
-        let (body, trail): (SlowModeBody, _) = super::trail::trailed(body)?;
+        let (body, trail): (SlowModeBody, _) = trailed(body)?;
         let cooldown = Duration::from_millis(body.cooldown_ms);
         e.submit()
             .with_trail(&trail)
@@ -512,5 +406,5 @@ async fn clear_slow_mode<D: Directory>(
 ) -> Response {
     let e = &shared.engine;
     let call = |s: Submit<'_>, r: &String| s.clear_slow_mode(r);
-    super::trail::trailed_flag(e, path, room_path, body, "lifted", call, |b| b).await
+    trailed_flag(e, path, room_path, body, "lifted", call, |b| b).await
 }

@@ -36,80 +36,19 @@ use axum::extract::Path;
 use axum::extract::rejection::PathRejection;
 use axum::response::Response;
 use axum::routing::get;
-use serde::Deserialize;
-use serde::de::DeserializeOwned;
 use serde_json::{Map, Value, json};
 
 use super::admission::Admitted;
-use super::checks::{Authorized, CheckError, parse};
-use super::moderation::room_user_path;
-use super::rules::{Body, Caller, answer, bad, ids, room_path, user_path};
+use super::calls::{Caller, answer, ids, room_path, room_user_path, trail_json, user_path};
+use super::checks::Authorized;
 use super::{Directory, Shared, end_ms};
-use crate::error::IdKind;
-use crate::{Engine, Ladder, ModerationEntry, Module, Op, Source, Subject, Submit, Ticket, Trail};
+use crate::{Engine, Ladder, ModerationEntry, Module, Op, Subject};
 
 pub(crate) fn routes<D: Directory>() -> Router<Arc<Shared<D>>> {
     Router::new()
         .route("/v1/rooms/{room}/history/{user}", get(member_history::<D>))
         .route("/v1/rooms/{room}/history", get(room_history::<D>))
         .route("/v1/users/{user}/history", get(user_history::<D>))
-}
-
-/// A body with no fields of its own (a `DELETE` or `POST` that may carry a trail).
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-pub(super) struct NoFields {}
-
-/// Takes a trail field out of a body, typed.
-fn take<T: DeserializeOwned>(body: &mut Map<String, Value>, key: &str) -> Result<T, CheckError> {
-    let value = body.remove(key).unwrap_or(Value::Null);
-    serde_json::from_value(value).map_err(|e| bad(format!("request body: {key}: {e}")))
-}
-
-/// A moderation request's own fields and its trail (source `api` unless it names one).
-/// An empty body is an empty object: its own fields must then all be optional.
-pub(super) fn trailed<T: DeserializeOwned>(body: Body) -> Result<(T, Trail), CheckError> {
-    let blank = matches!(&body, Ok(b) if b.iter().all(u8::is_ascii_whitespace));
-    let mut value = if blank {
-        Value::Object(Map::new())
-    } else {
-        parse::<Value>(body)?
-    };
-    let Some(fields) = value.as_object_mut() else {
-        return Err(bad("request body: expected a JSON object".to_owned()));
-    };
-    let trail = Trail {
-        actor: take(fields, "actor")?,
-        reason: take(fields, "reason")?,
-        source: take::<Option<Source>>(fields, "source")?.unwrap_or(Source::Api),
-    };
-    let own = serde_json::from_value(value).map_err(|e| bad(format!("request body: {e}")))?;
-    Ok((own, trail))
-}
-
-/// `{key: flag}` for a moderation call on the path's ids, made with the body's trail
-/// and awaited (the log write is the sequencer thread's, not the runtime's).
-pub(super) async fn trailed_flag<T: DeserializeOwned, X>(
-    e: &Engine,
-    path: Result<Path<T>, PathRejection>,
-    kinds: impl Fn(&T) -> Vec<(IdKind, &str)>,
-    body: Body,
-    key: &str,
-    call: impl FnOnce(Submit<'_>, &T) -> Ticket<X>,
-    flag: fn(X) -> bool,
-) -> Response {
-    let made = async {
-        let id = ids(e, path, kinds)?;
-        let (NoFields {}, trail) = trailed(body)?;
-        let ticket = call(e.submit().with_trail(&trail), &id);
-        Ok::<_, CheckError>(json!({ key: flag(ticket.await?) }))
-    };
-    answer(made.await)
-}
-
-/// A trail as JSON (inside a listing's entry).
-pub(super) fn trail_json(trail: &Trail) -> Value {
-    json!({ "actor": trail.actor, "reason": trail.reason, "source": trail.source })
 }
 
 fn ladder_json(ladder: &Ladder) -> Value {
@@ -186,43 +125,4 @@ async fn user_history<D: Directory>(
 ) -> Response {
     let e = &shared.engine;
     answer(ids(e, path, user_path).map(|u| history(e, &Subject::user(u))))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use axum::body::Bytes;
-
-    fn body(s: &str) -> Body {
-        Ok(Bytes::from(s.to_owned()))
-    }
-
-    #[derive(Deserialize, Debug, Default)]
-    #[serde(deny_unknown_fields)]
-    struct Own {
-        duration_ms: Option<u64>,
-    }
-
-    #[test]
-    fn a_body_gives_its_own_fields_and_its_trail() {
-        let (own, trail): (Own, Trail) = trailed(body(
-            r#"{"duration_ms": 5, "actor": "m", "reason": "spam", "source": "automatic"}"#,
-        ))
-        .unwrap();
-        assert_eq!(own.duration_ms, Some(5));
-        assert_eq!(
-            trail,
-            Trail::by("m").reason("spam").source(Source::Automatic)
-        );
-        let (own, trail): (Own, Trail) = trailed(body("  ")).unwrap();
-        assert_eq!((own.duration_ms, trail), (None, Trail::new(Source::Api)));
-        let err = |s: &str| match trailed::<Own>(body(s)) {
-            Err(CheckError::BadRequest(_, m)) => m,
-            other => panic!("{other:?}"),
-        };
-        assert!(err(r#"{"source": "robot"}"#).contains("robot"));
-        assert!(err(r#"{"colour": 1}"#).contains("colour"));
-        assert!(err(r#"{"reason": 7}"#).contains("reason"));
-        assert!(err("[1]").contains("object"));
-    }
 }

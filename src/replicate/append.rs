@@ -10,10 +10,10 @@ use redis::{Connection, Value};
 use smallvec::SmallVec;
 
 use super::entry::{self, StreamId};
-use super::link::{self, connect, unavailable};
+use super::link::{self, EPOCH_REFUSAL, connect, unavailable};
 use super::{FIRST_BACKOFF, MAX_BACKOFF, Parked, Replica};
-use crate::engine::Inner;
 use crate::error::Error;
+use crate::write::Pipeline;
 use crate::write::{Answer, Batch, Finished};
 
 /// The writer's connection and numbering (touched by the pipeline's leader only).
@@ -60,9 +60,6 @@ pub(super) struct InFlight {
     /// This node's position when it was sent (what the script fenced on).
     position: StreamId,
 }
-
-/// What Redis answers an append whose epoch is not the stream's.
-pub(super) const EPOCH_REFUSAL: &str = "MUTEGATE_EPOCH";
 
 /// What Redis answers an append from a node whose position the stream was trimmed
 /// past (it would apply the batch across a gap it can never read).
@@ -224,11 +221,11 @@ impl Replica {
     /// this node applied is applied at once; otherwise the reader applies it. Callers
     /// whose entries Redis did not take are answered here with the error. `None` if
     /// there was nothing to send or read.
-    pub(crate) fn pump(
+    pub(super) fn append_batch(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         batch: Batch,
-        more_queued: impl Fn() -> bool,
+        more_queued: &dyn Fn() -> bool,
     ) -> Option<Finished> {
         let mut answers = SmallVec::new();
         let mut appender = self.appender.lock();
@@ -237,14 +234,14 @@ impl Replica {
             return None;
         }
         if !batch.is_empty() {
-            self.send(inner, appender, batch, &mut answers);
+            self.send(pipe, appender, batch, &mut answers);
         }
         while let Some(oldest) = appender.in_flight.pop_front() {
             if appender.in_flight.len() < self.config.pipeline - 1 && more_queued() {
                 appender.in_flight.push_front(oldest);
                 break;
             }
-            self.receive(inner, appender, oldest, &mut answers);
+            self.receive(pipe, appender, oldest, &mut answers);
         }
         Some(Finished {
             answers,
@@ -256,7 +253,7 @@ impl Replica {
     /// applied; or answers them with the error if it cannot be sent.
     fn send(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         appender: &mut Appender,
         batch: Batch,
         answers: &mut SmallVec<[Answer; 4]>,
@@ -268,11 +265,11 @@ impl Replica {
                     .map(|r| (r.slot, r.mutation, Err(error.clone()))),
             );
         };
-        if let Some(stopped) = inner.monitor.stopped() {
+        if let Some(stopped) = pipe.monitor.stopped() {
             return fail(batch, &stopped, answers);
         }
         if let Err(e) = self.appending(appender) {
-            inner.monitor.replication_failed(e.clone());
+            pipe.monitor.replication_failed(e.clone());
             return fail(batch, &e, answers);
         }
         // The leader's lock is taken before the applied one wherever both are held.
@@ -339,7 +336,7 @@ impl Replica {
         }
         if let Err(e) = conn.send_packed_command(&packed) {
             let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
-            self.lost_connection(inner, appender, &error, answers);
+            self.lost_connection(pipe, appender, &error, answers);
         }
     }
 
@@ -348,7 +345,7 @@ impl Replica {
     /// the error if Redis refused the batch or the reply was lost.
     fn receive(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         appender: &mut Appender,
         sent: InFlight,
         answers: &mut SmallVec<[Answer; 4]>,
@@ -368,7 +365,7 @@ impl Replica {
             (None, _) => None,
         };
         let e = match (appended, acknowledged) {
-            (Ok(reply), None) => return self.applied_here(inner, &reply, sent.entries),
+            (Ok(reply), None) => return self.applied_here(pipe, &reply, sent.entries),
             (Ok(reply), Some(Ok(got))) => {
                 let (wanted, wait) = self.config.replicas.expect("asked for replicas");
                 if got < wanted {
@@ -377,11 +374,11 @@ impl Replica {
                          within {wait:?}; it is in the stream all the same, and every node \
                          applies it"
                     ));
-                    inner.monitor.replication_failed(error.clone());
+                    pipe.monitor.replication_failed(error.clone());
                     self.fail_parked(&sent.seqs, &error, answers);
                 }
                 let InFlight { seqs, entries, .. } = sent;
-                self.applied_here(inner, &reply, entries);
+                self.applied_here(pipe, &reply, entries);
                 // Those the reader applied while the acknowledgement was awaited are
                 // answered now; the rest by whoever applies them (acknowledged).
                 let mut parked = self.parked.lock();
@@ -403,25 +400,25 @@ impl Replica {
             // A halted cluster is one this node's reader stops at too, and waits at
             // until the entry is removed (see `halt`); the other fences are for good.
             if !e.to_string().contains(HALTED_REFUSAL) {
-                inner.monitor.stop(error.clone());
+                pipe.monitor.stop(error.clone());
             }
             return self.fail_parked(&sent.seqs, &error, answers);
         }
         let error = unavailable(format_args!("appending to {}: {e}", self.keys.stream));
         if lost(&e) {
             appender.in_flight.push_front(sent);
-            self.lost_connection(inner, appender, &error, answers);
+            self.lost_connection(pipe, appender, &error, answers);
         } else {
-            inner.monitor.replication_failed(error.clone());
+            pipe.monitor.replication_failed(error.clone());
             self.fail_parked(&sent.seqs, &error, answers);
         }
     }
 
     /// Applies a batch's `entries` at once if Redis's `reply` says nothing came between it and what
     /// this node applied; else leaves it to the reader.
-    fn applied_here(&self, inner: &Inner, reply: &Value, entries: Vec<entry::Entry>) {
+    fn applied_here(&self, pipe: &Pipeline, reply: &Value, entries: Vec<entry::Entry>) {
         if let Some((before, ids)) = appended_ids(reply) {
-            self.apply_own(inner, before, &ids, entries);
+            self.apply_own(pipe, before, &ids, entries);
         }
     }
 
@@ -430,13 +427,13 @@ impl Replica {
     /// their entries may still be in the stream, see `Error::Unavailable`) get `error`.
     fn lost_connection(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         appender: &mut Appender,
         error: &Error,
         answers: &mut SmallVec<[Answer; 4]>,
     ) {
         appender.conn = None;
-        inner.monitor.replication_failed(error.clone());
+        pipe.monitor.replication_failed(error.clone());
         for sent in appender.in_flight.drain(..) {
             self.fail_parked(&sent.seqs, error, answers);
         }

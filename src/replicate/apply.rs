@@ -16,8 +16,8 @@ use smallvec::SmallVec;
 use super::Replica;
 use super::entry::{self, Entry, StreamId};
 use super::journal::{self, Journal};
-use crate::engine::Inner;
 use crate::error::Error;
+use crate::write::Pipeline;
 use crate::write::{Derive, Finished};
 
 /// What a node has applied of its stream.
@@ -63,12 +63,12 @@ impl Replica {
     /// applied and answered) and returns that error.
     pub(crate) fn apply<A: Arrival>(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         items: impl IntoIterator<Item = Result<(StreamId, A), Error>>,
     ) -> Result<(), Error> {
         let (finished, result) =
-            self.apply_locked(inner, &mut self.applied.lock(), items, self.holds_answers());
-        finished.hand_out(inner);
+            self.apply_locked(pipe, &mut self.applied.lock(), items, self.holds_answers());
+        finished.hand_out(pipe);
         result
     }
 
@@ -77,7 +77,7 @@ impl Replica {
     /// can come between); otherwise leaves them to the reader. Whether it applied them.
     pub(crate) fn apply_own(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         before: StreamId,
         ids: &[StreamId],
         entries: Vec<Entry>,
@@ -89,10 +89,10 @@ impl Replica {
             }
             let items = ids.iter().copied().zip(entries).map(Ok);
             // Own entries always decode, and nothing else stops applying them.
-            let (finished, _) = self.apply_locked(inner, &mut applied, items, false);
+            let (finished, _) = self.apply_locked(pipe, &mut applied, items, false);
             finished
         };
-        finished.hand_out(inner);
+        finished.hand_out(pipe);
         true
     }
 
@@ -107,12 +107,12 @@ impl Replica {
     /// answers to this node's own entries are kept with their callers instead.
     fn apply_locked<A: Arrival>(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         applied: &mut Applied,
         items: impl IntoIterator<Item = Result<(StreamId, A), Error>>,
         hold: bool,
     ) -> (Finished, Result<(), Error>) {
-        let listening = !inner.subscribers.is_empty();
+        let listening = !pipe.subscribers.is_empty();
         let mut answers = SmallVec::new();
         let mut events = Vec::new();
         let mut failed = None;
@@ -120,7 +120,7 @@ impl Replica {
             after: journal::pair(applied.last),
             ..journal::Batch::default()
         });
-        let mut held = inner.stripes.lock_all();
+        let mut held = pipe.stripes.lock_all();
         for item in items {
             let (id, arrival) = match item {
                 Ok(item) => item,
@@ -161,12 +161,12 @@ impl Replica {
             let derive = caller.as_ref().map_or(&Derive::Unit, |p| &p.derive);
             let answer = entry
                 .check
-                .verify(&entry.op, &inner.tables, entry.at)
+                .verify(&entry.op, &pipe.tables, entry.at)
                 .map(|()| {
                     if let Some(record) = &mut record {
                         record.push(entry.at, &entry.op);
                     }
-                    inner.apply_one(
+                    pipe.apply_one(
                         &mut held,
                         entry.op,
                         entry.at,
@@ -194,7 +194,7 @@ impl Replica {
             record.last = journal::pair(applied.last);
             record.last_at = applied.last_at;
             if let Err(e) = journal.append(&record) {
-                inner.monitor.replication_failed(e);
+                pipe.monitor.replication_failed(e);
             }
         }
         events.retain(|e| self.announcer.keeps(e));

@@ -8,6 +8,10 @@ use redis::{Client, Connection, Value};
 use super::entry::StreamId;
 use crate::error::Error;
 
+/// What Redis answers a script (an append, a snapshot's upload) run with an epoch
+/// that is not the stream's.
+pub(crate) const EPOCH_REFUSAL: &str = "MUTEGATE_EPOCH";
+
 /// What a connection is for: its reply timeout must outlast any `BLOCK` it sends.
 #[derive(Clone, Copy, Debug)]
 pub(crate) enum Purpose {

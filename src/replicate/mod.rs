@@ -23,7 +23,6 @@ mod entry;
 mod halt;
 mod journal;
 mod link;
-mod publisher;
 mod reader;
 mod snapshot;
 
@@ -37,14 +36,14 @@ use redis::{Client, Connection, Value};
 
 pub use config::Replication;
 pub use halt::HaltedEntry;
-pub(crate) use reader::Reader;
+use reader::Reader;
 
 use crate::Engine;
 use crate::engine::EngineBuilder;
 use crate::error::Error;
 use crate::health::Monitor;
 use crate::observe::Mutation;
-use crate::write::{Derive, Slot};
+use crate::write::{Batch, Derive, Finished, Pipeline, Slot, Stream};
 use append::Appender;
 use link::{connect, unavailable};
 
@@ -100,19 +99,25 @@ impl EngineBuilder {
         loop {
             let replica = Arc::new(Replica::connect(replication.clone())?);
             let mut engine = self.clone().build_with(Arc::new(Monitor::default()), false);
-            if engine.inner.replica.set(Arc::clone(&replica)).is_err() {
+            if engine
+                .inner
+                .stream
+                .set(Arc::clone(&replica) as Arc<dyn Stream>)
+                .is_err()
+            {
                 unreachable!("a new engine has no replica yet");
             }
-            let monitor = Arc::clone(&engine.inner.monitor);
+            let monitor = Arc::clone(&engine.pipeline().monitor);
             let publishing = reader::Publishing::Lease {
                 builder: self.clone(),
                 publisher: None,
                 retired: Vec::new(),
             };
             let mut state = reader::State::new(Arc::clone(&replica), monitor, publishing);
-            match state.catch_up(&engine.inner) {
+            match state.catch_up(engine.pipeline()) {
                 Ok(()) => {
-                    engine._reader = Some(Reader::spawn(state, Arc::clone(&engine.inner)));
+                    let reader = Reader::spawn(state, Arc::clone(engine.pipeline()));
+                    engine.attach(reader);
                     return Ok(engine);
                 }
                 // Trimmed past while catching up (a load slower than the liveness
@@ -162,7 +167,7 @@ pub(crate) struct Replica {
     /// What this node applied; locked before the stripes by whoever applies.
     applied: Mutex<apply::Applied>,
     /// This node's part in announcing ended mutes once per cluster.
-    pub(crate) announcer: announce::Announcer,
+    announcer: announce::Announcer,
     /// This node's own durable copy of its state, if it keeps one.
     local: Option<checkpoint::Local>,
 }
@@ -211,7 +216,7 @@ impl Replica {
         })
     }
 
-    /// The link of this node's snapshot publisher (see `publisher`): the same stream,
+    /// The link of this node's snapshot publisher (see `reader::publishing`): the same stream,
     /// client and epoch, its own op number and name, no local copy, no appends.
     fn publisher(&self) -> Replica {
         let node = new_node_id();
@@ -276,6 +281,25 @@ impl Replica {
                 self.epoch
             ),
         })
+    }
+}
+
+impl Stream for Replica {
+    fn pump(
+        &self,
+        pipe: &Pipeline,
+        batch: Batch,
+        more_queued: &dyn Fn() -> bool,
+    ) -> Option<Finished> {
+        self.append_batch(pipe, batch, more_queued)
+    }
+
+    fn sweep_plan(&self, now: u64) -> (u64, Option<u64>) {
+        self.announcer.sweep_plan(now)
+    }
+
+    fn swept(&self, now: u64) {
+        self.announcer.swept(now);
     }
 }
 

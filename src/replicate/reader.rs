@@ -19,9 +19,9 @@ use super::{checkpoint, snapshot};
 use crate::background::stop_and_join;
 use crate::codec;
 use crate::codec::Record;
-use crate::engine::Inner;
 use crate::error::Error;
 use crate::health::Monitor;
+use crate::write::Pipeline;
 use crate::write::{Derive, Finished, Held};
 
 mod halting;
@@ -83,7 +83,7 @@ impl State {
 
     /// Loads the published snapshot, if there is one, then reads and applies the rest
     /// of the stream as it is now.
-    pub fn catch_up(&mut self, inner: &Inner) -> Result<(), Error> {
+    pub fn catch_up(&mut self, pipe: &Pipeline) -> Result<(), Error> {
         let replica = Arc::clone(&self.replica);
         let mut conn = connect(&replica.client, replica.config.timeout, Purpose::Commands)?;
         replica.check_epoch(&mut conn, "(starting)")?;
@@ -118,7 +118,7 @@ impl State {
         };
         if let Some(damage) = journal.damage {
             // Only a shortcut is lost: what the journal lacks is read from the stream.
-            inner.monitor.replication_failed(damage);
+            pipe.monitor.replication_failed(damage);
         }
         let base = local.as_ref().map(|own| own.id).unwrap_or_default();
         let reach = journal::reach(base, &journal.batches);
@@ -126,15 +126,15 @@ impl State {
         match local {
             // Its own copy and journal, if the stream still has every entry after them.
             Some(own) if reach >= trimmed => {
-                self.load(inner, own.id, own.seen, &own.state)?;
-                fresh = self.replay(inner, &journal.batches) > 0;
+                self.load(pipe, own.id, own.seen, &own.state)?;
+                fresh = self.replay(pipe, &journal.batches) > 0;
             }
             None if reach > base && reach >= trimmed => {
-                fresh = self.replay(inner, &journal.batches) > 0;
+                fresh = self.replay(pipe, &journal.batches) > 0;
             }
             _ => {
                 if let Some(published) = snapshot::read(&replica, &mut conn)? {
-                    self.load(inner, published.id, published.seen, &published.state)?;
+                    self.load(pipe, published.id, published.seen, &published.state)?;
                     fresh = true;
                 }
             }
@@ -142,12 +142,12 @@ impl State {
         if let Some(local) = &replica.local {
             // The journal starts again from here, so what it held is covered first.
             if fresh {
-                self.checkpoint(inner, local)?;
+                self.checkpoint(pipe, local)?;
             }
             let started = Journal::start(local.dir(), &replica.epoch)?;
             replica.applied.lock().journal = Some(started);
         }
-        while self.step(inner, false)? > 0 {}
+        while self.step(pipe, false)? > 0 {}
         Ok(())
     }
 
@@ -170,9 +170,9 @@ impl State {
 
     /// Applies the journal's `batches` that continue from this node's position, up to
     /// the first that does not; how many it applied.
-    fn replay(&mut self, inner: &Inner, batches: &[journal::Batch]) -> usize {
+    fn replay(&mut self, pipe: &Pipeline, batches: &[journal::Batch]) -> usize {
         let mut applied = self.replica.applied.lock();
-        let mut held = inner.stripes.lock_all();
+        let mut held = pipe.stripes.lock_all();
         let mut n = 0;
         for batch in batches {
             if journal::id(batch.last) <= applied.last {
@@ -185,7 +185,7 @@ impl State {
                 // Not reached: reading the journal decoded every record it kept.
                 break;
             };
-            restore(inner, &mut held, records);
+            restore(pipe, &mut held, records);
             for &(node, seq) in &batch.seen {
                 applied.seen.insert(node, seq);
             }
@@ -201,14 +201,14 @@ impl State {
     /// the op numbers seen, and what `pending` counted then.
     fn state(
         &self,
-        inner: &Inner,
+        pipe: &Pipeline,
         pending: impl FnOnce(&mut Applied) -> Result<u64, Error>,
     ) -> Result<Covered, Error> {
         let (ops, last_at, id, seen, pending) = {
             let mut applied = self.replica.applied.lock();
             let pending = pending(&mut applied)?;
-            let _all = inner.stripes.lock_all();
-            let ops = inner.tables.to_ops(0);
+            let _all = pipe.stripes.lock_all();
+            let ops = pipe.tables.to_ops(0);
             let seen = applied.seen.clone();
             (ops, applied.last_at, applied.last, seen, pending)
         };
@@ -222,7 +222,7 @@ impl State {
 
     /// Writes this node's own copy of its state, if it keeps one and it is due (or
     /// `now`, when the reader stops).
-    fn maybe_checkpoint(&mut self, inner: &Inner, now: bool) -> Result<(), Error> {
+    fn maybe_checkpoint(&mut self, pipe: &Pipeline, now: bool) -> Result<(), Error> {
         let Some(local) = &self.replica.local else {
             return Ok(());
         };
@@ -234,14 +234,14 @@ impl State {
             return Ok(());
         }
         self.checkpointed = Instant::now();
-        self.checkpoint(inner, local)
+        self.checkpoint(pipe, local)
     }
 
     /// Writes this node's own copy of its state now: the state and position, taken
     /// while the journal is set aside (it then holds only what comes after), then
     /// written whole; the journal's set-aside file is dropped once it is.
-    fn checkpoint(&self, inner: &Inner, local: &checkpoint::Local) -> Result<(), Error> {
-        let covered = self.state(inner, |a| {
+    fn checkpoint(&self, pipe: &Pipeline, local: &checkpoint::Local) -> Result<(), Error> {
+        let covered = self.state(pipe, |a| {
             if let Some(journal) = a.journal.as_mut() {
                 journal.rotate()?;
             }
@@ -268,7 +268,7 @@ impl State {
     /// empty) engine.
     fn load(
         &mut self,
-        inner: &Inner,
+        pipe: &Pipeline,
         id: StreamId,
         seen: HashMap<u64, u64>,
         state: &[u8],
@@ -279,11 +279,11 @@ impl State {
                 what: format!("the snapshot's state is damaged at byte {offset}: {what}"),
             })?;
         let mut applied = self.replica.applied.lock();
-        let mut held = inner.stripes.lock_all();
+        let mut held = pipe.stripes.lock_all();
         for record in &records {
             applied.last_at = applied.last_at.max(record.at);
         }
-        restore(inner, &mut held, records);
+        restore(pipe, &mut held, records);
         applied.last = id;
         applied.seen = seen;
         Ok(())
@@ -366,7 +366,7 @@ impl State {
 
     /// Reads once (waiting up to [`BLOCK`] for entries if `block`) and applies what
     /// came; how many entries came.
-    pub(super) fn step(&mut self, inner: &Inner, block: bool) -> Result<usize, Error> {
+    pub(super) fn step(&mut self, pipe: &Pipeline, block: bool) -> Result<usize, Error> {
         let replica = Arc::clone(&self.replica);
         let stream = &replica.keys.stream;
         let after = replica.applied.lock().last.to_string();
@@ -398,8 +398,8 @@ impl State {
                     what: "not a stream id".into(),
                 }),
             });
-        if let Err(e) = replica.apply(inner, items) {
-            self.halt(inner, &e);
+        if let Err(e) = replica.apply(pipe, items) {
+            self.halt(pipe, &e);
             return Err(e);
         }
         Ok(n)
@@ -407,7 +407,7 @@ impl State {
 
     /// Answers callers whose entries this node has not applied within the apply
     /// timeout (or all of them, with `error`, when the reader stops).
-    fn expire(&self, inner: &Inner, all: Option<&Error>) {
+    fn expire(&self, pipe: &Pipeline, all: Option<&Error>) {
         let limit = self.replica.config.apply_timeout;
         let now = Instant::now();
         let late: Vec<Parked> = {
@@ -439,7 +439,7 @@ impl State {
             answers,
             events: Vec::new(),
         }
-        .hand_out(inner);
+        .hand_out(pipe);
     }
 }
 
@@ -505,10 +505,10 @@ fn silence(reported: Option<Instant>) -> String {
 
 /// Applies `records` that were applied before (from a snapshot, checkpoint or
 /// journal): no checks, no events.
-fn restore(inner: &Inner, held: &mut Held<'_>, records: Vec<Record>) {
+fn restore(pipe: &Pipeline, held: &mut Held<'_>, records: Vec<Record>) {
     let mut events = Vec::new();
     for record in records {
-        inner.apply_one(
+        pipe.apply_one(
             held,
             record.op,
             record.at,
@@ -540,54 +540,54 @@ pub(crate) struct Reader {
 
 impl Reader {
     /// Starts reading after what `state` applied.
-    pub fn spawn(mut state: State, inner: Arc<Inner>) -> Reader {
+    pub fn spawn(mut state: State, pipe: Arc<Pipeline>) -> Reader {
         let stop = Arc::new(AtomicBool::new(false));
         let flag = Arc::clone(&stop);
-        let monitor = Arc::clone(&inner.monitor);
+        let monitor = Arc::clone(&pipe.monitor);
         let thread = std::thread::Builder::new()
             .name(THREAD.into())
             .spawn(move || {
                 while !flag.load(Ordering::Acquire) {
-                    if let Err(e) = state.maybe_checkpoint(&inner, false) {
-                        inner.monitor.replication_failed(e);
+                    if let Err(e) = state.maybe_checkpoint(&pipe, false) {
+                        pipe.monitor.replication_failed(e);
                     }
                     match state
-                        .step(&inner, true)
-                        .and_then(|_| state.maybe_publish(&inner))
+                        .step(&pipe, true)
+                        .and_then(|_| state.maybe_publish(&pipe))
                     {
                         Ok(()) => state.backoff = FIRST_BACKOFF,
                         Err(e @ Error::Replication { .. }) => {
-                            inner.monitor.stop(e.clone());
-                            state.expire(&inner, Some(&e));
+                            pipe.monitor.stop(e.clone());
+                            state.expire(&pipe, Some(&e));
                             // At an entry it could not apply, the node waits for an
                             // operator to remove it, then reads on; otherwise it is done.
-                            if !state.await_removal(&inner, &e, &flag) {
+                            if !state.await_removal(&pipe, &e, &flag) {
                                 break;
                             }
                         }
                         Err(e) => {
-                            inner.monitor.replication_failed(e);
+                            pipe.monitor.replication_failed(e);
                             std::thread::park_timeout(state.backoff);
                             state.backoff = (state.backoff * 2).min(MAX_BACKOFF);
                         }
                     }
-                    state.expire(&inner, None);
+                    state.expire(&pipe, None);
                 }
                 if let Some(conn) = state.conn.as_mut()
                     && let Err(e) = state.replica.announcer.resign(&state.replica, conn)
                 {
-                    inner.monitor.replication_failed(e);
+                    pipe.monitor.replication_failed(e);
                 }
-                if inner.monitor.stopped().is_none()
-                    && let Err(e) = state.maybe_checkpoint(&inner, true)
+                if pipe.monitor.stopped().is_none()
+                    && let Err(e) = state.maybe_checkpoint(&pipe, true)
                 {
-                    inner.monitor.replication_failed(e);
+                    pipe.monitor.replication_failed(e);
                 }
                 // Stopped (or fail-stopped): nobody will apply what is still parked.
-                let gone = inner.monitor.stopped().unwrap_or_else(|| {
+                let gone = pipe.monitor.stopped().unwrap_or_else(|| {
                     unavailable("the engine was dropped before it applied the entry")
                 });
-                state.expire(&inner, Some(&gone));
+                state.expire(&pipe, Some(&gone));
             })
             .expect("spawn the stream reader thread");
         Reader {

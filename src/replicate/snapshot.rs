@@ -247,7 +247,7 @@ pub(crate) fn publish(
         .arg(FRESH_MS)
         .query(conn)
         .map_err(|e| {
-            if e.to_string().contains(super::append::EPOCH_REFUSAL) {
+            if e.to_string().contains(super::link::EPOCH_REFUSAL) {
                 Error::Replication {
                     id: id.to_string(),
                     what: format!("the stream lost its history while publishing a snapshot: {e}"),

@@ -238,7 +238,7 @@ impl Tables {
     /// interned id, and that no empty entry is kept.
     pub fn verify(&self) -> Result<(), String> {
         let mut problems = Vec::new();
-        let mut pairs: Vec<(Key, Handle, super::Setting)> = Vec::new();
+        let mut pairs: Vec<(Key, Handle, crate::notify::Setting)> = Vec::new();
         let mut senders: Vec<(Key, Handle)> = Vec::new();
         self.users.for_each(|_, user, u| {
             if u.is_empty() {

@@ -12,8 +12,8 @@
 
 use hashbrown::HashTable;
 
-use super::Setting;
 use crate::ids::{Buffer, Spelling, hash_id as hash_bytes, hash_with, id_hasher as hasher};
+use crate::notify::Setting;
 
 /// Filter bits per setting: about 6% false "maybe"s when full.
 const BITS_PER_ENTRY: usize = 16;

@@ -15,8 +15,9 @@ use parking_lot::Mutex;
 
 use crate::change::{Change, Changes};
 use crate::expiry::Expiry;
+use crate::op::ModerationEntry;
 use crate::op::Op;
-use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, SubjectRef, Trail};
+use crate::trail::{MAX_HISTORY_LEN, Subject, SubjectRef, Trail};
 
 /// Shards of the histories (each a mutex over a map).
 const SHARDS: usize = 16;
@@ -175,7 +176,7 @@ impl super::Tables {
         if self.history.len() == 0 {
             return self.apply(op, now, changes);
         }
-        let subjects = crate::trail::subjects(&op);
+        let subjects = crate::op::subjects(&op);
         self.apply(op, now, changes);
         for (subject, op) in subjects {
             let entry = Arc::new(ModerationEntry::new(now, op, trail.clone()));

@@ -32,7 +32,7 @@ pub(crate) use dump::canonical;
 pub(crate) use fanout::hash as fanout_hash;
 pub(crate) use history::History;
 pub(crate) use personal_index::PersonalIndex;
-pub(crate) use state::{Personal, RoomState, Setting, UserState};
+pub(crate) use state::{Personal, RoomState, UserState};
 
 use crate::action::Actions;
 use crate::change::{Change, Changes, Timed};
@@ -40,7 +40,7 @@ use crate::expiry::{Expiry, NONE, Raw, active};
 use crate::filter::Filters;
 use crate::ids::{Handle, Key, Table, hash_str, pair};
 use crate::module::Module;
-use crate::notify::NotifyLevel;
+use crate::notify::{NotifyLevel, Setting};
 use crate::op::Op;
 use crate::slow::SlowLog;
 

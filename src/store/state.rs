@@ -11,15 +11,8 @@ use crate::expiry::{NONE, Raw, active};
 use crate::ids::{Entry, Handle, Seeded};
 use crate::ladder::Ladder;
 use crate::module::Module;
-use crate::notify::NotifyLevel;
+use crate::notify::Setting;
 use crate::quiet::{Bypass, Cached, Compiled};
-
-/// One stored notification setting (never `All`, which is the absence of a setting).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) struct Setting {
-    pub level: NotifyLevel,
-    pub until: Raw,
-}
 
 /// What the engine knows about one user.
 #[derive(Debug, Default)]

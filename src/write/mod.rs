@@ -13,71 +13,105 @@
 //! work to the engine's sequencer thread.
 
 mod expiries;
+mod leader;
+mod sequencer;
 mod stripes;
+mod sweep;
 mod ticket;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::thread::Thread;
 
+use parking_lot::Mutex;
 use smallvec::SmallVec;
 
+pub(crate) use leader::spawn_sequencer;
+pub(crate) use sequencer::{Compaction, InMemory, Sequencer, Stream, Waiter};
 pub(crate) use stripes::{Held, Stripes};
+pub(crate) use sweep::spawn_sweeper;
 pub(crate) use ticket::Slot;
 pub use ticket::Ticket;
 
 use crate::action::Actions;
 use crate::change::Change;
-use crate::durable::{Compaction, Waiter};
-use crate::engine::{Inner, Writer};
+use crate::clock::Clock;
 use crate::error::Error;
-use crate::event::Event;
+use crate::event::{Event, Subscribers};
 use crate::expiry::{Expiry, active};
+use crate::health::Monitor;
 use crate::ids::Key;
 use crate::ladder::Strike;
 use crate::module::ModuleStatus;
-use crate::observe::Mutation;
+use crate::observe::{self, Mutation};
 use crate::op::Op;
 use crate::store::Tables;
 
 /// The most requests one batch takes.
 const MAX_BATCH: usize = 1024;
 
-/// Decides that an operation is next, and makes it durable: the seam between the
-/// pipeline and where operations are kept (the local log; a replicated stream later).
-pub(crate) trait Sequencer: Send {
-    /// Makes `ops` (each with the engine time it is applied at) durable, in this
-    /// order: all of them, or (on an error) none of them.
-    fn commit(&mut self, ops: &[(u64, &Op)]) -> Result<(), Error>;
+/// The pipeline and the state it writes: what the engine's mutations, its background
+/// threads, its tickets and a replication stream share. Checks read `tables` directly.
+pub(crate) struct Pipeline {
+    pub(crate) tables: Tables,
+    /// Held by whoever runs the pipeline (or sweeps, or snapshots): batches are applied
+    /// one at a time, each whole.
+    pub(crate) writer: Mutex<Writer>,
+    /// The locks of users and rooms, each with the expiry index of its entries: an
+    /// in-memory engine applies mutations of disjoint keys in parallel under them.
+    pub(crate) stripes: Stripes,
+    /// Mutations waiting for the pipeline.
+    pub(crate) queue: Queue,
+    /// The thread that runs the pipeline for callers that must not block.
+    pub(crate) sequencer_thread: OnceLock<Thread>,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) subscribers: Subscribers,
+    /// No store: blocking mutations run at once on their caller's thread.
+    pub(crate) in_memory: bool,
+    /// What background work and the store have run into.
+    pub(crate) monitor: Arc<Monitor>,
+    /// Entries stored, by kind, for the `mutegate_entries` gauge.
+    pub(crate) entries: observe::Entries,
+    /// Set for a replicated engine: its mutations go through the stream.
+    pub(crate) stream: OnceLock<Arc<dyn Stream>>,
+}
 
-    /// The batch was applied, as of `now`: time for background work (compaction) to
-    /// start, if it is due. Never waits for that work.
-    fn committed(&mut self, now: u64);
-
-    /// Makes everything committed so far durable now.
-    fn sync(&self) -> Result<(), Error>;
-
-    /// Starts compacting everything committed so far, if there is anything to compact.
-    fn compact(&mut self, _now: u64) -> Result<Compaction, Error> {
-        Ok(Compaction::Nothing)
-    }
-
-    /// A handle that waits for background work in flight, if the sequencer has any.
-    #[cfg_attr(not(test), expect(dead_code, reason = "tests wait for the compactor"))]
-    fn waiter(&self) -> Option<Waiter> {
-        None
+impl Pipeline {
+    /// An idle pipeline over `tables`, with no store.
+    pub(crate) fn new(
+        tables: Tables,
+        clock: Arc<dyn Clock>,
+        monitor: Arc<Monitor>,
+        in_memory: bool,
+    ) -> Pipeline {
+        Pipeline {
+            tables,
+            writer: Mutex::new(Writer::default()),
+            stripes: Stripes::new(),
+            queue: Queue::default(),
+            sequencer_thread: OnceLock::new(),
+            clock,
+            subscribers: Subscribers::default(),
+            in_memory,
+            monitor,
+            entries: observe::Entries::default(),
+            stream: OnceLock::new(),
+        }
     }
 }
 
-/// An engine with no store: every batch is "durable" at once.
-pub(crate) struct InMemory;
+/// What only the holder of the writer lock touches.
+pub(crate) struct Writer {
+    /// Where operations become durable: the local log, or nowhere (in memory).
+    pub(crate) sequencer: Box<dyn Sequencer>,
+}
 
-impl Sequencer for InMemory {
-    fn commit(&mut self, _: &[(u64, &Op)]) -> Result<(), Error> {
-        Ok(())
-    }
-    fn committed(&mut self, _: u64) {}
-    fn sync(&self) -> Result<(), Error> {
-        Ok(())
+impl Default for Writer {
+    /// An in-memory engine's: no store.
+    fn default() -> Writer {
+        Writer {
+            sequencer: Box::new(InMemory),
+        }
     }
 }
 
@@ -248,8 +282,8 @@ pub(crate) struct Finished {
 impl Finished {
     /// Delivers the events, then answers the callers waiting on slots; returns the
     /// answer of a request that had none (run by its own caller).
-    pub(crate) fn hand_out(self, inner: &Inner) -> Option<Result<Outcome, Error>> {
-        inner.subscribers.deliver(&self.events, &inner.monitor);
+    pub(crate) fn hand_out(self, pipe: &Pipeline) -> Option<Result<Outcome, Error>> {
+        pipe.subscribers.deliver(&self.events, &pipe.monitor);
         let mut own = None;
         for (slot, mutation, answer) in self.answers {
             mutation.finish(&answer);
@@ -259,229 +293,6 @@ impl Finished {
             }
         }
         own
-    }
-}
-
-impl Inner {
-    /// Queues `request` for the pipeline.
-    pub(crate) fn enqueue(&self, request: Request) {
-        self.queue.lock().push_back(request);
-    }
-
-    /// Runs one batch on this thread if no other thread is running the pipeline.
-    /// Returns whether it ran one. Leadership is handed over after each batch: the
-    /// caller whose request is next in the queue is woken to lead the following one, so
-    /// while one batch is written (and synced) the next one fills up.
-    pub(crate) fn lead_once(&self) -> bool {
-        let Some(mut writer) = self.writer.try_lock() else {
-            return false;
-        };
-        let batch: Batch = {
-            let mut queue = self.queue.lock();
-            let n = queue.len().min(MAX_BATCH);
-            queue.drain(..n).collect()
-        };
-        #[cfg(feature = "redis")]
-        if let Some(replica) = self.replica.get() {
-            // Sends the batch and reads replies, or reads a reply still in flight.
-            let more_queued = || !self.queue.lock().is_empty();
-            let Some(finished) = replica.pump(self, batch, more_queued) else {
-                return false;
-            };
-            drop(writer);
-            self.kick_next();
-            finished.hand_out(self);
-            return true;
-        }
-        if batch.is_empty() {
-            return false;
-        }
-        let finished = self.run_batch(&mut writer, batch);
-        drop(writer);
-        self.kick_next();
-        finished.hand_out(self);
-        true
-    }
-
-    /// Runs the request in `request` at once on this thread as a batch of its own, if
-    /// the pipeline is idle and nothing is queued before it: a lone writer then pays for
-    /// no queue and no hand-off. Takes the request and returns its answer if it ran;
-    /// otherwise leaves it, for the caller to queue.
-    pub(crate) fn run_alone(
-        &self,
-        request: &mut Option<Request>,
-    ) -> Option<Result<Outcome, Error>> {
-        if self.replicated() {
-            // Its answer comes from the stream reader, through a slot.
-            return None;
-        }
-        let mut writer = self.writer.try_lock()?;
-        if !self.queue.lock().is_empty() {
-            return None;
-        }
-        let mut batch = Batch::new();
-        batch.push(request.take()?);
-        let finished = self.run_batch(&mut writer, batch);
-        drop(writer);
-        self.kick_next();
-        finished.hand_out(self)
-    }
-
-    /// Runs `request` at once on this thread, holding only the stripes of its users and
-    /// rooms: for an engine with no store, where there is no I/O to share, so writers
-    /// of disjoint keys apply in parallel and a queue would only add hand-offs.
-    pub(crate) fn run_now(&self, request: Request) -> Result<Outcome, Error> {
-        let Request {
-            op,
-            now,
-            check,
-            derive,
-            mutation,
-            ..
-        } = request;
-        let mut events = Vec::new();
-        let mut held = self.stripes.lock(&op);
-        let answer = check.verify(&op, &self.tables, now).map(|()| {
-            let listening = !self.subscribers.is_empty();
-            self.apply_one(&mut held, op, now, &derive, listening, &mut events)
-        });
-        drop(held);
-        self.subscribers.deliver(&events, &self.monitor);
-        mutation.finish(&answer);
-        answer
-    }
-
-    /// Tells the caller of the next queued request that the pipeline is free (it leads
-    /// the next batch); wakes the sequencer thread instead if that request is awaited.
-    fn kick_next(&self) {
-        let awaited = self
-            .queue
-            .lock()
-            .front()
-            .and_then(|r| r.slot.as_ref())
-            .is_some_and(|slot| slot.kick());
-        if awaited {
-            // No thread waits for the next request: the sequencer thread runs it.
-            self.wake_sequencer();
-        }
-    }
-
-    /// Whether mutations go through a replication stream (their answers come from the
-    /// stream reader).
-    pub(crate) fn replicated(&self) -> bool {
-        #[cfg(feature = "redis")]
-        return self.replica.get().is_some();
-        #[cfg(not(feature = "redis"))]
-        false
-    }
-
-    /// Runs batches on this thread until the queue is empty or another thread leads.
-    pub(crate) fn lead(&self) {
-        while self.lead_once() {}
-    }
-
-    /// Asks the sequencer thread to run the pipeline (for callers that must not block).
-    pub(crate) fn wake_sequencer(&self) {
-        if let Some(thread) = self.sequencer_thread.get() {
-            thread.unpark();
-        }
-    }
-
-    /// Checks, commits and applies one batch, in order. Requests after one whose check
-    /// an earlier request of the batch could change go back to the front of the queue.
-    fn run_batch(&self, writer: &mut Writer, batch: Batch) -> Finished {
-        // An in-memory engine's other writers hold stripes, not the writer lock: the
-        // batch holds them all from its checks to its last application. A durable
-        // engine's writers all hold the writer lock; each operation takes its own
-        // stripes only for their expiry indexes.
-        let mut all = self.in_memory.then(|| self.stripes.lock_all());
-        let mut answers = SmallVec::new();
-        let mut accepted: Batch = SmallVec::new();
-        let mut back: Vec<Request> = Vec::new();
-        let mut requests = batch.into_iter();
-        while let Some(request) = requests.next() {
-            if accepted
-                .iter()
-                .any(|a| request.check.touched_by(&request.op, &a.op))
-            {
-                back.push(request);
-                back.extend(requests.by_ref());
-                break;
-            }
-            match request.check.verify(&request.op, &self.tables, request.now) {
-                Ok(()) => accepted.push(request),
-                Err(e) => answers.push((request.slot, request.mutation, Err(e))),
-            }
-        }
-        if !back.is_empty() {
-            // They go first in the next batch, in their order.
-            let mut queue = self.queue.lock();
-            for r in back.into_iter().rev() {
-                queue.push_front(r);
-            }
-        }
-        let mut events = Vec::new();
-        if accepted.is_empty() {
-            return Finished { answers, events };
-        }
-        let committed = {
-            let ops: SmallVec<[(u64, &Op); 4]> = accepted.iter().map(|r| (r.now, &r.op)).collect();
-            writer.sequencer.commit(&ops)
-        };
-        if let Err(e) = committed {
-            answers.extend(
-                accepted
-                    .into_iter()
-                    .map(|r| (r.slot, r.mutation, Err(e.clone()))),
-            );
-            return Finished { answers, events };
-        }
-        let listening = !self.subscribers.is_empty();
-        let mut last = 0;
-        for request in accepted {
-            let Request {
-                op,
-                now,
-                derive,
-                slot,
-                mutation,
-                ..
-            } = request;
-            last = last.max(now);
-            let outcome = match &mut all {
-                Some(held) => self.apply_one(held, op, now, &derive, listening, &mut events),
-                None => {
-                    let mut held = self.stripes.lock(&op);
-                    self.apply_one(&mut held, op, now, &derive, listening, &mut events)
-                }
-            };
-            answers.push((slot, mutation, Ok(outcome)));
-        }
-        writer.sequencer.committed(last);
-        Finished { answers, events }
-    }
-
-    /// Applies one committed operation at `at`, holding its stripes: the tables, the
-    /// expiry index, the entry gauges and (if anyone listens) its events; what its
-    /// caller gets back.
-    pub(crate) fn apply_one(
-        &self,
-        held: &mut Held<'_>,
-        op: Op,
-        at: u64,
-        derive: &Derive,
-        listening: bool,
-        events: &mut Vec<Event>,
-    ) -> Outcome {
-        let mut changes = Vec::new();
-        self.tables.apply(op, at, &mut changes);
-        let outcome = derive.outcome(&self.tables, &changes, at);
-        if listening {
-            crate::change::events(&changes, at, events);
-        }
-        self.entries.track(&changes);
-        held.track(changes);
-        outcome
     }
 }
 

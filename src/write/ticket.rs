@@ -11,7 +11,7 @@ use std::time::Duration;
 use parking_lot::{Condvar, Mutex};
 
 use super::Outcome;
-use crate::engine::Inner;
+use super::Pipeline;
 use crate::error::Error;
 
 /// How many times a waiter checks its slot before it sleeps: a batch usually answers
@@ -128,7 +128,7 @@ pub struct Ticket<T> {
 enum State {
     /// Queued: the answer comes through the slot.
     Queued {
-        inner: Arc<Inner>,
+        inner: Arc<Pipeline>,
         slot: Arc<Slot>,
         /// Set once the answer was taken, or the sequencer thread was asked to run.
         settled: bool,
@@ -144,7 +144,7 @@ impl<T> std::fmt::Debug for Ticket<T> {
 }
 
 impl<T> Ticket<T> {
-    pub(crate) fn new(inner: Arc<Inner>, slot: Arc<Slot>, map: fn(Outcome) -> T) -> Ticket<T> {
+    pub(crate) fn new(inner: Arc<Pipeline>, slot: Arc<Slot>, map: fn(Outcome) -> T) -> Ticket<T> {
         Ticket {
             state: State::Queued {
                 inner,

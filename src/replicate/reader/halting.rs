@@ -6,10 +6,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::State;
-use crate::engine::Inner;
 use crate::error::Error;
 use crate::replicate::halt;
 use crate::replicate::{FIRST_BACKOFF, MAX_BACKOFF};
+use crate::write::Pipeline;
 
 /// How often a halted node looks whether its entry was removed.
 const POLL: Duration = Duration::from_millis(250);
@@ -19,7 +19,7 @@ impl State {
     /// every later append is refused (so none is answered with an error and applied
     /// once the entry is removed). Best effort here: while it waits for the entry's
     /// removal the node sets the key again, and a failure is reported.
-    pub(super) fn halt(&mut self, inner: &Inner, e: &Error) {
+    pub(super) fn halt(&mut self, pipe: &Pipeline, e: &Error) {
         let Error::Replication { id, .. } = e else {
             return;
         };
@@ -29,7 +29,7 @@ impl State {
         };
         if let Err(failed) = halt::set(&self.replica.keys, conn, id) {
             self.conn = None;
-            inner.monitor.replication_failed(failed);
+            pipe.monitor.replication_failed(failed);
         }
     }
 
@@ -38,7 +38,12 @@ impl State {
     /// stream, then lifts the stop and returns `true` for the reader to read on. Returns
     /// `false` for any other stop, when asked to `stop`, or when the node meets a
     /// failure it cannot wait out meanwhile (that failure becomes the stop's reason).
-    pub(super) fn await_removal(&mut self, inner: &Inner, why: &Error, stop: &AtomicBool) -> bool {
+    pub(super) fn await_removal(
+        &mut self,
+        pipe: &Pipeline,
+        why: &Error,
+        stop: &AtomicBool,
+    ) -> bool {
         let Some(id) = self.halted.clone() else {
             return false;
         };
@@ -56,15 +61,15 @@ impl State {
                 Ok(false) => wait = POLL,
                 Ok(true) => {
                     self.halted = None;
-                    return inner.monitor.resume(why);
+                    return pipe.monitor.resume(why);
                 }
                 Err(e @ Error::Replication { .. }) => {
-                    inner.monitor.stop_instead(why, e);
+                    pipe.monitor.stop_instead(why, e);
                     return false;
                 }
                 Err(e) => {
                     self.conn = None;
-                    inner.monitor.replication_failed(e);
+                    pipe.monitor.replication_failed(e);
                     wait = (wait.max(FIRST_BACKOFF) * 2).min(MAX_BACKOFF);
                 }
             }

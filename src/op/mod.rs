@@ -13,7 +13,12 @@ use crate::limits::Limits;
 use crate::notify::NotifyLevel;
 use crate::quiet::{Bypass, Schedule};
 use crate::slow::{MAX_COOLDOWN_MS, MIN_COOLDOWN_MS};
-use crate::trail::{MAX_HISTORY_LEN, ModerationEntry, Subject, Trail};
+use crate::trail::{MAX_HISTORY_LEN, Subject, Trail};
+
+mod moderation;
+
+pub use moderation::ModerationEntry;
+pub(crate) use moderation::subjects;
 
 /// One mutation, as the engine applies and logs it.
 ///
@@ -320,7 +325,7 @@ impl Op {
                 Ok(())
             }
             Op::Moderated { trail, op } => {
-                trail.check_on(op, max)?;
+                op.check_trail(trail, max)?;
                 op.validate(limits)
             }
             Op::Remember { subject, entries } => {
@@ -331,7 +336,7 @@ impl Op {
                     ));
                 }
                 entries.iter().try_for_each(|e| {
-                    e.trail.check_on(&e.op, max)?;
+                    e.op.check_trail(&e.trail, max)?;
                     e.op.validate(limits)
                 })
             }
