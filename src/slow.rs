@@ -9,7 +9,18 @@
 //! and if so count it" is one critical section per pair, and sends in one room by
 //! different members rarely meet on a shard.
 //!
+//! An entry also remembers the room's cooldown as it was judged, and the *gates epoch*
+//! it was judged at: a counter the tables bump after every change to any room's send
+//! gates (its mute, its slow mode, its allow list; a room or user removed). While the
+//! epoch is the same, nothing about the room that bears on the send has changed, so a
+//! sender whose member and module filters are clear is judged from the entry alone,
+//! without reading the room ([`SlowLog::try_send_cached`]). The epoch is read before
+//! the room is, and bumped after the room changed: an entry stamped with an epoch
+//! never holds a room state older than that epoch.
+//!
 //! [`Op::SetSlowMode`]: crate::Op::SetSlowMode
+
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use hashbrown::HashTable;
 use parking_lot::Mutex;
@@ -25,14 +36,23 @@ pub const MAX_COOLDOWN_MS: u64 = 6 * 3_600_000;
 /// The shortest cooldown.
 pub const MIN_COOLDOWN_MS: u64 = 1_000;
 
+/// An epoch no entry is judged at: the stamp of an entry whose room cannot be judged
+/// from the entry (the counter starts at 0 and would take centuries to get here).
+const UNCACHED: u64 = u64::MAX;
+
 /// One (room, member) pair and when the member last sent there: the pair's full hash
-/// (compared first) and its ids in one allocation, the room's length first.
+/// (compared first) and its ids in one allocation, the room's length first; the room's
+/// cooldown and the gates epoch it was judged at (see the module docs).
 #[derive(Debug)]
 struct Sent {
     hash: u64,
     room_len: u32,
+    /// The room's cooldown in ms when the entry was judged at `epoch`.
+    cooldown: u32,
     ids: Box<str>,
     at: u64,
+    /// The gates epoch `cooldown` holds for ([`UNCACHED`]: none).
+    epoch: u64,
 }
 
 impl Sent {
@@ -43,6 +63,19 @@ impl Sent {
             && self.ids.len() == room.len() + user.len()
             && self.ids.starts_with(room)
             && self.ids.ends_with(user)
+    }
+
+    /// Counts a send at `now` unless `cooldown_ms` since the last one has not passed;
+    /// then answers when the next is allowed (a clock read earlier than the last send
+    /// counts from the last send).
+    #[inline]
+    fn count(&mut self, cooldown_ms: u64, now: u64) -> Result<(), u64> {
+        let next = self.at.saturating_add(cooldown_ms);
+        if now < next {
+            return Err(next);
+        }
+        self.at = now;
+        Ok(())
     }
 
     fn room(&self) -> &str {
@@ -65,12 +98,15 @@ struct Shard {
 #[derive(Debug)]
 pub(crate) struct SlowLog {
     shards: Box<[Mutex<Shard>]>,
+    /// The gates epoch (see the module docs).
+    epoch: AtomicU64,
 }
 
 impl Default for SlowLog {
     fn default() -> SlowLog {
         SlowLog {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
+            epoch: AtomicU64::new(0),
         }
     }
 }
@@ -112,11 +148,47 @@ impl SlowLog {
         cooldown_ms: u64,
         now: u64,
     ) -> Result<(), u64> {
-        self.try_record_hashed(pair(room, user), room, user, cooldown_ms, now)
+        self.try_record_hashed(pair(room, user), room, user, cooldown_ms, now, None)
+    }
+
+    /// The gates epoch now: read before the room a send is judged from.
+    #[inline]
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Called after any room's send gates changed (see the module docs): every entry
+    /// judged before is judged from its room again.
+    pub fn gates_changed(&self) {
+        self.epoch.fetch_add(1, Ordering::Release);
+    }
+
+    /// A send of `user` in `room`, judged from the pair's entry alone if it was judged
+    /// at gates epoch `epoch` (nothing about the room has changed since): counted, or
+    /// refused with when the next is allowed. `None` (nothing counted) if there is no
+    /// such entry: the caller judges from the room. `now` is read only for an entry.
+    #[inline]
+    pub fn try_send_cached(
+        &self,
+        h: u64,
+        room: &str,
+        user: &str,
+        epoch: u64,
+        now: impl FnOnce() -> u64,
+    ) -> Option<Result<(), u64>> {
+        let mut shard = self.shard(h).lock();
+        let s = shard
+            .sent
+            .find_mut(h, |s| s.is(h, room, user))
+            .filter(|s| s.epoch == epoch)?;
+        Some(s.count(u64::from(s.cooldown), now()))
     }
 
     /// Records a send as `try_record` does (one critical section), the pair's
-    /// [`pair_hash`](crate::ids::pair_hash) given.
+    /// [`pair_hash`](crate::ids::pair_hash) given. `judged`: the gates epoch the room
+    /// was read at, if the cooldown is all that gates this pair's sends there (no room
+    /// mute, no member or module mute, not allow-listed), so later sends may be judged
+    /// from the entry ([`try_send_cached`](SlowLog::try_send_cached)).
     pub fn try_record_hashed(
         &self,
         h: u64,
@@ -124,17 +196,19 @@ impl SlowLog {
         user: &str,
         cooldown_ms: u64,
         now: u64,
+        judged: Option<u64>,
     ) -> Result<(), u64> {
+        // A cooldown too long to keep in the entry (none is: the longest fits) is
+        // judged from the room every time.
+        let (cooldown, epoch) = match (u32::try_from(cooldown_ms), judged) {
+            (Ok(cooldown), Some(epoch)) => (cooldown, epoch),
+            _ => (0, UNCACHED),
+        };
         let mut guard = self.shard(h).lock();
         let shard = &mut *guard;
         if let Some(s) = shard.sent.find_mut(h, |s| s.is(h, room, user)) {
-            let next = s.at.saturating_add(cooldown_ms);
-            // A clock read earlier than the last send counts from the last send.
-            if now < next {
-                return Err(next);
-            }
-            s.at = now;
-            return Ok(());
+            (s.cooldown, s.epoch) = (cooldown, epoch);
+            return s.count(cooldown_ms, now);
         }
         if shard.sent.len() >= shard.prune_at {
             shard
@@ -149,8 +223,10 @@ impl SlowLog {
         let sent = Sent {
             hash: h,
             room_len,
+            cooldown,
             ids: [room, user].concat().into_boxed_str(),
             at: now,
+            epoch,
         };
         shard.sent.insert_unique(h, sent, |s| s.hash);
         Ok(())
@@ -180,6 +256,45 @@ impl SlowLog {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_entry_judges_a_send_alone_only_at_the_epoch_it_was_judged_at() {
+        let log = SlowLog::default();
+        let h = pair("r", "u");
+        let e = log.epoch();
+        assert_eq!(log.try_send_cached(h, "r", "u", e, || 0), None);
+        assert_eq!(
+            log.try_record_hashed(h, "r", "u", 1_000, 0, Some(e)),
+            Ok(())
+        );
+        assert_eq!(
+            log.try_send_cached(h, "r", "u", e, || 500),
+            Some(Err(1_000))
+        );
+        assert_eq!(log.try_send_cached(h, "r", "u", e, || 1_000), Some(Ok(())));
+        log.gates_changed();
+        assert_eq!(
+            log.try_send_cached(h, "r", "u", log.epoch(), || 5_000),
+            None
+        );
+        // Judged again, with what the room says now.
+        let e = log.epoch();
+        assert_eq!(
+            log.try_record_hashed(h, "r", "u", 9_000, 5_000, Some(e)),
+            Err(10_000)
+        );
+        assert_eq!(log.try_send_cached(h, "r", "u", e, || 10_000), Some(Ok(())));
+        assert_eq!(
+            log.try_send_cached(h, "r", "u", e, || 11_000),
+            Some(Err(19_000))
+        );
+        // An entry whose room was not judged by its cooldown alone is never used alone.
+        assert_eq!(
+            log.try_record_hashed(h, "r", "u", 1_000, 20_000, None),
+            Ok(())
+        );
+        assert_eq!(log.try_send_cached(h, "r", "u", e, || 30_000), None);
+    }
 
     #[test]
     fn a_send_is_counted_only_when_allowed() {

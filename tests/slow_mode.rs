@@ -138,3 +138,74 @@ fn a_restart_forgets_who_sent_when_but_keeps_the_setting() {
     assert!(e.try_send("ann", Target::room("r")).is_ok());
     assert!(e.try_send("ann", Target::room("r")).is_err());
 }
+
+/// A member who has sent in a slow-mode room is judged again from the room after any
+/// change to what gates sends there: every change below is made between two of ann's
+/// sends, and the next send answers as the room now says.
+#[test]
+fn every_change_to_the_room_is_seen_by_the_next_send_of_a_member_who_sent_before() {
+    let (e, clock) = engine();
+    let room = || Target::room("r");
+    let wait = |s| clock.advance(Duration::from_secs(s));
+    e.set_slow_mode("r", Duration::from_secs(5)).unwrap();
+    assert!(e.try_send("ann", room()).is_ok());
+    // As an exempt role she is not slowed (and not counted).
+    assert!(e.try_send_as("ann", room(), Role::Admin).is_ok());
+    // A longer cooldown holds from the last send.
+    e.set_slow_mode("r", Duration::from_secs(30)).unwrap();
+    wait(10);
+    let denied = e.try_send("ann", room()).unwrap_err();
+    assert_eq!(
+        (denied.reason, denied.until),
+        (DenyReason::SlowMode, Expiry::At(T0 + 30_000))
+    );
+    // A shorter one lets her send at once.
+    e.set_slow_mode("r", Duration::from_secs(5)).unwrap();
+    assert!(e.try_send("ann", room()).is_ok());
+    // A room-wide mute.
+    wait(10);
+    e.mute_room("r", MuteFor::Forever).unwrap();
+    assert_eq!(
+        e.try_send("ann", room()).unwrap_err().reason,
+        DenyReason::RoomMuted
+    );
+    // The allow list lifts the room mute and slow mode alike.
+    e.allow("r", ["ann"]).unwrap();
+    assert!(e.try_send("ann", room()).is_ok());
+    assert!(e.try_send("ann", room()).is_ok());
+    e.disallow("r", ["ann"]).unwrap();
+    e.unmute_room("r").unwrap();
+    // Back to slow mode alone: her sends while allowed were not counted.
+    assert!(e.try_send("ann", room()).is_ok());
+    assert!(e.try_send("ann", room()).is_err());
+    // A module mute.
+    wait(10);
+    e.set_module_mutes(
+        "ann",
+        mutegate::ModuleChange::new().set(mutegate::Module::Room, true),
+    )
+    .unwrap();
+    assert_eq!(
+        e.try_send("ann", room()).unwrap_err().reason,
+        DenyReason::ModuleMuted(mutegate::Module::Room)
+    );
+    e.set_module_mutes(
+        "ann",
+        mutegate::ModuleChange::new().set(mutegate::Module::Room, false),
+    )
+    .unwrap();
+    assert!(e.try_send("ann", room()).is_ok());
+    // A member mute.
+    wait(10);
+    e.mute_members("r", ["ann"], MuteFor::secs(1)).unwrap();
+    assert_eq!(
+        e.try_send("ann", room()).unwrap_err().reason,
+        DenyReason::MemberMuted
+    );
+    wait(1);
+    assert!(e.try_send("ann", room()).is_ok());
+    // Removing the room forgets its slow mode.
+    e.remove_room("r").unwrap();
+    assert!(e.try_send("ann", room()).is_ok());
+    assert!(e.try_send("ann", room()).is_ok());
+}

@@ -194,6 +194,12 @@ impl At<'_> {
         let mut now = self.clock();
         // The cooldown is judged (and the send counted) in one step below.
         let ids = Hashes::of(user, target);
+        let slow = &self.engine.inner.tables.slow;
+        // Read before the room is: an entry judged from this room state carries it.
+        let epoch = slow.epoch();
+        if let Some(counted) = self.try_send_cached(user, target, &ids, role, epoch, &mut now) {
+            return counted;
+        }
         let facts = self.send_facts(
             user,
             target,
@@ -203,7 +209,6 @@ impl At<'_> {
             &mut now,
             false,
         );
-        let slow = &self.engine.inner.tables.slow;
         if let Err(mut denied) = self.judge_send(user, target, &facts, &mut now) {
             // Denied for another reason: `until` is when every block has ended, the
             // cooldown too (read only on this path).
@@ -218,15 +223,53 @@ impl At<'_> {
         if !facts.slowed() {
             return Ok(());
         }
-        slow.try_record_hashed(ids.pair(), target.id, user, facts.cooldown, now.get())
-            .map_err(|next| {
-                let denied = Denied {
-                    reason: DenyReason::SlowMode,
-                    until: Expiry::At(next),
-                };
-                crate::observe::denied(user, target, &denied);
-                denied
-            })
+        // Only the cooldown gates this pair's sends: later ones may be judged from the
+        // entry while the room's gates stay as they are.
+        let cooldown_only = facts.module == NONE && facts.member == NONE && facts.room == NONE;
+        slow.try_record_hashed(
+            ids.pair(),
+            target.id,
+            user,
+            facts.cooldown,
+            now.get(),
+            cooldown_only.then_some(epoch),
+        )
+        .map_err(|next| slowed_down(user, target, next))
+    }
+
+    /// `try_send` judged from slow mode's entry for the pair alone, if it was judged
+    /// from the room at gates epoch `epoch` and the filters say the sender has no member
+    /// or module mute: then the room's cooldown is all that gates the send. `None`: the
+    /// caller judges from the tables.
+    #[inline]
+    fn try_send_cached(
+        &self,
+        user: &str,
+        target: Target<'_>,
+        ids: &Hashes,
+        role: Role,
+        epoch: u64,
+        now: &mut Now<'_>,
+    ) -> Option<Result<(), Denied>> {
+        let engine = self.engine;
+        let filters = &engine.inner.tables.filters;
+        // Only a room with gates (here: slow mode) has entries; exempt roles skip slow
+        // mode, which the entry does not know.
+        if !target.is_room()
+            || !filters.room_mutes.may_contain(ids.room)
+            || filters.members.may_contain(ids.pair())
+            || filters.module_users.may_contain(ids.user)
+            || engine.exempt.contains(role)
+        {
+            return None;
+        }
+        let counted =
+            engine
+                .inner
+                .tables
+                .slow
+                .try_send_cached(ids.pair(), target.id, user, epoch, || now.get())?;
+        Some(counted.map_err(|next| slowed_down(user, target, next)))
     }
 
     /// [`Engine::try_send`] at this view's time.
@@ -359,4 +402,14 @@ impl At<'_> {
             facts.allowed = me.is_some_and(|me| r.allows(me));
         }
     }
+}
+
+/// The denial of a send slow mode holds back until `next`, observed.
+fn slowed_down(user: &str, target: Target<'_>, next: u64) -> Denied {
+    let denied = Denied {
+        reason: DenyReason::SlowMode,
+        until: Expiry::At(next),
+    };
+    crate::observe::denied(user, target, &denied);
+    denied
 }

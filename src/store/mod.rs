@@ -65,6 +65,23 @@ fn member_lifted(room: &Key, user: Key, old: Raw, at: Timed) -> Change {
     }
 }
 
+/// Whether `op` may change what gates sends in a room beyond its member and module
+/// mutes (which the filters answer for): its mute, its slow mode, its allow list, or
+/// the room or a user removed. A moderated call applies its operation through
+/// [`Tables::apply`], which asks again.
+fn changes_gates(op: &Op) -> bool {
+    matches!(
+        op,
+        Op::MuteRoom { .. }
+            | Op::UnmuteRoom { .. }
+            | Op::Allow { .. }
+            | Op::Disallow { .. }
+            | Op::SetSlowMode { .. }
+            | Op::RemoveRoom { .. }
+            | Op::RemoveUser { .. }
+    )
+}
+
 /// The two indexes and the filters in front of them.
 #[derive(Debug)]
 pub(crate) struct Tables {
@@ -177,6 +194,16 @@ impl Tables {
     /// decides whether an existing notification setting had already ended (a new setting
     /// then goes to the end of the user's list).
     pub fn apply(&self, op: Op, now: u64, changes: &mut impl Changes) {
+        let gates = changes_gates(&op);
+        self.apply_op(op, now, changes);
+        if gates {
+            // After the room changed: slow mode's entries judged before are stale.
+            self.slow.gates_changed();
+        }
+    }
+
+    /// [`apply`](Tables::apply) without the gates epoch.
+    fn apply_op(&self, op: Op, now: u64, changes: &mut impl Changes) {
         match op {
             Op::SetNotify {
                 user,
