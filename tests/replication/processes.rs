@@ -231,6 +231,16 @@ impl Node {
     }
 }
 
+impl Drop for Node {
+    /// A node the test did not stop (it failed first) is killed and reaped, so no child
+    /// outlives the test run.
+    fn drop(&mut self) {
+        // Killing a child that already exited (or was reaped) fails harmlessly.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A node's part in a model: its number, per thread the outcome of each finished
 /// mutation, and per thread whether a mutation in flight counts as applied.
 type Fed = (usize, Vec<Vec<bool>>, Vec<bool>);
