@@ -252,23 +252,21 @@ impl At<'_> {
         now: &mut Now<'_>,
     ) -> Option<Result<(), Denied>> {
         let engine = self.engine;
-        let filters = &engine.inner.tables.filters;
-        // Only a room with gates (here: slow mode) has entries; exempt roles skip slow
-        // mode, which the entry does not know.
+        let tables = &engine.inner.tables;
+        let filters = &tables.filters;
+        // Exempt roles skip slow mode, which the entry does not know; only a room with
+        // gates (here: slow mode) has entries.
         if !target.is_room()
+            || engine.exempt.contains(role)
             || !filters.room_mutes.may_contain(ids.room)
             || filters.members.may_contain(ids.pair())
             || filters.module_users.may_contain(ids.user)
-            || engine.exempt.contains(role)
         {
             return None;
         }
-        let counted =
-            engine
-                .inner
-                .tables
-                .slow
-                .try_send_cached(ids.pair(), target.id, user, epoch, || now.get())?;
+        let counted = tables
+            .slow
+            .try_send_cached(ids.pair(), target.id, user, epoch, || now.get())?;
         Some(counted.map_err(|next| slowed_down(user, target, next)))
     }
 
