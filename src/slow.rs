@@ -11,12 +11,14 @@
 //!
 //! An entry also remembers the room's cooldown as it was judged, and the *gates epoch*
 //! it was judged at: a counter the tables bump after every change to any room's send
-//! gates (its mute, its slow mode, its allow list; a room or user removed). While the
-//! epoch is the same, nothing about the room that bears on the send has changed, so a
-//! sender whose member and module filters are clear is judged from the entry alone,
-//! without reading the room ([`SlowLog::try_send_cached`]). The epoch is read before
-//! the room is, and bumped after the room changed: an entry stamped with an epoch
-//! never holds a room state older than that epoch.
+//! gates (its mute, its slow mode, its allow list, a member mute in a room that may
+//! have slow mode; a module mute; a room or user removed). While the epoch is the same,
+//! nothing that bears on the send has changed, so the send is judged from the entry
+//! alone, without reading the room or a filter ([`SlowLog::try_send_cached`]). The
+//! epoch is read before the room is, and bumped after the room changed: an entry
+//! stamped with an epoch never holds a room state older than that epoch. The price:
+//! the epoch is one counter, so any such change sends every member's next send in
+//! every slow-mode room back to the room once.
 //!
 //! [`Op::SetSlowMode`]: crate::Op::SetSlowMode
 

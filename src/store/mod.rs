@@ -65,21 +65,23 @@ fn member_lifted(room: &Key, user: Key, old: Raw, at: Timed) -> Change {
     }
 }
 
-/// Whether `op` may change what gates sends in a room beyond its member and module
-/// mutes (which the filters answer for): its mute, its slow mode, its allow list, or
-/// the room or a user removed. A moderated call applies its operation through
+/// Whether `op` may change what gates sends in a room: its mute, its slow mode, its
+/// allow list, a module mute of a user (which gates every room), or the room or a user
+/// removed. A member mute gates one room, so [`Tables::mute_members`] asks on its own
+/// whether the room may have slow mode. A moderated call applies its operation through
 /// [`Tables::apply`], which asks again.
 fn changes_gates(op: &Op) -> bool {
-    matches!(
-        op,
+    match op {
         Op::MuteRoom { .. }
-            | Op::UnmuteRoom { .. }
-            | Op::Allow { .. }
-            | Op::Disallow { .. }
-            | Op::SetSlowMode { .. }
-            | Op::RemoveRoom { .. }
-            | Op::RemoveUser { .. }
-    )
+        | Op::UnmuteRoom { .. }
+        | Op::Allow { .. }
+        | Op::Disallow { .. }
+        | Op::SetSlowMode { .. }
+        | Op::RemoveRoom { .. }
+        | Op::RemoveUser { .. } => true,
+        Op::SetModules { change, .. } => change.contains(&Some(true)),
+        _ => false,
+    }
 }
 
 /// The two indexes and the filters in front of them.
@@ -356,6 +358,12 @@ impl Tables {
             });
             kept
         });
+        // After the room changed. A room slow mode is counted in the room-mute filter
+        // before its slow mode is seen, so a clear bit means no entry judged in this
+        // room can be stale: one set later bumps the epoch itself.
+        if self.filters.room_mutes.may_contain(hash_str(&room)) {
+            self.slow.gates_changed();
+        }
     }
 
     fn unmute_members(&self, room: Key, users: Vec<Key>, changes: &mut impl Changes) {
