@@ -108,7 +108,8 @@ pub(crate) struct Filters {
     pub module_users: Filter,
     /// Rooms with a room-wide mute stored.
     pub room_mutes: Filter,
-    /// (room, user) pairs with a member mute stored.
+    /// (room, user) pairs with a member mute or an allow entry stored: a sender the
+    /// filter does not count is neither muted in the room nor on its allow list.
     pub members: Filter,
 }
 

@@ -315,17 +315,18 @@ impl At<'_> {
         let filters = &tables.filters;
         let mut facts = SendFacts::default();
         // Each filter that says "nothing here" saves a table lookup and its shard lock.
+        // The pair filter counts member mutes and allow entries: a clear bit means the
+        // sender is neither muted in the room nor on its allow list.
         let member_maybe = target.is_room() && filters.members.may_contain(ids.pair());
         // A possible member mute reads the room anyway, and with it its room-wide mute
         // and slow mode: the room-mute filter is probed only when that read is not coming.
         let room_muted = || filters.room_mutes.may_contain(ids.room);
         let room_maybe = target.is_room() && !member_maybe && room_muted();
         // The user's handle (what the room's entries are keyed by) comes with their
-        // state, read if they may have a member or module mute; else only if the room
-        // turns out to have an allow list that matters.
+        // state, read if they may have a member mute, an allow entry or a module mute.
         let module_maybe = filters.module_users.may_contain(ids.user);
         let looked_up = member_maybe || module_maybe;
-        let mut me = if looked_up {
+        let me = if looked_up {
             tables.users.read_hashed(ids.user, user, |h, u| {
                 if module_maybe && let Some(u) = u {
                     facts.module = u.module_blocking(target.module, action);
@@ -336,22 +337,13 @@ impl At<'_> {
             None
         };
         // An id that is not interned has no member mute (the filter was wrong).
+        // Without the handle (the pair filter was clear) the sender is on no allow list.
         if room_maybe || (member_maybe && (me.is_some() || room_muted())) {
-            let allow_list = tables.rooms.read_hashed(ids.room, target.id, |_, r| {
-                r.is_some_and(|r| {
+            tables.rooms.read_hashed(ids.room, target.id, |_, r| {
+                if let Some(r) = r {
                     self.room_facts(r, me, action, &mut facts);
-                    r.allow.is_some()
-                })
-            });
-            if allow_list == Some(true) && !looked_up && facts.allow_matters(self.engine.policy) {
-                me = tables.users.find_hashed(ids.user, user);
-                if let Some(h) = me {
-                    facts.allowed = tables
-                        .rooms
-                        .read_hashed(ids.room, target.id, |_, r| r.is_some_and(|r| r.allows(h)))
-                        .unwrap_or(false);
                 }
-            }
+            });
         }
         if facts.cooldown != 0 {
             facts.exempt = engine.exempt.contains(role);

@@ -231,12 +231,6 @@ impl<S: Entry> Table<S> {
         self.read(id, |h, _| h)
     }
 
-    /// [`find`](Table::find), the id's [`hash_id`] given.
-    #[inline]
-    pub fn find_hashed(&self, hash: u64, id: &str) -> Option<Handle> {
-        self.read_hashed(hash, id, |h, _| h)
-    }
-
     /// The id in `slot` and its handle, if the slot holds one.
     pub fn id(&self, slot: Slot) -> Option<(Key, Handle)> {
         let (lane, p) = self.split(slot);

@@ -313,6 +313,7 @@ impl Tables {
             }
         }
         let mut room_pairs = 0usize;
+        // (room, user, whether the pair filter must count the pair)
         let mut pointed: Vec<(Key, Handle, bool)> = Vec::new();
         self.rooms.for_each(|_, room, r| {
             if r.is_empty() {
@@ -347,7 +348,7 @@ impl Tables {
                 problems.push(format!("room {room:?} keeps an empty scope map"));
             }
             pointed.extend(r.members.keys().map(|&u| (Key::from(room), u, true)));
-            pointed.extend(r.allow_list().map(|u| (Key::from(room), u, false)));
+            pointed.extend(r.allow_list().map(|u| (Key::from(room), u, true)));
             for (&u, ends) in r.strikes.iter().flat_map(|m| m.iter()) {
                 pointed.push((Key::from(room), u, false));
                 if ends.is_empty() || ends.windows(2).any(|w| w[0] > w[1]) {
@@ -358,18 +359,19 @@ impl Tables {
                 problems.push(format!("room {room:?} keeps an empty strike map"));
             }
         });
-        for (room, user, member) in pointed {
+        for (room, user, counted) in pointed {
             match self.users.id_of(user) {
                 None => problems.push(format!("room {room:?} points at a user no longer interned")),
+                // Member mutes and allow entries are both counted in the pair filter.
                 Some(u)
-                    if member
+                    if counted
                         && !self
                             .filters
                             .members
                             .may_contain(crate::ids::pair(&room, &u)) =>
                 {
                     problems.push(format!(
-                        "member {u:?} of room {room:?} is muted but its filter says absent"
+                        "member {u:?} of room {room:?} is muted or allowed but its filter says absent"
                     ))
                 }
                 Some(_) => {}

@@ -381,9 +381,11 @@ impl Tables {
     }
 
     fn allow(&self, room: Key, users: Vec<Key>, changes: &mut impl Changes) {
+        let filter = &self.filters.members;
         self.each_user(&room, users, true, |_, r, user, h| {
             let kept = r.allow.get_or_insert_with(Box::default).insert(h);
             if kept {
+                filter.add(pair(&room, &user));
                 changes.record(|| Change::Allow {
                     room: room.clone(),
                     user,
@@ -395,9 +397,11 @@ impl Tables {
     }
 
     fn disallow(&self, room: Key, users: Vec<Key>, changes: &mut impl Changes) {
+        let filter = &self.filters.members;
         self.each_user(&room, users, false, |_, r, user, h| {
             let dropped = r.disallow(h);
             if dropped {
+                filter.remove(pair(&room, &user));
                 changes.record(|| Change::Allow {
                     room: room.clone(),
                     user,

@@ -57,6 +57,7 @@ impl Tables {
         }
         self.slow.forget_user(user);
         // Member mutes and allow entries are only indexed by room: visit every room.
+        // (Both are counted in the member-pair filter.)
         // Whatever still holds the user's id is one of them.
         let handle = self.users.find(user);
         let members = &self.filters.members;
@@ -96,6 +97,7 @@ impl Tables {
             }
             if r.disallow(h) {
                 freed += 1;
+                members.remove(crate::ids::pair(room, user));
                 changes.record(|| Change::Allow {
                     room: room.into(),
                     user: user.clone(),
@@ -172,6 +174,7 @@ impl Tables {
         }
         for h in state.allow.into_iter().flat_map(|a| a.into_iter()) {
             if let Some(user) = self.users.id_of(h) {
+                self.filters.members.remove(crate::ids::pair(room, &user));
                 changes.record(|| Change::Allow {
                     room: room.clone(),
                     user,
