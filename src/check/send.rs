@@ -323,12 +323,12 @@ impl At<'_> {
         let room_muted = || filters.room_mutes.may_contain(ids.room);
         let room_maybe = target.is_room() && !member_maybe && room_muted();
         // The user's handle (what the room's entries are keyed by) comes with their
-        // state, read if they may have a member mute, an allow entry or a module mute.
-        let module_maybe = filters.module_users.may_contain(ids.user);
-        let looked_up = member_maybe || module_maybe;
+        // state, read if they may have a member mute, an allow entry or a module mute;
+        // once it is read anyway, its module mutes are asked of it, not of the filter.
+        let looked_up = member_maybe || filters.module_users.may_contain(ids.user);
         let me = if looked_up {
             tables.users.read_hashed(ids.user, user, |h, u| {
-                if module_maybe && let Some(u) = u {
+                if let Some(u) = u {
                     facts.module = u.module_blocking(target.module, action);
                 }
                 h
