@@ -57,8 +57,8 @@ impl Tables {
         }
         self.slow.forget_user(user);
         // Member mutes and allow entries are only indexed by room: visit every room.
-        // (Both are counted in the member-pair filter.)
-        // Whatever still holds the user's id is one of them.
+        // Whatever still holds the user's id is one of them. Both are counted in the
+        // member-pair filter.
         let handle = self.users.find(user);
         let members = &self.filters.members;
         let mut freed = 0;
